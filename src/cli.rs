@@ -1,0 +1,160 @@
+//! The command line. Help text comes from the doc comments; value parsers live in [`crate::units`] and
+//! name what form they expect, and clap names the flag and exits with code 2 on bad input.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::origin::{self, FaultConfig, OriginConfig, VariantSpec};
+use crate::units::{parse_bitrate, parse_bytes, parse_duration, parse_rate};
+
+#[derive(Debug, Parser)]
+#[command(name = "hls-swarm", version, about = "Load tester for HLS origins and CDNs")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve a synthetic live (or VOD) HLS stream from memory, with ground-truth counters and faults.
+    Origin(OriginArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OriginArgs {
+    /// Address to listen on; port 0 picks a free port. The first line printed is the base URL.
+    #[arg(long, default_value = "127.0.0.1:17080")]
+    pub listen: SocketAddr,
+    /// ABR ladder as NAME:BITRATE,...; NAME is a height such as 720p (it gives the resolution).
+    #[arg(long, default_value = "360p:800k,720p:2500k,1080p:5M", value_parser = parse_variant_list)]
+    pub variants: VariantList,
+    /// Segments in the live playlist's sliding window.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub window: u32,
+    /// Segment duration (rounded to whole frames at 30 fps), e.g. 2s, 0.5, 200ms.
+    #[arg(long, default_value = "2s", value_parser = parse_segment_duration)]
+    pub segment_duration: Duration,
+    /// Serve a VOD stream of this length (EXT-X-ENDLIST) instead of a live one.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub vod: Option<Duration>,
+    /// Media sequence number of the stream's first segment.
+    #[arg(long, default_value_t = 0)]
+    pub start_sequence: u64,
+    /// Video only (no AAC audio track).
+    #[arg(long)]
+    pub no_audio: bool,
+    /// Seed for fault decisions: the same seed and request order give the same faults.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub faults: FaultArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct FaultArgs {
+    /// Fraction of playlist and segment requests answered 503, e.g. 0.05 or 5%.
+    #[arg(long = "fault-http-5xx", value_name = "RATE", value_parser = parse_rate)]
+    pub http_5xx: Option<f64>,
+    /// Fraction of segment requests answered 404.
+    #[arg(long = "fault-http-404", value_name = "RATE", value_parser = parse_rate)]
+    pub http_404: Option<f64>,
+    /// Fraction of segment responses whose connection is closed mid-body.
+    #[arg(long = "fault-reset", value_name = "RATE", value_parser = parse_rate)]
+    pub reset: Option<f64>,
+    /// Delay before the response head of every playlist and segment, e.g. 200ms.
+    #[arg(long = "fault-delay", value_name = "DUR", value_parser = parse_duration)]
+    pub delay: Option<Duration>,
+    /// Send playlist and segment bodies at most this fast (bytes per second per response), e.g. 250k.
+    #[arg(long = "fault-bandwidth", value_name = "BYTES_PER_S", value_parser = parse_bytes)]
+    pub bandwidth: Option<u64>,
+    /// Playlists stop advancing for DUR out of every 3 x DUR (segments stay available).
+    #[arg(long = "fault-stale-playlist", value_name = "DUR", value_parser = parse_duration)]
+    pub stale_playlist: Option<Duration>,
+}
+
+/// The parsed `--variants` list (a newtype so clap treats it as one value).
+#[derive(Clone, Debug)]
+pub struct VariantList(pub Vec<VariantSpec>);
+
+fn parse_variant_list(text: &str) -> Result<VariantList, String> {
+    let mut out: Vec<VariantSpec> = Vec::new();
+    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (name, rate) = item
+            .split_once(':')
+            .ok_or_else(|| format!("'{item}' is not NAME:BITRATE; use e.g. 720p:2500k"))?;
+        let height: u32 = name
+            .strip_suffix('p')
+            .and_then(|h| h.parse().ok())
+            .filter(|h| (16..=4320).contains(h))
+            .ok_or_else(|| format!("variant name '{name}' must be a height from 16p to 4320p, e.g. 720p"))?;
+        if out.iter().any(|v| v.name == name) {
+            return Err(format!("variant '{name}' is listed twice; give each variant its own height"));
+        }
+        out.push(VariantSpec { name: name.to_string(), height, bitrate: parse_bitrate(rate)? });
+    }
+    if out.is_empty() {
+        return Err("the ladder is empty; give at least one NAME:BITRATE, e.g. 720p:2500k".into());
+    }
+    Ok(VariantList(out))
+}
+
+fn parse_segment_duration(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d < Duration::from_millis(34) || d > Duration::from_secs(600) {
+        return Err(format!("'{text}' is out of range; use 34ms (one frame) to 600s"));
+    }
+    Ok(d)
+}
+
+impl OriginArgs {
+    pub fn to_config(&self) -> Result<OriginConfig, String> {
+        if let Some(vod) = self.vod {
+            if vod < self.segment_duration {
+                return Err("--vod must be at least one --segment-duration long".into());
+            }
+        }
+        Ok(OriginConfig {
+            listen: self.listen,
+            variants: self.variants.0.clone(),
+            window: self.window,
+            segment_duration: self.segment_duration,
+            vod: self.vod,
+            start_sequence: self.start_sequence,
+            audio: !self.no_audio,
+            seed: self.seed,
+            faults: FaultConfig {
+                http_5xx: self.faults.http_5xx.unwrap_or(0.0),
+                http_404: self.faults.http_404.unwrap_or(0.0),
+                reset: self.faults.reset.unwrap_or(0.0),
+                delay: self.faults.delay,
+                bandwidth: self.faults.bandwidth,
+                stale_playlist: self.faults.stale_playlist.filter(|d| !d.is_zero()),
+            },
+        })
+    }
+}
+
+/// Runs the chosen subcommand.
+pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Origin(args) => {
+            let config = match args.to_config() {
+                Ok(c) => c,
+                Err(msg) => {
+                    eprintln!("hls-swarm: error: {msg}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            crate::init_logging(None)?;
+            runtime()?.block_on(origin::serve_until_signal(config))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}

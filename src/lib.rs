@@ -1,0 +1,37 @@
+//! hls-swarm: a load tester for HLS origins and CDNs, and a built-in live origin to test against.
+//!
+//! # Layout
+//! The folders follow the pipeline (see `docs/DESIGN.md`):
+//! - [`cli`]: the command line (clap derive); value parsers that name the flag on bad input.
+//! - [`origin`]: the built-in live origin: stream clock, synthetic MPEG-TS muxer, playlist writer, HTTP
+//!   server, fault injection and its ground-truth counters.
+//! - [`stats`]: request and playback records, the recorder and the aggregator's snapshots.
+//! - [`hls`]: pure HLS logic (RFC 8216): playlist model, variant choice, live edge, reload timing.
+
+pub mod cli;
+pub mod origin;
+pub mod units;
+
+use std::process::ExitCode;
+
+/// Runs one parsed command line; returns the process exit code, or an error for `main` to print.
+pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
+    cli::dispatch(cli)
+}
+
+/// Sends `tracing` output to stderr, or to `log_file` when given. `RUST_LOG` overrides the level.
+pub fn init_logging(log_file: Option<&std::path::Path>) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let result = match log_file {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+            builder.with_ansi(false).with_writer(std::sync::Mutex::new(file)).try_init()
+        }
+        None => builder.with_writer(std::io::stderr).try_init(),
+    };
+    // A second init (tests running several commands in one process) keeps the first subscriber.
+    let _ = result;
+    Ok(())
+}
