@@ -82,9 +82,8 @@ pub struct VariantList(pub Vec<VariantSpec>);
 fn parse_variant_list(text: &str) -> Result<VariantList, String> {
     let mut out: Vec<VariantSpec> = Vec::new();
     for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let (name, rate) = item
-            .split_once(':')
-            .ok_or_else(|| format!("'{item}' is not NAME:BITRATE; use e.g. 720p:2500k"))?;
+        let (name, rate) =
+            item.split_once(':').ok_or_else(|| format!("'{item}' is not NAME:BITRATE; use e.g. 720p:2500k"))?;
         let height: u32 = name
             .strip_suffix('p')
             .and_then(|h| h.parse().ok())

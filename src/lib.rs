@@ -10,6 +10,7 @@
 
 pub mod cli;
 pub mod origin;
+pub mod signals;
 pub mod units;
 
 use std::process::ExitCode;

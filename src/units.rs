@@ -17,12 +17,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     } else {
         (t, 1.0)
     };
-    let value: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{text}' is not a duration; use e.g. 2s, 500ms, 1.5m or 0.5"))?;
+    let value: f64 =
+        num.trim().parse().map_err(|_| format!("'{text}' is not a duration; use e.g. 2s, 500ms, 1.5m or 0.5"))?;
     let secs = value * scale;
-    if !secs.is_finite() || secs < 0.0 || secs > 1e9 {
+    if !(0.0..=1e9).contains(&secs) {
         return Err(format!("'{text}' is out of range; use a duration from 0 to 1e9 seconds"));
     }
     Ok(Duration::from_secs_f64(secs))
@@ -37,11 +35,9 @@ pub fn parse_bitrate(text: &str) -> Result<u64, String> {
         Some('g' | 'G') => (&t[..t.len() - 1], 1e9),
         _ => (t, 1.0),
     };
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("'{text}' is not a bitrate; use e.g. 800k, 2.5M or 5000000"))?;
+    let value: f64 = num.parse().map_err(|_| format!("'{text}' is not a bitrate; use e.g. 800k, 2.5M or 5000000"))?;
     let bits = (value * scale).round();
-    if !bits.is_finite() || bits < 1.0 || bits > 1e11 {
+    if !(1.0..=1e11).contains(&bits) {
         return Err(format!("bitrate '{text}' is out of range; use 1 to 100G bits per second"));
     }
     Ok(bits as u64)
@@ -72,16 +68,11 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
         ("M", 1e6),
         ("G", 1e9),
     ];
-    let (num, scale) = suffixes
-        .iter()
-        .find_map(|(s, f)| t.strip_suffix(s).map(|n| (n, *f)))
-        .unwrap_or((t, 1.0));
-    let value: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{text}' is not a size; use e.g. 250000, 250k or 2MiB"))?;
+    let (num, scale) = suffixes.iter().find_map(|(s, f)| t.strip_suffix(s).map(|n| (n, *f))).unwrap_or((t, 1.0));
+    let value: f64 =
+        num.trim().parse().map_err(|_| format!("'{text}' is not a size; use e.g. 250000, 250k or 2MiB"))?;
     let bytes = (value * scale).round();
-    if !bytes.is_finite() || bytes < 1.0 || bytes > 1e15 {
+    if !(1.0..=1e15).contains(&bytes) {
         return Err(format!("size '{text}' is out of range; use at least 1 byte"));
     }
     Ok(bytes as u64)

@@ -6,10 +6,28 @@
 //! - `server`: the hyper server, routing, Range, faults and counting bodies;
 //! - `counters`: the ground truth it exposes on `/metrics`.
 
+mod body;
+pub mod clock;
+pub mod counters;
+mod faults;
 pub mod media;
+pub mod playlist;
+mod range;
+mod segments;
+mod server;
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use http::HeaderValue;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use counters::{Counters, Fault, ServedKind};
+use media::{FPS, MediaFormat, width_for_height};
 
 /// One rendition of the ABR ladder.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,8 +64,162 @@ pub struct OriginConfig {
     pub faults: FaultConfig,
 }
 
-/// Serves until Ctrl-C or SIGTERM.
+#[derive(Debug, thiserror::Error)]
+pub enum OriginError {
+    #[error("cannot listen on {addr}: {source}; pick another address with --listen (port 0 picks a free one)")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+}
+
+impl OriginConfig {
+    /// Defaults for tests and for `hls-swarm run` without a URL: one 720p 2.5 Mbps variant is not
+    /// assumed; this is the CLI's default ladder on 127.0.0.1:0.
+    pub fn local_default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            variants: vec![
+                VariantSpec { name: "360p".into(), height: 360, bitrate: 800_000 },
+                VariantSpec { name: "720p".into(), height: 720, bitrate: 2_500_000 },
+                VariantSpec { name: "1080p".into(), height: 1080, bitrate: 5_000_000 },
+            ],
+            window: 10,
+            segment_duration: Duration::from_secs(2),
+            vod: None,
+            start_sequence: 0,
+            audio: true,
+            seed: 1,
+            faults: FaultConfig::default(),
+        }
+    }
+
+    /// Frames per segment at [`FPS`]: the segment duration rounded to whole frames (at least one).
+    pub fn frames_per_segment(&self) -> u32 {
+        ((self.segment_duration.as_secs_f64() * f64::from(FPS)).round() as u32).max(1)
+    }
+
+    /// The exact segment duration the stream uses (whole frames).
+    pub fn effective_segment_duration(&self) -> Duration {
+        Duration::from_secs_f64(f64::from(self.frames_per_segment()) / f64::from(FPS))
+    }
+
+    fn format(&self, v: &VariantSpec) -> MediaFormat {
+        MediaFormat {
+            width: width_for_height(v.height),
+            height: v.height,
+            bitrate: v.bitrate,
+            frames_per_segment: self.frames_per_segment(),
+            audio: self.audio,
+        }
+    }
+}
+
+/// A running origin. Dropping it without [`OriginHandle::shutdown`] stops it too (the task ends when the
+/// shutdown sender is dropped).
+pub struct OriginHandle {
+    url: String,
+    addr: SocketAddr,
+    counters: Arc<Counters>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl OriginHandle {
+    /// Base URL with a trailing slash, e.g. `http://127.0.0.1:17080/`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The ground truth: what the origin has served so far.
+    pub fn counters(&self) -> &Arc<Counters> {
+        &self.counters
+    }
+
+    /// Stops accepting, lets open responses finish (bounded), and waits for the server task.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Binds `config.listen` and serves in a background task of the current tokio runtime.
+pub async fn spawn(config: OriginConfig) -> Result<OriginHandle, OriginError> {
+    let listener =
+        TcpListener::bind(config.listen).await.map_err(|source| OriginError::Bind { addr: config.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| OriginError::Bind { addr: config.listen, source })?;
+    let state = Arc::new(build_state(&config));
+    let counters = state.counters.clone();
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(server::run(listener, state, async move {
+        let _ = stop_rx.await;
+    }));
+    let url = format!("http://{addr}/");
+    Ok(OriginHandle { url, addr, counters, stop: Some(stop_tx), task: Some(task) })
+}
+
+fn build_state(config: &OriginConfig) -> server::OriginState {
+    let segment = config.effective_segment_duration();
+    let clock = clock::StreamClock::new(
+        Instant::now(),
+        SystemTime::now(),
+        segment,
+        config.window,
+        config.vod,
+        config.faults.stale_playlist,
+    );
+    let capacity = (config.window as usize + clock::LATE_GRACE_SEGMENTS as usize + 2).max(16);
+    let formats: Vec<MediaFormat> = config.variants.iter().map(|v| config.format(v)).collect();
+    let codecs: Vec<String> = formats.iter().map(MediaFormat::codecs).collect();
+    let entries: Vec<playlist::VariantEntry<'_>> = config
+        .variants
+        .iter()
+        .zip(&formats)
+        .zip(&codecs)
+        .map(|((v, f), c)| playlist::VariantEntry {
+            name: &v.name,
+            bandwidth: v.bitrate,
+            width: f.width,
+            height: f.height,
+            codecs: c,
+        })
+        .collect();
+    let master = Bytes::from(playlist::multivariant(&entries));
+    let max_age = segment.as_secs() / 2;
+    server::OriginState {
+        clock,
+        variants: config
+            .variants
+            .iter()
+            .zip(formats)
+            .map(|(v, f)| server::Variant { name: v.name.clone(), cache: segments::SegmentCache::new(f, capacity) })
+            .collect(),
+        master,
+        params: playlist::MediaParams { segment_duration: segment, start_sequence: config.start_sequence },
+        counters: Arc::new(Counters::new()),
+        faults: faults::FaultPlan::new(config.faults.clone(), config.seed),
+        playlist_cache_control: HeaderValue::from_str(&format!("max-age={max_age}"))
+            .unwrap_or(HeaderValue::from_static("max-age=1")),
+    }
+}
+
+/// Serves until Ctrl-C or SIGTERM; prints the base URL as the first line on stdout.
 pub async fn serve_until_signal(config: OriginConfig) -> anyhow::Result<()> {
-    let _ = config;
-    anyhow::bail!("not built yet")
+    let origin = spawn(config.clone()).await?;
+    println!("{}", origin.url());
+    tracing::info!(
+        "origin: {} variant(s), {:.3} s segments, {}",
+        config.variants.len(),
+        config.effective_segment_duration().as_secs_f64(),
+        if config.vod.is_some() { "VOD" } else { "live" }
+    );
+    crate::signals::shutdown_signal().await;
+    tracing::info!("origin: shutting down");
+    origin.shutdown().await;
+    Ok(())
 }

@@ -44,3 +44,8 @@ pub fn build_segment(format: &MediaFormat, index: u64) -> Bytes {
     }
     Bytes::from(out)
 }
+
+/// Picture width for a height at 16:9, rounded to an even number.
+pub fn width_for_height(height: u32) -> u32 {
+    ((height * 16 / 9) + 1) & !1
+}

@@ -1,0 +1,56 @@
+//! Helpers shared by the integration tests: a plain HTTP/1.1 client over one keep-alive connection.
+#![allow(dead_code)]
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+pub struct Fetched {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Fetched {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection to `addr`.
+pub struct Client {
+    sender: SendRequest<Empty<Bytes>>,
+    host: String,
+}
+
+impl Client {
+    pub async fn connect(addr: std::net::SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).await.expect("connect to origin");
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
+        tokio::spawn(conn);
+        Client { sender, host: addr.to_string() }
+    }
+
+    pub async fn request(&mut self, method: &str, path: &str, headers: &[(&str, &str)]) -> Fetched {
+        let mut req = http::Request::builder().method(method).uri(path).header("host", &self.host);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = self.sender.send_request(req.body(Empty::new()).unwrap()).await.expect("response");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        Fetched { status, headers, body }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Fetched {
+        self.request("GET", path, &[]).await
+    }
+}
+
+/// Reads the value of a sample line such as `name{labels} 42` from a Prometheus text exposition.
+pub fn sample(exposition: &str, name_and_labels: &str) -> Option<f64> {
+    exposition.lines().find_map(|l| l.strip_prefix(name_and_labels).and_then(|rest| rest.trim().parse().ok()))
+}

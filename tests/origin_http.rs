@@ -1,0 +1,231 @@
+//! The built-in origin over real HTTP on 127.0.0.1:0: routes, heads, Range, faults, and a ground truth
+//! that equals what a plain client received.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Client, sample};
+use hls_swarm::origin::{self, FaultConfig, OriginConfig, ServedKind, VariantSpec};
+
+fn config() -> OriginConfig {
+    OriginConfig {
+        variants: vec![
+            VariantSpec { name: "360p".into(), height: 360, bitrate: 800_000 },
+            VariantSpec { name: "720p".into(), height: 720, bitrate: 2_500_000 },
+        ],
+        segment_duration: Duration::from_millis(200),
+        window: 5,
+        ..OriginConfig::local_default()
+    }
+}
+
+fn segment_uris(playlist: &str) -> Vec<String> {
+    playlist.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).map(str::to_string).collect()
+}
+
+#[tokio::test]
+async fn metrics_equal_what_the_client_received() {
+    let origin = origin::spawn(config()).await.unwrap();
+    let mut client = Client::connect(origin.addr()).await;
+    let (mut playlist_bytes, mut segment_bytes, mut playlists, mut segments) = (0u64, 0u64, 0u64, 0u64);
+    let master = client.get("/master.m3u8").await;
+    assert_eq!(master.status, 200);
+    let variants = segment_uris(&master.text());
+    assert_eq!(variants, ["360p/stream.m3u8", "720p/stream.m3u8"]);
+    for round in 0..3 {
+        for v in &variants {
+            let pl = client.get(&format!("/{v}")).await;
+            assert_eq!(pl.status, 200);
+            playlists += 1;
+            playlist_bytes += pl.body.len() as u64;
+            let folder = v.trim_end_matches("stream.m3u8");
+            for seg in segment_uris(&pl.text()).iter().rev().take(2) {
+                let s = client.get(&format!("/{folder}{seg}")).await;
+                assert_eq!(s.status, 200, "round {round} {seg}");
+                segments += 1;
+                segment_bytes += s.body.len() as u64;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let text = client.get("/metrics").await.text();
+    let c = origin.counters();
+    assert_eq!(c.requests(ServedKind::Multivariant, "200"), 1);
+    assert_eq!(c.body_bytes(ServedKind::Multivariant), master.body.len() as u64);
+    assert_eq!(c.requests(ServedKind::MediaPlaylist, "200"), playlists);
+    assert_eq!(c.body_bytes(ServedKind::MediaPlaylist), playlist_bytes);
+    assert_eq!(c.requests(ServedKind::Segment, "200"), segments);
+    assert_eq!(c.body_bytes(ServedKind::Segment), segment_bytes);
+    // The exposition says the same, on the wire.
+    let got = |l: &str| sample(&text, l).unwrap_or(-1.0) as u64;
+    assert_eq!(got("hls_origin_requests_total{kind=\"segment\",status=\"200\"}"), segments);
+    assert_eq!(got("hls_origin_response_body_bytes_total{kind=\"segment\"}"), segment_bytes);
+    assert_eq!(got("hls_origin_response_body_bytes_total{kind=\"media_playlist\"}"), playlist_bytes);
+    assert_eq!(got("hls_origin_connections_active"), 1);
+    origin.shutdown().await;
+}
+
+#[tokio::test]
+async fn heads_ranges_and_bad_requests() {
+    let origin = origin::spawn(config()).await.unwrap();
+    let mut client = Client::connect(origin.addr()).await;
+    let pl = client.get("/720p/stream.m3u8").await;
+    assert_eq!(pl.headers["content-type"], "application/vnd.apple.mpegurl");
+    assert_eq!(pl.headers["cache-control"], "max-age=0");
+    let seg = segment_uris(&pl.text()).pop().unwrap();
+    let full = client.get(&format!("/720p/{seg}")).await;
+    assert_eq!(full.headers["content-type"], "video/mp2t");
+    assert_eq!(full.headers["cache-control"], "max-age=60, immutable");
+    assert_eq!(full.headers["content-length"], full.body.len().to_string().as_str());
+    assert_eq!(full.body.len() % 188, 0);
+
+    let head = client.request("HEAD", &format!("/720p/{seg}"), &[]).await;
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    assert_eq!(head.headers["content-length"], full.body.len().to_string().as_str());
+
+    let part = client.request("GET", &format!("/720p/{seg}"), &[("range", "bytes=188-375")]).await;
+    assert_eq!(part.status, 206);
+    assert_eq!(&part.body[..], &full.body[188..376]);
+    let want = format!("bytes 188-375/{}", full.body.len());
+    assert_eq!(part.headers["content-range"], want.as_str());
+    let tail = client.request("GET", &format!("/720p/{seg}"), &[("range", "bytes=-188")]).await;
+    assert_eq!(&tail.body[..], &full.body[full.body.len() - 188..]);
+    let past = client.request("GET", &format!("/720p/{seg}"), &[("range", "bytes=99999999-")]).await;
+    assert_eq!(past.status, 416);
+
+    assert_eq!(client.get("/nope").await.status, 404);
+    assert_eq!(client.get("/720p/seg99999.ts").await.status, 404, "future segment");
+    assert_eq!(client.get("/720p/seg00000.ts?x=%zz&&=").await.status, 200, "query ignored");
+    assert_eq!(client.get("/480p/stream.m3u8").await.status, 404);
+    assert_eq!(client.get("/../etc/passwd").await.status, 404);
+    let post = client.request("POST", "/master.m3u8", &[]).await;
+    assert_eq!(post.status, 405);
+    assert_eq!(post.headers["allow"], "GET, HEAD");
+    let big = "x".repeat(40_000);
+    let mut other = Client::connect(origin.addr()).await;
+    assert_eq!(other.request("GET", "/master.m3u8", &[("x-big", &big)]).await.status, 431);
+    origin.shutdown().await;
+}
+
+#[tokio::test]
+async fn old_segments_leave_after_the_late_grace() {
+    let origin = origin::spawn(OriginConfig { segment_duration: Duration::from_millis(100), window: 3, ..config() })
+        .await
+        .unwrap();
+    let mut client = Client::connect(origin.addr()).await;
+    assert_eq!(client.get("/360p/seg00000.ts").await.status, 200);
+    // Window 3 + grace 3: segment 0 is gone once 7 segments exist, i.e. after 4 more (400 ms).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while client.get("/360p/seg00000.ts").await.status == 200 {
+        assert!(tokio::time::Instant::now() < deadline, "segment 0 never left");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let listing = client.get("/360p/files/json/").await;
+    let entries: serde_json::Value = serde_json::from_slice(&listing.body).unwrap();
+    let names: Vec<&str> = entries.as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert!(!names.contains(&"seg00000.ts"));
+    assert_eq!(names.len(), 6);
+    assert!(entries[0]["size"].as_u64().unwrap() > 0);
+    assert!(entries[0]["mtime"].as_str().unwrap().ends_with(" GMT"));
+    origin.shutdown().await;
+}
+
+#[tokio::test]
+async fn vod_lists_everything_with_endlist() {
+    let cfg = OriginConfig { vod: Some(Duration::from_secs(2)), start_sequence: 100, ..config() };
+    let origin = origin::spawn(cfg).await.unwrap();
+    let mut client = Client::connect(origin.addr()).await;
+    let text = client.get("/stream.m3u8").await.text();
+    assert!(text.contains("#EXT-X-PLAYLIST-TYPE:VOD"));
+    assert!(text.trim_end().ends_with("#EXT-X-ENDLIST"));
+    assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:100\n"));
+    assert_eq!(segment_uris(&text).len(), 10);
+    assert_eq!(client.get("/360p/seg00109.ts").await.status, 200);
+    assert_eq!(client.get("/360p/seg00110.ts").await.status, 404);
+    assert_eq!(client.get("/360p/seg00099.ts").await.status, 404);
+    origin.shutdown().await;
+}
+
+#[tokio::test]
+async fn faults_are_served_and_counted() {
+    let faults = FaultConfig { http_5xx: 0.3, http_404: 0.3, ..Default::default() };
+    let origin = origin::spawn(OriginConfig { faults, ..config() }).await.unwrap();
+    let mut client = Client::connect(origin.addr()).await;
+    let mut statuses = std::collections::BTreeMap::new();
+    for _ in 0..200 {
+        *statuses.entry(client.get("/360p/seg00001.ts").await.status).or_insert(0u64) += 1;
+    }
+    let c = origin.counters();
+    assert!(statuses[&503] > 20 && statuses[&404] > 20 && statuses[&200] > 20, "{statuses:?}");
+    assert_eq!(c.requests(ServedKind::Segment, "503"), statuses[&503]);
+    assert_eq!(c.faults(origin::Fault::Http5xx), statuses[&503]);
+    assert_eq!(c.faults(origin::Fault::Http404), statuses[&404]);
+    origin.shutdown().await;
+}
+
+#[tokio::test]
+async fn reset_fault_cuts_the_body_and_counts_aborted() {
+    let faults = FaultConfig { reset: 1.0, ..Default::default() };
+    let origin = origin::spawn(OriginConfig { faults, ..config() }).await.unwrap();
+    let stream = tokio::net::TcpStream::connect(origin.addr()).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, http_body_util::Empty<bytes::Bytes>>(
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let req = http::Request::get("/360p/seg00001.ts").header("host", "x").body(Default::default()).unwrap();
+    let resp = sender.send_request(req).await.unwrap();
+    let declared: u64 = resp.headers()["content-length"].to_str().unwrap().parse().unwrap();
+    let result = http_body_util::BodyExt::collect(resp.into_body()).await;
+    assert!(result.is_err(), "body must be cut short");
+    let c = origin.counters().clone();
+    // The server records the abort when hyper drops the body, right after the cut.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while c.requests(ServedKind::Segment, "aborted") == 0 {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::task::yield_now().await;
+    }
+    let sent = c.body_bytes(ServedKind::Segment);
+    assert!(sent > 0 && sent < declared, "{sent} of {declared}");
+    assert_eq!(c.faults(origin::Fault::Reset), 1);
+    origin.shutdown().await;
+}
+
+#[tokio::test]
+async fn bandwidth_fault_slows_bodies() {
+    let faults = FaultConfig { bandwidth: Some(400_000), ..Default::default() };
+    let origin = origin::spawn(OriginConfig { faults, ..config() }).await.unwrap();
+    let mut client = Client::connect(origin.addr()).await;
+    let started = std::time::Instant::now();
+    let seg = client.get("/720p/seg00001.ts").await; // ~62 KB at 2.5 Mbps x 0.2 s
+    let took = started.elapsed().as_secs_f64();
+    let floor = seg.body.len() as f64 / 400_000.0 * 0.8;
+    assert!(took >= floor, "{} bytes in {took:.3} s is faster than the limit", seg.body.len());
+    origin.shutdown().await;
+}
+
+#[tokio::test]
+async fn stale_playlist_fault_freezes_the_sequence() {
+    let faults = FaultConfig { stale_playlist: Some(Duration::from_millis(300)), ..Default::default() };
+    let origin =
+        origin::spawn(OriginConfig { faults, segment_duration: Duration::from_millis(100), ..config() }).await.unwrap();
+    let mut client = Client::connect(origin.addr()).await;
+    let seq =
+        |t: &str| -> u64 { t.lines().find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:")).unwrap().parse().unwrap() };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while origin.counters().faults(origin::Fault::StalePlaylist) == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "never stale");
+        client.get("/stream.m3u8").await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Inside the 300 ms stale phase two fetches 100 ms apart show the same sequence.
+    let a = seq(&client.get("/stream.m3u8").await.text());
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let b = seq(&client.get("/stream.m3u8").await.text());
+    assert!(origin.counters().faults(origin::Fault::StalePlaylist) >= 1);
+    assert_eq!(a, b, "the playlist advanced while stale");
+    origin.shutdown().await;
+}
