@@ -1,0 +1,373 @@
+//! One connection slot and the measured GET. Phases are timed with `Instant` around each await:
+//! DNS (`lookup_host`), TCP connect, TLS handshake (new connections only), response head, first body
+//! byte, last body byte.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use http::header::{self, HeaderName, HeaderValue};
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+use url::Url;
+
+/// Largest response head, and the cap of the connection read buffer (a swarm holds thousands).
+const MAX_HEAD: usize = 16 * 1024;
+
+/// What every request of a run shares.
+#[derive(Clone)]
+pub struct NetConfig {
+    /// Connect here instead of resolving the host (Host header and SNI stay the URL's).
+    pub resolve: Option<IpAddr>,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub no_cache: bool,
+    pub user_agent: HeaderValue,
+    /// Connect timeout, and the longest wait for the head or for the next body bytes.
+    pub timeout: Duration,
+    pub tls: Arc<rustls::ClientConfig>,
+    pub max_redirects: u32,
+}
+
+/// Why a request failed below HTTP.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NetError {
+    #[error("DNS lookup failed: {0}")]
+    Dns(String),
+    #[error("connect failed: {0}")]
+    Connect(String),
+    #[error("TLS handshake failed: {0}")]
+    Tls(String),
+    #[error("timed out")]
+    Timeout,
+    #[error("connection reset: {0}")]
+    Reset(String),
+    #[error("body shorter than Content-Length ({got} of {expected} bytes)")]
+    Truncated { got: u64, expected: u64 },
+    #[error("too many redirects (more than {0})")]
+    RedirectLoop(u32),
+    #[error("body over the {0}-byte limit")]
+    TooLarge(usize),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Phase durations of one request; connection phases are `Some` only when it opened a connection.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Timings {
+    pub dns: Option<Duration>,
+    pub connect: Option<Duration>,
+    pub tls: Option<Duration>,
+    pub headers: Option<Duration>,
+    pub ttfb: Option<Duration>,
+    pub total: Duration,
+}
+
+/// What to do with the body.
+#[derive(Clone, Copy, Debug)]
+pub enum BodyMode {
+    /// Keep it (playlists), up to `limit` bytes.
+    Collect { limit: usize },
+    /// Count it and let it go (segments): memory stays flat whatever the segment size.
+    Discard,
+}
+
+/// The outcome of one GET (after redirects).
+#[derive(Debug)]
+pub struct Fetch {
+    pub url: Url,
+    pub status: Option<u16>,
+    pub timings: Timings,
+    pub body_bytes: u64,
+    pub body: Option<Bytes>,
+    pub error: Option<NetError>,
+    /// Time the request was started.
+    pub started: Instant,
+}
+
+struct Connection {
+    origin: (String, String, u16),
+    sender: SendRequest<Empty<Bytes>>,
+}
+
+/// One keep-alive connection slot.
+pub struct Loader {
+    config: Arc<NetConfig>,
+    conn: Option<Connection>,
+}
+
+impl Loader {
+    pub fn new(config: Arc<NetConfig>) -> Self {
+        Self { config, conn: None }
+    }
+
+    /// Drops the connection (a player does after errors).
+    pub fn reset(&mut self) {
+        self.conn = None;
+    }
+
+    /// GETs `url`, following redirects, and measures it.
+    pub async fn get(&mut self, url: &Url, mode: BodyMode) -> Fetch {
+        let started = Instant::now();
+        let mut fetch =
+            Fetch { url: url.clone(), status: None, timings: Timings::default(), body_bytes: 0, body: None, error: None, started };
+        for _ in 0..=self.config.max_redirects {
+            let location = self.get_once(&mut fetch, mode).await;
+            match location {
+                Some(next) => {
+                    fetch.url = next;
+                    fetch.body = None;
+                }
+                None => {
+                    fetch.timings.total = started.elapsed();
+                    return fetch;
+                }
+            }
+        }
+        fetch.error = Some(NetError::RedirectLoop(self.config.max_redirects));
+        fetch.timings.total = started.elapsed();
+        fetch
+    }
+
+    /// One hop; returns the redirect target when the response is a redirect.
+    async fn get_once(&mut self, fetch: &mut Fetch, mode: BodyMode) -> Option<Url> {
+        let url = fetch.url.clone();
+        let reused = self.ensure_connection(&url, fetch).await.ok()?;
+        let response = match self.send(&url, fetch).await {
+            Err(err) if reused && fetch.status.is_none() => {
+                // A kept-alive connection the server had closed: retry once on a fresh one, as
+                // browsers and players do for idempotent requests.
+                tracing::debug!("retrying {url} on a new connection after: {err}");
+                self.conn = None;
+                fetch.error = None;
+                self.ensure_connection(&url, fetch).await.ok()?;
+                self.send(&url, fetch).await.map_err(|e| fetch.error = Some(e)).ok()?
+            }
+            Err(err) => {
+                fetch.error = Some(err);
+                return None;
+            }
+            Ok(r) => r,
+        };
+        fetch.status = Some(response.status().as_u16());
+        let location = redirect_target(&url, &response);
+        let expected = content_length(&response);
+        let keep_alive = !connection_close(&response);
+        self.read_body(response.into_body(), fetch, mode, expected).await;
+        if fetch.error.is_some() || !keep_alive {
+            self.conn = None;
+        }
+        if location.is_some() && fetch.error.is_none() { location } else { None }
+    }
+}
+
+impl Loader {
+    /// Reuses the open connection to the URL's origin, or opens one and times DNS, connect and TLS.
+    /// Returns whether the connection was reused.
+    async fn ensure_connection(&mut self, url: &Url, fetch: &mut Fetch) -> Result<bool, ()> {
+        let key = origin_key(url).map_err(|e| fetch.error = Some(e))?;
+        if let Some(conn) = &self.conn {
+            if conn.origin == key && !conn.sender.is_closed() && conn.sender.is_ready() {
+                return Ok(true);
+            }
+        }
+        self.conn = None;
+        let sender = self.open(&key, fetch).await.map_err(|e| fetch.error = Some(e))?;
+        self.conn = Some(Connection { origin: key, sender });
+        Ok(false)
+    }
+
+    async fn open(&self, key: &(String, String, u16), fetch: &mut Fetch) -> Result<SendRequest<Empty<Bytes>>, NetError> {
+        let (scheme, host, port) = key;
+        let limit = self.config.timeout;
+        let addr = match (self.config.resolve, host.trim_matches(['[', ']']).parse::<IpAddr>()) {
+            (Some(ip), _) | (None, Ok(ip)) => SocketAddr::new(ip, *port),
+            (None, Err(_)) => {
+                let t = Instant::now();
+                let found = timeout(limit, tokio::net::lookup_host((host.as_str(), *port))).await;
+                fetch.timings.dns = Some(t.elapsed());
+                let mut addrs = match found {
+                    Err(_) => return Err(NetError::Timeout),
+                    Ok(Err(e)) => return Err(NetError::Dns(format!("{host}: {e}"))),
+                    Ok(Ok(a)) => a,
+                };
+                addrs.next().ok_or_else(|| NetError::Dns(format!("{host}: no address")))?
+            }
+        };
+        let t = Instant::now();
+        let tcp = match timeout(limit, TcpStream::connect(addr)).await {
+            Err(_) => return Err(NetError::Timeout),
+            Ok(Err(e)) => return Err(NetError::Connect(format!("{addr}: {e}"))),
+            Ok(Ok(s)) => s,
+        };
+        fetch.timings.connect = Some(t.elapsed());
+        let _ = tcp.set_nodelay(true);
+        if scheme == "https" {
+            let name = ServerName::try_from(host.trim_matches(['[', ']']).to_string())
+                .map_err(|e| NetError::Tls(format!("{host}: {e}")))?;
+            let t = Instant::now();
+            let connector = tokio_rustls::TlsConnector::from(self.config.tls.clone());
+            let tls = match timeout(limit, connector.connect(name, tcp)).await {
+                Err(_) => return Err(NetError::Timeout),
+                Ok(Err(e)) => return Err(NetError::Tls(format!("{host}: {e}"))),
+                Ok(Ok(s)) => s,
+            };
+            fetch.timings.tls = Some(t.elapsed());
+            handshake(tls).await
+        } else {
+            handshake(tcp).await
+        }
+    }
+
+    /// Sends the request on the open connection and waits for the response head.
+    async fn send(&mut self, url: &Url, fetch: &mut Fetch) -> Result<http::Response<hyper::body::Incoming>, NetError> {
+        let Some(conn) = self.conn.as_mut() else { return Err(NetError::Other("no connection".into())) };
+        let req = self.config.request(url)?;
+        let response = match timeout(self.config.timeout, conn.sender.send_request(req)).await {
+            Err(_) => Err(NetError::Timeout),
+            Ok(Err(e)) => Err(classify(&e)),
+            Ok(Ok(r)) => Ok(r),
+        };
+        if response.is_err() {
+            self.conn = None;
+        } else {
+            fetch.timings.headers = Some(fetch.started.elapsed());
+        }
+        response
+    }
+
+    async fn read_body(&self, mut body: hyper::body::Incoming, fetch: &mut Fetch, mode: BodyMode, expected: Option<u64>) {
+        let mut kept = match mode {
+            BodyMode::Collect { limit } => Some((BytesMut::with_capacity(expected.unwrap_or(4096).min(limit as u64) as usize), limit)),
+            BodyMode::Discard => None,
+        };
+        let mut got = 0u64;
+        loop {
+            match timeout(self.config.timeout, body.frame()).await {
+                Err(_) => {
+                    fetch.error = Some(NetError::Timeout);
+                    break;
+                }
+                Ok(None) => break,
+                Ok(Some(Err(e))) => {
+                    fetch.error = Some(match expected {
+                        Some(expected) => NetError::Truncated { got, expected },
+                        None => classify(&e),
+                    });
+                    break;
+                }
+                Ok(Some(Ok(frame))) => {
+                    let Ok(data) = frame.into_data() else { continue };
+                    if data.is_empty() {
+                        continue;
+                    }
+                    if got == 0 {
+                        fetch.timings.ttfb = Some(fetch.started.elapsed());
+                    }
+                    got += data.len() as u64;
+                    fetch.body_bytes += data.len() as u64;
+                    if let Some((buf, limit)) = kept.as_mut() {
+                        if buf.len() + data.len() > *limit {
+                            fetch.error = Some(NetError::TooLarge(*limit));
+                            break;
+                        }
+                        buf.extend_from_slice(&data);
+                    }
+                }
+            }
+        }
+        if fetch.error.is_none() {
+            if let Some(expected) = expected.filter(|e| got < *e) {
+                fetch.error = Some(NetError::Truncated { got, expected });
+            }
+        }
+        if got == 0 {
+            fetch.timings.ttfb = fetch.timings.headers;
+        }
+        fetch.body = kept.map(|(buf, _)| buf.freeze());
+    }
+}
+
+impl NetConfig {
+    fn request(&self, url: &Url) -> Result<http::Request<Empty<Bytes>>, NetError> {
+        let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
+        let host = &url[url::Position::BeforeHost..url::Position::AfterPort];
+        let mut req = http::Request::get(path)
+            .header(header::HOST, host)
+            .header(header::USER_AGENT, self.user_agent.clone())
+            .header(header::ACCEPT, "*/*");
+        if self.no_cache {
+            req = req.header(header::CACHE_CONTROL, "no-cache").header(header::PRAGMA, "no-cache");
+        }
+        for (k, v) in &self.headers {
+            req = req.header(k, v);
+        }
+        req.body(Empty::new()).map_err(|e| NetError::Other(format!("bad request for {url}: {e}")))
+    }
+}
+
+async fn handshake<S>(io: S) -> Result<SendRequest<Empty<Bytes>>, NetError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = http1::Builder::new()
+        .max_buf_size(MAX_HEAD)
+        .handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| NetError::Other(format!("HTTP handshake: {e}")))?;
+    // The connection task ends when the sender is dropped or the peer closes.
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+fn origin_key(url: &Url) -> Result<(String, String, u16), NetError> {
+    let scheme = url.scheme();
+    if scheme != "http" && scheme != "https" {
+        return Err(NetError::Other(format!("unsupported scheme '{scheme}' in {url}; use http or https")));
+    }
+    let host = url.host_str().ok_or_else(|| NetError::Other(format!("no host in {url}")))?;
+    let port = url.port_or_known_default().unwrap_or(80);
+    Ok((scheme.to_string(), host.to_string(), port))
+}
+
+fn classify(e: &hyper::Error) -> NetError {
+    if e.is_timeout() {
+        return NetError::Timeout;
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return match io.kind() {
+                std::io::ErrorKind::TimedOut => NetError::Timeout,
+                _ => NetError::Reset(io.to_string()),
+            };
+        }
+        source = s.source();
+    }
+    if e.is_incomplete_message() || e.is_closed() || e.is_canceled() {
+        return NetError::Reset(e.to_string());
+    }
+    NetError::Other(e.to_string())
+}
+
+fn content_length<B>(r: &http::Response<B>) -> Option<u64> {
+    r.headers().get(header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+}
+
+fn connection_close<B>(r: &http::Response<B>) -> bool {
+    r.headers().get(header::CONNECTION).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("close"))
+}
+
+fn redirect_target<B>(base: &Url, r: &http::Response<B>) -> Option<Url> {
+    if !r.status().is_redirection() || r.status() == http::StatusCode::NOT_MODIFIED {
+        return None;
+    }
+    let location = r.headers().get(header::LOCATION)?.to_str().ok()?;
+    base.join(location).ok()
+}

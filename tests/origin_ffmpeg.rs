@@ -1,0 +1,89 @@
+//! The real binary's origin read by Debian's ffmpeg and ffprobe: identified as HLS with H.264, and read
+//! live across many segments without a single error or warning. ffmpeg is installed by scripts/test.sh;
+//! without it these tests fail, they do not skip.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Origin {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Origin {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_origin(args: &[&str]) -> Origin {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hls-swarm"))
+        .args(["origin", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start hls-swarm origin");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("origin prints its URL");
+    assert!(line.starts_with("http://127.0.0.1:"), "first line is the base URL: {line:?}");
+    Origin { child, url: line.trim().to_string() }
+}
+
+fn tool(name: &str) -> Command {
+    if Command::new(name).arg("-version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_err() {
+        panic!("{name} is not installed: run scripts/test.sh, which installs Debian's ffmpeg");
+    }
+    Command::new(name)
+}
+
+#[test]
+fn ffprobe_identifies_hls_with_h264_and_aac() {
+    let origin = start_origin(&["--segment-duration", "0.5"]);
+    let out = tool("ffprobe")
+        .args(["-v", "error", "-show_entries", "format=format_name:stream=codec_name,width,height,avg_frame_rate"])
+        .args(["-of", "compact"])
+        .arg(format!("{}master.m3u8", origin.url))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "ffprobe failed: {err}");
+    assert!(err.trim().is_empty(), "ffprobe complained: {err}");
+    assert!(text.contains("format_name=hls"), "{text}");
+    assert!(text.contains("codec_name=h264|width=1920|height=1080|avg_frame_rate=30/1"), "{text}");
+    assert!(text.contains("codec_name=h264|width=640|height=360"), "{text}");
+    assert!(text.contains("codec_name=aac"), "{text}");
+}
+
+#[test]
+fn ffmpeg_reads_the_live_stream_without_a_warning() {
+    // 0.5 s segments for 12 s of media: ffmpeg starts near the live edge and follows about 20 reloads.
+    let origin = start_origin(&["--segment-duration", "0.5", "--window", "6"]);
+    let started = std::time::Instant::now();
+    let out = tool("ffmpeg")
+        .args(["-nostdin", "-v", "warning", "-i"])
+        .arg(format!("{}master.m3u8", origin.url))
+        .args(["-map", "0", "-c", "copy", "-t", "12", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "ffmpeg failed: {err}");
+    assert!(err.trim().is_empty(), "ffmpeg printed: {err}");
+    assert!(started.elapsed() > Duration::from_secs(8), "read live, in real time");
+}
+
+#[test]
+fn ffmpeg_decodes_every_frame_without_error() {
+    let origin = start_origin(&["--segment-duration", "0.5", "--variants", "360p:400k", "--vod", "5"]);
+    let out = tool("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(format!("{}stream.m3u8", origin.url))
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && err.trim().is_empty(), "decode errors: {err}");
+}
