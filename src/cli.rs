@@ -19,8 +19,107 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Play a swarm of measured viewers against an HLS stream (the built-in origin when no URL is given).
+    Run(Box<RunArgs>),
     /// Serve a synthetic live (or VOD) HLS stream from memory, with ground-truth counters and faults.
     Origin(OriginArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Multivariant or media playlist URL (http or https). Without it, the built-in origin is started
+    /// in-process on 127.0.0.1 and used.
+    #[arg(value_parser = parse_target_url)]
+    pub url: Option<url::Url>,
+    /// Number of simulated viewers.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub clients: u32,
+    /// Viewers started per second during the ramp.
+    #[arg(long, default_value_t = 5.0, value_parser = parse_positive)]
+    pub ramp_rate: f64,
+    /// Extra start delay per viewer, uniform in [0, DUR), deterministic under --seed.
+    #[arg(long, default_value = "0", value_parser = parse_duration)]
+    pub ramp_jitter: Duration,
+    /// Run length; 0 runs until Ctrl-C.
+    #[arg(long, default_value = "0", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Seed for jitter and backoff (and the built-in origin's faults).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Renditions each viewer plays.
+    #[arg(long, value_enum, default_value_t = VariantArg::First)]
+    pub variant: VariantArg,
+    /// VOD: media a viewer buffers ahead before it waits.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub buffer: Duration,
+    /// Connect to this IP instead of resolving the URL's host (Host header and TLS name stay). Needs
+    /// --dangerous.
+    #[arg(long, value_name = "IP", requires = "dangerous")]
+    pub resolve: Option<std::net::IpAddr>,
+    /// Extra request header "Name: value" (repeatable).
+    #[arg(long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// Send Cache-Control: no-cache and Pragma: no-cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// User-Agent header.
+    #[arg(long, default_value = concat!("hls-swarm/", env!("CARGO_PKG_VERSION")))]
+    pub user_agent: String,
+    /// Connect timeout, and the longest wait for a response head or the next body bytes.
+    #[arg(long, default_value = "10s", value_parser = parse_nonzero_duration)]
+    pub timeout: Duration,
+    /// Skip TLS certificate verification. Needs --dangerous.
+    #[arg(long, requires = "dangerous")]
+    pub insecure: bool,
+    /// Allow --insecure and --resolve.
+    #[arg(long)]
+    pub dangerous: bool,
+    /// At the end, how long requests in flight may take to finish.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+    /// Write the JSON report (schema/report.schema.json) to this file.
+    #[arg(long, value_name = "FILE.json")]
+    pub report: Option<std::path::PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum VariantArg {
+    All,
+    Highest,
+    Lowest,
+    First,
+}
+
+fn parse_target_url(text: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(text).map_err(|e| format!("'{text}' is not a URL ({e}); use e.g. http://host/live/master.m3u8"))?;
+    match url.scheme() {
+        "http" | "https" if url.host_str().is_some() => Ok(url),
+        _ => Err(format!("'{text}' must be an http:// or https:// URL with a host")),
+    }
+}
+
+fn parse_positive(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("'{text}' must be a number above 0, e.g. 5 or 0.5")),
+    }
+}
+
+fn parse_nonzero_duration(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d.is_zero() {
+        return Err(format!("'{text}' must be above 0, e.g. 10s"));
+    }
+    Ok(d)
+}
+
+fn parse_header(text: &str) -> Result<(http::HeaderName, http::HeaderValue), String> {
+    let (name, value) = text.split_once(':').ok_or_else(|| format!("'{text}' is not \"Name: value\""))?;
+    let name = http::HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| format!("'{}' is not a valid header name", name.trim()))?;
+    let value = http::HeaderValue::from_str(value.trim())
+        .map_err(|_| format!("the value of header '{name}' has characters a header cannot carry"))?;
+    Ok((name, value))
 }
 
 #[derive(Debug, Args)]
@@ -139,6 +238,7 @@ impl OriginArgs {
 /// Runs the chosen subcommand.
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Run(args) => crate::run::run(*args),
         Command::Origin(args) => {
             let config = match args.to_config() {
                 Ok(c) => c,
@@ -154,6 +254,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }

@@ -7,12 +7,23 @@
 //!   server, fault injection and its ground-truth counters.
 //! - [`stats`]: request and playback records, the recorder and the aggregator's snapshots.
 //! - [`hls`]: pure HLS logic (RFC 8216): playlist model, variant choice, live edge, reload timing.
+//! - [`net`]: the HTTP client with phase timings and error classes.
+//! - [`viewer`]: one simulated player: session state machine and playback buffer model.
+//! - [`engine`]: ramp, supervision with backoff, the one-per-second aggregator tick, drain and stop.
+//! - [`report`]: the text summary, progress lines and the JSON report (`schema/report.schema.json`).
 
 pub mod cli;
+pub mod engine;
+pub mod hls;
 pub mod net;
 pub mod origin;
+pub mod report;
+mod run;
+pub mod seeded;
 pub mod signals;
+pub mod stats;
 pub mod units;
+pub mod viewer;
 
 use std::process::ExitCode;
 

@@ -27,12 +27,11 @@ impl FaultPlan {
         Self { config, seed, rolls: Default::default() }
     }
 
-    /// A uniform number in [0, 1) for roll `n` of fault `which` (splitmix64: a lock-free, stateless
-    /// generator; one atomic add per roll keeps it deterministic per request order).
+    /// A uniform number in [0, 1) for the next roll of fault `which`; one atomic add per roll keeps it
+    /// lock-free and deterministic per request order.
     fn roll(&self, which: usize) -> f64 {
         let n = self.rolls[which].fetch_add(1, Ordering::Relaxed);
-        let x = splitmix64(self.seed ^ (which as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407) ^ n);
-        (x >> 11) as f64 / (1u64 << 53) as f64
+        crate::seeded::unit(self.seed, which as u64, n)
     }
 
     fn hit(&self, which: usize, rate: f64) -> bool {
@@ -59,13 +58,6 @@ impl FaultPlan {
         }
         d
     }
-}
-
-pub fn splitmix64(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
 }
 
 #[cfg(test)]

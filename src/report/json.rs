@@ -1,0 +1,127 @@
+//! The JSON report. Field names are a contract with the tools that read it: change them only with
+//! `schema_version` and `schema/report.schema.json`.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{OriginTotals, RunMeta};
+use crate::stats::{ErrorClass, Kind, Percentiles, Snapshot, TimelinePoint};
+
+pub const REPORT_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: Tool,
+    pub target: String,
+    pub engine: &'static str,
+    pub started_at: String,
+    pub duration_seconds: f64,
+    pub clients: Clients,
+    pub requests: BTreeMap<&'static str, KindReport>,
+    pub segments: Segments,
+    pub errors: BTreeMap<&'static str, u64>,
+    pub playback: Playback,
+    pub timeline: Vec<TimelinePoint>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<OriginTotals>,
+    /// Whole-run HdrHistograms (V2 + DEFLATE, base64), so reports of several machines merge losslessly.
+    pub histograms: BTreeMap<String, String>,
+    /// Viewers still busy when the drain timeout ran out (their in-flight requests are not counted).
+    pub abandoned_viewers: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Tool {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Clients {
+    pub target: u32,
+    pub peak_active: u64,
+    pub starts: u64,
+    pub restarts: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct KindReport {
+    pub count: u64,
+    pub ok: u64,
+    pub errors: u64,
+    pub bytes: u64,
+    pub ttfb_ms: Option<Percentiles>,
+    pub duration_ms: Option<Percentiles>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Segments {
+    pub downloaded: u64,
+    pub skipped: u64,
+    pub bytes: u64,
+    pub throughput_bytes_per_second: Option<Percentiles>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Playback {
+    pub startup_ms: Option<Percentiles>,
+    pub stall_count: u64,
+    pub stall_seconds: f64,
+    pub stalled_viewers_peak: u64,
+}
+
+/// Builds the report from the final snapshot.
+pub fn build_report(snapshot: &Snapshot, meta: &RunMeta) -> Report {
+    let run = &snapshot.windows.run;
+    let requests = Kind::ALL
+        .iter()
+        .map(|&k| {
+            let s = &run.kinds.0[k.index()];
+            let r = KindReport {
+                count: s.requests,
+                ok: s.ok,
+                errors: s.errors,
+                bytes: s.bytes,
+                ttfb_ms: s.ttfb_ms,
+                duration_ms: s.duration_ms,
+            };
+            (k.as_str(), r)
+        })
+        .collect();
+    let errors = ErrorClass::ALL.iter().map(|&c| (c.as_str(), run.errors_by_class.get(c))).collect();
+    let playback = snapshot.playback();
+    Report {
+        schema_version: REPORT_SCHEMA_VERSION,
+        tool: Tool { name: "hls-swarm", version: env!("CARGO_PKG_VERSION") },
+        target: meta.target.clone(),
+        engine: meta.engine,
+        started_at: crate::origin::playlist::iso8601(meta.started_at),
+        duration_seconds: snapshot.elapsed.as_secs_f64(),
+        clients: Clients {
+            target: meta.clients_target,
+            peak_active: snapshot.gauges.peak_active,
+            starts: playback.starts,
+            restarts: playback.restarts,
+        },
+        requests,
+        segments: Segments {
+            downloaded: run.segments_downloaded,
+            skipped: playback.segments_skipped,
+            bytes: run.kinds.0[Kind::Segment.index()].bytes,
+            throughput_bytes_per_second: run.segment_throughput_bps,
+        },
+        errors,
+        playback: Playback {
+            startup_ms: playback.startup_ms,
+            stall_count: playback.stalls,
+            stall_seconds: playback.stall_seconds,
+            stalled_viewers_peak: snapshot.gauges.peak_stalled,
+        },
+        timeline: snapshot.timeline.iter().copied().collect(),
+        origin: meta.origin.clone(),
+        histograms: snapshot.run_histograms().encode().unwrap_or_default(),
+        abandoned_viewers: meta.abandoned,
+    }
+}

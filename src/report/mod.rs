@@ -1,0 +1,45 @@
+//! What a finished run leaves behind: the text summary (stdout) and the JSON report
+//! (`schema/report.schema.json`). Both are built from the final [`Snapshot`], never from live state.
+
+mod json;
+mod summary;
+
+use std::time::SystemTime;
+
+use crate::origin::{Counters, ServedKind};
+
+pub use json::{REPORT_SCHEMA_VERSION, Report, build_report};
+pub use summary::{bytes, progress_line, summary};
+
+/// Facts about the run that the snapshot does not hold.
+#[derive(Clone, Debug)]
+pub struct RunMeta {
+    pub target: String,
+    pub engine: &'static str,
+    pub clients_target: u32,
+    pub started_at: SystemTime,
+    /// Viewers still busy when the drain timeout ran out.
+    pub abandoned: usize,
+    /// The built-in origin's own counts, when it was the target.
+    pub origin: Option<OriginTotals>,
+}
+
+/// What the origin says it served, by kind (`multivariant`, `media_playlist`, `segment`, `other`).
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct OriginTotals {
+    pub source: &'static str,
+    pub requests: std::collections::BTreeMap<&'static str, u64>,
+    pub bytes: std::collections::BTreeMap<&'static str, u64>,
+}
+
+impl OriginTotals {
+    /// Reads the built-in origin's counters.
+    pub fn from_counters(c: &Counters) -> Self {
+        let mut t = OriginTotals { source: "built-in", ..Default::default() };
+        for kind in ServedKind::ALL {
+            t.requests.insert(kind.as_str(), c.requests_all(kind));
+            t.bytes.insert(kind.as_str(), c.body_bytes(kind));
+        }
+        t
+    }
+}
