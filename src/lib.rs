@@ -9,6 +9,7 @@
 //! - [`hls`]: pure HLS logic (RFC 8216): playlist model, variant choice, live edge, reload timing.
 
 pub mod cli;
+pub mod hls;
 pub mod origin;
 pub mod units;
 
