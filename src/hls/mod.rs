@@ -1,8 +1,11 @@
 //! Pure HLS logic (RFC 8216) for one simulated viewer: no I/O, only functions over bytes and plain
 //! data, so every rule is unit- and property-tested.
 //!
-//! - [`parse_playlist`]: bytes and the playlist URL to our own [`Playlist`] model, with strict
-//!   errors ([`ParseError`]) for anything a real player could not play.
+//! - [`parse_playlist`]: bytes and the playlist URL to our own [`Playlist`] model; malformed input
+//!   is a [`ParseError`] naming the line, never a panic or a silently different stream.
+//! - [`choose_variants`]: which variants a viewer plays, by [`VariantPolicy`].
+//! - [`live_edge_index`]: where a live viewer starts (RFC 8216 6.3.3).
+//! - [`reload_delay`]: how long to wait between playlist reloads (RFC 8216 6.3.4).
 //! - [`resolve`]: URI resolution against the playlist URL (RFC 8216 4.1, RFC 3986 5).
 
 mod attr;
@@ -14,7 +17,9 @@ mod model;
 mod multivariant;
 mod parse;
 mod tags;
+mod timing;
 mod uri;
+mod variant;
 
 #[cfg(test)]
 mod tests;
@@ -25,4 +30,6 @@ pub use model::{
     RenditionType, Segment, ServerControl, Variant,
 };
 pub use parse::parse_playlist;
+pub use timing::{live_edge_index, reload_delay};
 pub use uri::resolve;
+pub use variant::{VariantPolicy, choose_variants};

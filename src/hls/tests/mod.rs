@@ -4,6 +4,9 @@
 mod bad_input;
 mod parse_media;
 mod parse_multivariant;
+mod timing;
+
+use std::fmt::Write as _;
 
 use url::Url;
 
@@ -66,3 +69,21 @@ pub(super) const ORIGIN_MULTIVARIANT: &str = r#"#EXTM3U
 #EXT-X-STREAM-INF:BANDWIDTH=2500000,RESOLUTION=1280x720,CODECS="avc1.42e01f,mp4a.40.2"
 720p/stream.m3u8
 "#;
+
+/// A media playlist in the origin's format: segments `first..` with the given durations (ms).
+pub(super) fn window_text(first: u64, durations_ms: &[u64], target_secs: u64, ended: bool) -> String {
+    let mut text = format!("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{target_secs}\n");
+    let _ = writeln!(text, "#EXT-X-MEDIA-SEQUENCE:{first}");
+    for (sequence, ms) in (first..).zip(durations_ms) {
+        let _ = write!(text, "#EXTINF:{}.{:03},\nseg{sequence:05}.ts\n", ms / 1000, ms % 1000);
+    }
+    if ended {
+        text.push_str("#EXT-X-ENDLIST\n");
+    }
+    text
+}
+
+/// A live window of `count` two-second segments starting at `first`.
+pub(super) fn live_window(first: u64, count: usize) -> MediaPlaylist {
+    media(&window_text(first, &vec![2000; count], 2, false))
+}
