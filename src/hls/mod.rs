@@ -6,6 +6,8 @@
 //! - [`choose_variants`]: which variants a viewer plays, by [`VariantPolicy`].
 //! - [`live_edge_index`]: where a live viewer starts (RFC 8216 6.3.3).
 //! - [`reload_delay`]: how long to wait between playlist reloads (RFC 8216 6.3.4).
+//! - [`SequenceTracker`]: which segments of a reloaded live playlist are new, skipped, or a fault
+//!   (RFC 8216 6.3.5, 6.2.1).
 //! - [`resolve`]: URI resolution against the playlist URL (RFC 8216 4.1, RFC 3986 5).
 
 mod attr;
@@ -16,6 +18,7 @@ mod media;
 mod model;
 mod multivariant;
 mod parse;
+mod sequence;
 mod tags;
 mod timing;
 mod uri;
@@ -30,6 +33,7 @@ pub use model::{
     RenditionType, Segment, ServerControl, Variant,
 };
 pub use parse::parse_playlist;
+pub use sequence::{SequenceTracker, Update};
 pub use timing::{live_edge_index, reload_delay};
 pub use uri::resolve;
 pub use variant::{VariantPolicy, choose_variants};

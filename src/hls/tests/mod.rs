@@ -4,6 +4,7 @@
 mod bad_input;
 mod parse_media;
 mod parse_multivariant;
+mod sequence;
 mod timing;
 
 use std::fmt::Write as _;
