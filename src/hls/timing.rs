@@ -22,7 +22,9 @@ pub fn live_edge_index(playlist: &MediaPlaylist) -> Option<usize> {
     }
     let hold_back = playlist.server_control.as_ref().and_then(|c| c.hold_back);
     let hold_back = hold_back.unwrap_or(playlist.target_duration * 3);
-    let latest_start = playlist.duration().saturating_sub(hold_back);
+    // A window shorter than the hold-back has no segment far enough from the end. (Clamping to
+    // zero instead would let zero-length segments at the start all qualify and pick the last.)
+    let Some(latest_start) = playlist.duration().checked_sub(hold_back) else { return Some(0) };
     let mut start = Duration::ZERO;
     let mut chosen = 0;
     for (index, segment) in playlist.segments.iter().enumerate() {

@@ -32,6 +32,7 @@ fn a_window_shorter_than_three_target_durations_starts_at_the_first_segment() {
     assert_eq!(edge_sequence(ORIGIN_LIVE), Some(42)); // 6 s window, TD 2: exactly 3 TD
     assert_eq!(edge_sequence(&window_text(9, &[2000, 2000], 2, false)), Some(9));
     assert_eq!(edge_sequence(&window_text(9, &[], 2, false)), None);
+    assert_eq!(edge_sequence(&window_text(9, &[0, 0, 1000], 2, false)), Some(9), "zero-length segments");
 }
 
 #[test]
