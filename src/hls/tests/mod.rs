@@ -4,6 +4,7 @@
 mod bad_input;
 mod parse_media;
 mod parse_multivariant;
+mod props;
 mod sequence;
 mod timing;
 
