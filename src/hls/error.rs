@@ -64,6 +64,33 @@ pub enum ParseError {
     SequenceOverflow,
 }
 
+impl ParseError {
+    /// A stable snake_case name for counting errors by kind (metrics labels, report keys); the
+    /// message text carries the details and may change.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Empty => "empty",
+            Self::NotUtf8 { .. } => "not_utf8",
+            Self::ControlCharacter { .. } => "control_character",
+            Self::MissingHeader { .. } => "missing_header",
+            Self::NoContent => "no_content",
+            Self::MixedPlaylist { .. } => "mixed_playlist",
+            Self::MissingTargetDuration => "missing_target_duration",
+            Self::UriWithoutExtinf { .. } => "uri_without_extinf",
+            Self::ExtinfWithoutUri { .. } => "extinf_without_uri",
+            Self::NoVariants => "no_variants",
+            Self::UriWithoutStreamInf { .. } => "uri_without_stream_inf",
+            Self::StreamInfWithoutUri { .. } => "stream_inf_without_uri",
+            Self::InvalidValue { .. } => "invalid_value",
+            Self::InvalidAttributeList { .. } => "invalid_attribute_list",
+            Self::InvalidAttribute { .. } => "invalid_attribute",
+            Self::MissingAttribute { .. } => "missing_attribute",
+            Self::InvalidUri { .. } => "invalid_uri",
+            Self::SequenceOverflow => "sequence_overflow",
+        }
+    }
+}
+
 /// Why a reloaded live playlist cannot follow the previous one. The tracker keeps its state, so
 /// the viewer can record the error and reload again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -77,6 +104,16 @@ pub enum SequenceError {
     /// copy served by another cache.
     #[error("playlist end went backwards from sequence {previous_end} to {current_end}")]
     Shrank { previous_end: u64, current_end: u64 },
+}
+
+impl SequenceError {
+    /// A stable snake_case name for counting errors by kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::WentBackwards { .. } => "sequence_went_backwards",
+            Self::Shrank { .. } => "playlist_shrank",
+        }
+    }
 }
 
 /// Cuts text quoted in an error message, so a 50 MB garbage line cannot make a 50 MB message.

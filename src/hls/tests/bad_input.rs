@@ -130,7 +130,7 @@ fn error_messages() {
     let mut out = String::new();
     for (name, body) in cases {
         let message = match parse_playlist(&body, &base()) {
-            Err(err) => err.to_string(),
+            Err(err) => format!("[{}] {err}", err.kind()),
             Ok(playlist) => format!("parsed: {playlist:?}"),
         };
         let _ = writeln!(out, "{name}: {message}");

@@ -49,6 +49,7 @@ fn a_media_sequence_that_goes_backwards_is_an_error_and_changes_nothing() {
     let err = tracker.update(&live_window(98, 10)).unwrap_err();
     assert_eq!(err, SequenceError::WentBackwards { previous: 100, current: 98 });
     assert_eq!(err.to_string(), "media sequence went backwards from 100 to 98");
+    assert_eq!(err.kind(), "sequence_went_backwards");
     assert_eq!(tracker.next_sequence(), Some(110));
     assert_eq!(sequences(&tracker.update(&live_window(101, 10)).unwrap()), [110]);
 }
