@@ -1,0 +1,194 @@
+//! Media playlists (RFC 8216 4.3.3): a one-pass state machine over the lines. Segment tags are
+//! collected until the segment's URI line (4.3.2: they apply to the next segment); `EXT-X-KEY` and
+//! `EXT-X-MAP` stay in force for every later segment until replaced.
+//!
+//! A tag this module reads must be well formed, or the playlist is rejected with the line number:
+//! a load tester must not quietly play a different stream than the origin described. Tags it
+//! does not read (`EXT-X-DATERANGE`, LL-HLS parts, vendor tags) are ignored, as 6.3.1 asks.
+
+use std::time::{Duration, SystemTime};
+
+use url::Url;
+
+use super::attr::byte_range;
+use super::date::parse_date_time;
+use super::error::ParseError;
+use super::lines::{Line, LineKind};
+use super::model::{ByteRange, InitSection, Key, MediaPlaylist, PlaylistType, Segment};
+use super::tags::{self, integer_tag, invalid_value, resolve_at, value_of};
+
+/// Builds a media playlist from the lines after `#EXTM3U`.
+pub(crate) fn parse<'a>(lines: impl Iterator<Item = Line<'a>>, base: &Url) -> Result<MediaPlaylist, ParseError> {
+    let mut builder = Builder::new(base);
+    for line in lines {
+        match line.kind {
+            LineKind::Tag { name, value } => builder.tag(line.number, name, value)?,
+            LineKind::Uri(uri) => builder.segment(line.number, uri)?,
+        }
+    }
+    builder.finish()
+}
+
+/// Segment tags seen since the last URI line.
+#[derive(Default)]
+struct Pending<'a> {
+    extinf: Option<(usize, Duration)>,
+    discontinuity: bool,
+    program_date_time: Option<SystemTime>,
+    /// (line, written value, length, offset if written)
+    byte_range: Option<(usize, &'a str, u64, Option<u64>)>,
+}
+
+struct Builder<'a, 'b> {
+    base: &'b Url,
+    out: MediaPlaylist,
+    target_duration: Option<Duration>,
+    pending: Pending<'a>,
+    key: Option<Key>,
+    map: Option<InitSection>,
+}
+
+impl<'a, 'b> Builder<'a, 'b> {
+    fn new(base: &'b Url) -> Self {
+        let out = MediaPlaylist {
+            version: None,
+            target_duration: Duration::ZERO,
+            media_sequence: 0,
+            discontinuity_sequence: 0,
+            ended: false,
+            playlist_type: None,
+            i_frames_only: false,
+            segments: Vec::new(),
+            part_target: None,
+            server_control: None,
+        };
+        let pending = Pending::default();
+        Self { base, out, target_duration: None, pending, key: None, map: None }
+    }
+
+    /// Media segment tags (4.3.2); everything else goes to `playlist_tag`.
+    fn tag(&mut self, line: usize, name: &'a str, value: Option<&'a str>) -> Result<(), ParseError> {
+        match name {
+            "#EXTINF" => {
+                if let Some((previous, _)) = self.pending.extinf {
+                    return Err(ParseError::ExtinfWithoutUri { line: previous });
+                }
+                self.pending.extinf = Some((line, tags::extinf(line, name, value)?));
+            }
+            "#EXT-X-BYTERANGE" => {
+                const EXPECTED: &str = "a byte range <length>[@<offset>]";
+                let text = value_of(line, name, value, EXPECTED)?.trim();
+                let (length, offset) = byte_range(text).ok_or_else(|| invalid_value(line, name, text, EXPECTED))?;
+                self.pending.byte_range = Some((line, text, length, offset));
+            }
+            "#EXT-X-DISCONTINUITY" => self.pending.discontinuity = true,
+            "#EXT-X-PROGRAM-DATE-TIME" => {
+                const EXPECTED: &str = "an ISO 8601 date-time such as 2026-11-26T21:00:00.000Z";
+                let text = value_of(line, name, value, EXPECTED)?.trim();
+                let time = parse_date_time(text).ok_or_else(|| invalid_value(line, name, text, EXPECTED))?;
+                self.pending.program_date_time = Some(time);
+            }
+            "#EXT-X-KEY" => self.key = tags::key(line, value, self.base)?,
+            "#EXT-X-MAP" => self.map = Some(tags::map(line, value, self.base)?),
+            _ => self.playlist_tag(line, name, value)?,
+        }
+        Ok(())
+    }
+
+    /// Media playlist tags (4.3.3), the LL-HLS ones kept for later, and the mixing check.
+    fn playlist_tag(&mut self, line: usize, name: &str, value: Option<&str>) -> Result<(), ParseError> {
+        let out = &mut self.out;
+        match name {
+            "#EXT-X-TARGETDURATION" => {
+                // A decimal-integer (4.3.3.1). Zero is refused: the reload interval (6.3.4) is
+                // derived from it, and zero would make a viewer reload in a busy loop.
+                let seconds = integer_tag(line, name, value)?;
+                if seconds == 0 {
+                    return Err(invalid_value(line, name, "0", "a whole number of seconds, at least 1"));
+                }
+                self.target_duration = Some(Duration::from_secs(seconds));
+            }
+            "#EXT-X-MEDIA-SEQUENCE" => out.media_sequence = integer_tag(line, name, value)?,
+            "#EXT-X-DISCONTINUITY-SEQUENCE" => {
+                out.discontinuity_sequence = integer_tag(line, name, value)?;
+            }
+            "#EXT-X-ENDLIST" => out.ended = true,
+            "#EXT-X-PLAYLIST-TYPE" => {
+                out.playlist_type = Some(match value.map(str::trim) {
+                    Some("VOD") => PlaylistType::Vod,
+                    Some("EVENT") => PlaylistType::Event,
+                    other => {
+                        return Err(invalid_value(line, name, other.unwrap_or_default(), "VOD or EVENT"));
+                    }
+                });
+            }
+            "#EXT-X-I-FRAMES-ONLY" => out.i_frames_only = true,
+            "#EXT-X-VERSION" => out.version = Some(tags::version(line, name, value)?),
+            "#EXT-X-PART-INF" => out.part_target = Some(tags::part_inf(line, value)?),
+            "#EXT-X-SERVER-CONTROL" => out.server_control = Some(tags::server_control(line, value)?),
+            _ if tags::MULTIVARIANT_TAGS.contains(&name) => {
+                return Err(ParseError::MixedPlaylist { line, tag: name.to_owned() });
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A URI line closes the pending segment (4.3.2.1: every segment has an EXTINF).
+    fn segment(&mut self, line: usize, uri: &str) -> Result<(), ParseError> {
+        let pending = std::mem::take(&mut self.pending);
+        let Some((_, duration)) = pending.extinf else {
+            return Err(ParseError::UriWithoutExtinf { line, uri: super::error::clip(uri) });
+        };
+        let uri = resolve_at(self.base, line, uri)?;
+        let byte_range = match pending.byte_range {
+            None => None,
+            Some((at, text, length, offset)) => Some(self.range(at, text, length, offset, &uri)?),
+        };
+        self.out.segments.push(Segment {
+            sequence: 0, // numbered in `finish`, once EXT-X-MEDIA-SEQUENCE is surely known
+            uri,
+            duration,
+            discontinuity: pending.discontinuity,
+            program_date_time: pending.program_date_time,
+            byte_range,
+            key: self.key.clone(),
+            map: self.map.clone(),
+        });
+        Ok(())
+    }
+
+    /// 4.3.2.2: without `@offset` the range starts right after the previous segment's range,
+    /// which must be a sub-range of the same resource.
+    fn range(
+        &self,
+        line: usize,
+        text: &str,
+        length: u64,
+        offset: Option<u64>,
+        uri: &Url,
+    ) -> Result<ByteRange, ParseError> {
+        if let Some(offset) = offset {
+            return Ok(ByteRange { length, offset });
+        }
+        let previous = self.out.segments.last().filter(|s| &s.uri == uri);
+        let follows = previous.and_then(|s| s.byte_range).and_then(|r| r.offset.checked_add(r.length));
+        let expected = "<length>@<offset>: without an offset the previous segment must be a \
+                        sub-range of the same URI (RFC 8216 4.3.2.2)";
+        let offset = follows.ok_or_else(|| invalid_value(line, "#EXT-X-BYTERANGE", text, expected))?;
+        Ok(ByteRange { length, offset })
+    }
+
+    fn finish(mut self) -> Result<MediaPlaylist, ParseError> {
+        if let Some((line, _)) = self.pending.extinf {
+            return Err(ParseError::ExtinfWithoutUri { line });
+        }
+        self.out.target_duration = self.target_duration.ok_or(ParseError::MissingTargetDuration)?;
+        let first = self.out.media_sequence;
+        first.checked_add(self.out.segments.len() as u64).ok_or(ParseError::SequenceOverflow)?;
+        for (segment, sequence) in self.out.segments.iter_mut().zip(first..) {
+            segment.sequence = sequence;
+        }
+        Ok(self.out)
+    }
+}

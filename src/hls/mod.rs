@@ -1,0 +1,39 @@
+//! Pure HLS logic (RFC 8216) for one simulated viewer: no I/O, only functions over bytes and plain
+//! data, so every rule is unit- and property-tested.
+//!
+//! - [`parse_playlist`]: bytes and the playlist URL to our own [`Playlist`] model; malformed input
+//!   is a [`ParseError`] naming the line, never a panic or a silently different stream.
+//! - [`choose_variants`]: which variants a viewer plays, by [`VariantPolicy`].
+//! - [`live_edge_index`]: where a live viewer starts (RFC 8216 6.3.3).
+//! - [`reload_delay`]: how long to wait between playlist reloads (RFC 8216 6.3.4).
+//! - [`SequenceTracker`]: which segments of a reloaded live playlist are new, skipped, or a fault
+//!   (RFC 8216 6.3.5, 6.2.1).
+//! - [`resolve`]: URI resolution against the playlist URL (RFC 8216 4.1, RFC 3986 5).
+
+mod attr;
+mod date;
+mod error;
+mod lines;
+mod media;
+mod model;
+mod multivariant;
+mod parse;
+mod sequence;
+mod tags;
+mod timing;
+mod uri;
+mod variant;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::{ParseError, SequenceError};
+pub use model::{
+    ByteRange, InitSection, Key, KeyMethod, MediaPlaylist, MultivariantPlaylist, Playlist, PlaylistType, Rendition,
+    RenditionType, Segment, ServerControl, Variant,
+};
+pub use parse::parse_playlist;
+pub use sequence::{SequenceTracker, Update};
+pub use timing::{live_edge_index, reload_delay};
+pub use uri::resolve;
+pub use variant::{VariantPolicy, choose_variants};

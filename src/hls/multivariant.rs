@@ -1,0 +1,74 @@
+//! Multivariant (master) playlists (RFC 8216 4.3.4): each `EXT-X-STREAM-INF` applies to the URI
+//! line that follows it (4.3.4.2). I-frame streams, session data and keys are not played by a
+//! viewer and are skipped.
+
+use url::Url;
+
+use super::error::{ParseError, clip};
+use super::lines::{Line, LineKind};
+use super::model::{MultivariantPlaylist, Variant};
+use super::tags::{self, StreamInf, resolve_at};
+
+/// Builds a multivariant playlist from the lines after `#EXTM3U`.
+pub(crate) fn parse<'a>(lines: impl Iterator<Item = Line<'a>>, base: &Url) -> Result<MultivariantPlaylist, ParseError> {
+    let mut out = MultivariantPlaylist::default();
+    let mut pending: Option<(usize, StreamInf)> = None;
+    for line in lines {
+        let number = line.number;
+        match line.kind {
+            LineKind::Tag { name: "#EXT-X-STREAM-INF", value } => {
+                if let Some((previous, _)) = pending {
+                    return Err(ParseError::StreamInfWithoutUri { line: previous });
+                }
+                pending = Some((number, tags::stream_inf(number, value)?));
+            }
+            LineKind::Tag { name, value } => tag(&mut out, number, name, value, base)?,
+            LineKind::Uri(uri) => {
+                let Some((_, inf)) = pending.take() else {
+                    return Err(ParseError::UriWithoutStreamInf { line: number, uri: clip(uri) });
+                };
+                let uri = resolve_at(base, number, uri)?;
+                out.variants.push(variant(out.variants.len(), uri, inf));
+            }
+        }
+    }
+    if let Some((line, _)) = pending {
+        return Err(ParseError::StreamInfWithoutUri { line });
+    }
+    if out.variants.is_empty() {
+        return Err(ParseError::NoVariants);
+    }
+    Ok(out)
+}
+
+fn tag(
+    out: &mut MultivariantPlaylist,
+    line: usize,
+    name: &str,
+    value: Option<&str>,
+    base: &Url,
+) -> Result<(), ParseError> {
+    match name {
+        "#EXT-X-MEDIA" => out.renditions.push(tags::rendition(line, value, base)?),
+        "#EXT-X-VERSION" => out.version = Some(tags::version(line, name, value)?),
+        "#EXT-X-INDEPENDENT-SEGMENTS" => out.independent_segments = true,
+        // 4.3.4: media playlist and media segment tags make the playlist invalid.
+        _ if tags::MEDIA_TAGS.contains(&name) => {
+            return Err(ParseError::MixedPlaylist { line, tag: name.to_owned() });
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn variant(index: usize, uri: Url, inf: StreamInf) -> Variant {
+    Variant {
+        index,
+        uri,
+        bandwidth: inf.bandwidth,
+        average_bandwidth: inf.average_bandwidth,
+        resolution: inf.resolution,
+        codecs: inf.codecs,
+        audio: inf.audio,
+    }
+}
