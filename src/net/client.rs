@@ -293,6 +293,19 @@ impl Loader {
 }
 
 impl NetConfig {
+    /// Plain defaults: verified TLS, 10 s timeout, 5 redirects, hls-swarm's User-Agent.
+    pub fn with_defaults() -> Result<Self, rustls::Error> {
+        Ok(Self {
+            resolve: None,
+            headers: Vec::new(),
+            no_cache: false,
+            user_agent: HeaderValue::from_static(concat!("hls-swarm/", env!("CARGO_PKG_VERSION"))),
+            timeout: Duration::from_secs(10),
+            tls: super::tls::client_config(false)?,
+            max_redirects: 5,
+        })
+    }
+
     fn request(&self, url: &Url) -> Result<http::Request<Empty<Bytes>>, NetError> {
         let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
         let host = &url[url::Position::BeforeHost..url::Position::AfterPort];

@@ -117,7 +117,7 @@ impl<'a> Player<'a> {
             },
         };
         let mut tracker = SequenceTracker::new();
-        let mut pending = tracker.start_at_live_edge(&playlist);
+        let mut pending = tracker.start_at_live_edge(&playlist).new;
         let mut failures = 0u32;
         let mut loaded_at = Instant::now();
         let mut changed = true;
