@@ -6,10 +6,12 @@
 //!
 //! - [`bits`]: bit writer, Exp-Golomb codes and NAL framing (H.264 7.4.1, Annex B);
 //! - [`h264`]: parameter sets, flat-colour IDR and all-skip P access units, filler (H.264);
+//! - [`aac`]: silent AAC-LC frames in ADTS (ISO/IEC 14496-3);
 //! - [`ts`]: PAT, PMT, PES and transport packets (ISO/IEC 13818-1);
 //! - [`layout`]: packet budget per frame and the closed forms (PTS, PCR, continuity counters) that
 //!   make [`build_segment`] pure: segment `k` is computed alone yet continues segment `k - 1`.
 
+mod aac;
 mod bits;
 mod h264;
 mod layout;
@@ -42,7 +44,6 @@ pub struct MediaFormat {
     pub bitrate: u64,
     /// Every segment holds this many video frames and starts with an IDR frame (0 counts as 1).
     pub frames_per_segment: u32,
-    /// Not muxed yet: segments carry video only.
     pub audio: bool,
 }
 
@@ -52,10 +53,11 @@ impl MediaFormat {
         Duration::from_secs_f64(f64::from(self.frames_per_segment) / f64::from(FPS))
     }
 
-    /// RFC 6381 codecs string for the multivariant playlist, e.g. `avc1.42e01f`: the level is the
-    /// one written in the SPS, so it follows the resolution and bit rate.
+    /// RFC 6381 codecs string for the multivariant playlist, e.g. `avc1.42e01f,mp4a.40.2`: the
+    /// level is the one written in the SPS, so it follows the resolution and bit rate.
     pub fn codecs(&self) -> String {
-        h264::codecs_tag(&self.video_params())
+        let video = h264::codecs_tag(&self.video_params());
+        if self.audio { format!("{video},mp4a.40.2") } else { video }
     }
 
     fn video_params(&self) -> VideoParams {
@@ -73,8 +75,8 @@ pub fn width_for_height(height: u32) -> u32 {
 /// Builds segment `index` (0 = the first segment the stream ever had). Pure and deterministic: the same
 /// inputs give the same bytes, and segment `index + 1` continues segment `index` (PTS, PCR, continuity).
 ///
-/// The segment is PAT, PMT, an IDR access unit (AUD, SPS, PPS, slice) and P access units, and null
-/// packets up to the byte budget.
+/// The segment is PAT, PMT, an IDR access unit (AUD, SPS, PPS, slice) and P access units, each video
+/// frame followed by the audio frames that start during it, and null packets up to the byte budget.
 /// Its size is `bitrate * duration / 8` rounded to whole packets, unless the pictures alone need more
 /// (a very low bit rate for the resolution, e.g. 1080p below about 700 kbit/s with 0.1 s segments).
 pub fn build_segment(format: &MediaFormat, index: u64) -> Bytes {
@@ -85,15 +87,17 @@ pub fn build_segment(format: &MediaFormat, index: u64) -> Bytes {
     let colour = h264::segment_colour(index);
     let idrs = [h264::idr_access_unit(&video, 0, colour), h264::idr_access_unit(&video, 1, colour)];
     let p_units: Vec<Vec<u8>> = (0..MAX_FRAME_NUM).map(|n| h264::p_access_unit(&video, n)).collect();
+    let adts = aac::silent_adts_frame();
     let idr_min = PES_HEADER_LEN + idrs.iter().map(Vec::len).max().unwrap_or(0);
     let p_min = PES_HEADER_LEN + p_units.iter().map(Vec::len).max().unwrap_or(0);
-    let layout = Layout::new(format, idr_min, p_min);
+    let layout = Layout::new(format, idr_min, p_min, PES_HEADER_LEN + adts.len());
 
     let mut out = Vec::with_capacity(layout.total_packets as usize * ts::PACKET_LEN);
     let psi_cc = (index % 16) as u8;
     ts::write_pat(&mut out, psi_cc);
-    ts::write_pmt(&mut out, psi_cc);
+    ts::write_pmt(&mut out, psi_cc, format.audio);
     let mut video_cc = layout.video_cc(index);
+    let mut audio_cc = layout.audio_cc(index);
     let mut pes = Vec::with_capacity(ts::payload_capacity(layout.idr_packets as usize, true));
     let first = layout.first_frame(index);
     for i in 0..layout.frames {
@@ -107,6 +111,14 @@ pub fn build_segment(format: &MediaFormat, index: u64) -> Bytes {
         let pcr_base = layout::video_pts(frame).wrapping_sub(layout::PCR_DELAY);
         let mark = PcrMark { pcr_base, random_access: i == 0 };
         video_cc = ts::write_pes_packets(&mut out, ts::VIDEO_PID, video_cc, &pes, Some(mark));
+        if format.audio {
+            for j in layout::audio_frames_before(frame)..layout::audio_frames_before(frame + 1) {
+                pes.clear();
+                ts::write_pes_header(&mut pes, ts::STREAM_ID_AUDIO, layout::audio_pts(j), Some(adts.len()));
+                pes.extend_from_slice(&adts);
+                audio_cc = ts::write_pes_packets(&mut out, ts::AUDIO_PID, audio_cc, &pes, None);
+            }
+        }
     }
     while out.len() < layout.total_packets as usize * ts::PACKET_LEN {
         ts::write_null_packet(&mut out);

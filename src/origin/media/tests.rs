@@ -1,6 +1,6 @@
 //! Segment-level properties, checked by parsing the bytes back with [`super::tsparse`].
 
-use super::ts::{NULL_PID, PAT_PID, PMT_PID, VIDEO_PID};
+use super::ts::{AUDIO_PID, NULL_PID, PAT_PID, PMT_PID, VIDEO_PID};
 use super::tsparse::{Packet, nal_units, packets, pes_units, section};
 use super::*;
 
@@ -8,7 +8,7 @@ fn format(width: u32, height: u32, bitrate: u64, frames: u32, audio: bool) -> Me
     MediaFormat { width, height, bitrate, frames_per_segment: frames, audio }
 }
 
-/// A spread of sizes and segment lengths (1 frame to 4 s).
+/// A spread of sizes, segment lengths (1 frame to 4 s) and audio on or off.
 fn formats() -> Vec<MediaFormat> {
     vec![
         format(640, 360, 800_000, 6, true),
@@ -39,18 +39,24 @@ fn packets_are_synced() {
 
 #[test]
 fn pat_and_pmt_parse_back() {
-    let seg = build_segment(&format(640, 360, 1_000_000, 30, false), 0);
-    let p = packets(&seg);
-    let (table_id, ts_id, body) = section(p[0].payload);
-    assert_eq!((table_id, ts_id), (0x00, 1));
-    assert_eq!(body, vec![0x00, 0x01, 0xF0, 0x00], "program 1 -> PMT PID 0x1000");
-    let (table_id, program, body) = section(p[1].payload);
-    assert_eq!((table_id, program), (0x02, 1));
-    assert_eq!(u16::from_be_bytes([body[0], body[1]]) & 0x1FFF, VIDEO_PID, "PCR_PID");
-    assert_eq!(u16::from_be_bytes([body[2], body[3]]) & 0x0FFF, 0, "program_info_length");
-    let streams: Vec<(u8, u16)> =
-        body[4..].chunks(5).map(|s| (s[0], u16::from_be_bytes([s[1], s[2]]) & 0x1FFF)).collect();
-    assert_eq!(streams, vec![(0x1B, VIDEO_PID)]);
+    for audio in [false, true] {
+        let seg = build_segment(&format(640, 360, 1_000_000, 30, audio), 0);
+        let p = packets(&seg);
+        let (table_id, ts_id, body) = section(p[0].payload);
+        assert_eq!((table_id, ts_id), (0x00, 1));
+        assert_eq!(body, vec![0x00, 0x01, 0xF0, 0x00], "program 1 -> PMT PID 0x1000");
+        let (table_id, program, body) = section(p[1].payload);
+        assert_eq!((table_id, program), (0x02, 1));
+        assert_eq!(u16::from_be_bytes([body[0], body[1]]) & 0x1FFF, VIDEO_PID, "PCR_PID");
+        assert_eq!(u16::from_be_bytes([body[2], body[3]]) & 0x0FFF, 0, "program_info_length");
+        let streams: Vec<(u8, u16)> =
+            body[4..].chunks(5).map(|s| (s[0], u16::from_be_bytes([s[1], s[2]]) & 0x1FFF)).collect();
+        let mut expected = vec![(0x1B, VIDEO_PID)];
+        if audio {
+            expected.push((0x0F, AUDIO_PID));
+        }
+        assert_eq!(streams, expected);
+    }
 }
 
 /// Every PID's counter steps by one (mod 16) from packet to packet, across segment boundaries.
@@ -102,6 +108,16 @@ fn timestamps_continue_across_segments() {
         for pes in &video {
             let pcr = pes.pcr.expect("every video PES carries a PCR");
             assert_eq!(pes.pts - pcr, 9000, "PCR runs 100 ms behind DTS");
+        }
+        if f.audio {
+            let audio = pes_units(&p, AUDIO_PID);
+            let ticks = |segment: u64| segment * u64::from(f.frames_per_segment) * 3000;
+            assert_eq!(audio.len() as u64, ticks(7).div_ceil(1920) - ticks(4).div_ceil(1920));
+            let j0 = ticks(4).div_ceil(1920);
+            assert_eq!(audio[0].pts, 90_000 + j0 * 1920);
+            for pair in audio.windows(2) {
+                assert_eq!(pair[1].pts - pair[0].pts, 1920);
+            }
         }
     }
 }
@@ -161,10 +177,10 @@ fn segments_are_deterministic() {
 
 #[test]
 fn codecs_name_the_level() {
-    assert_eq!(format(640, 360, 800_000, 60, false).codecs(), "avc1.42e01e");
+    assert_eq!(format(640, 360, 800_000, 60, true).codecs(), "avc1.42e01e,mp4a.40.2");
     assert_eq!(format(1280, 720, 2_500_000, 60, false).codecs(), "avc1.42e01f");
-    assert_eq!(format(1920, 1080, 5_000_000, 60, false).codecs(), "avc1.42e028");
-    assert_eq!(format(3840, 2160, 15_000_000, 60, false).codecs(), "avc1.42e033");
+    assert_eq!(format(1920, 1080, 5_000_000, 60, true).codecs(), "avc1.42e028,mp4a.40.2");
+    assert_eq!(format(3840, 2160, 15_000_000, 60, true).codecs(), "avc1.42e033,mp4a.40.2");
 }
 
 #[test]

@@ -11,13 +11,16 @@ const PCR_FIELD_LEN: usize = 8;
 pub const PAT_PID: u16 = 0;
 pub const PMT_PID: u16 = 0x1000;
 pub const VIDEO_PID: u16 = 0x100;
+pub const AUDIO_PID: u16 = 0x101;
 /// Null packets (Table 2-3); decoders discard them and ignore their continuity counter.
 pub const NULL_PID: u16 = 0x1FFF;
 
 /// stream_type values, Table 2-34.
 const STREAM_TYPE_H264: u8 = 0x1B;
-/// stream_id of the first video stream, Table 2-22.
+const STREAM_TYPE_ADTS_AAC: u8 = 0x0F;
+/// stream_id values, Table 2-22.
 pub const STREAM_ID_VIDEO: u8 = 0xE0;
+pub const STREAM_ID_AUDIO: u8 = 0xC0;
 
 const PROGRAM_NUMBER: u16 = 1;
 /// Bytes of a PES header carrying only a PTS: 6 fixed, 3 flag/length, 5 PTS (2.4.3.6, 2.4.3.7).
@@ -61,14 +64,20 @@ pub fn write_pat(out: &mut Vec<u8>, cc: u8) {
     write_psi_packet(out, PAT_PID, cc, &psi_section(0x00, 1, &body));
 }
 
-/// TS_program_map_section (2.4.4.8): H.264 video, which also carries the PCR.
-pub fn write_pmt(out: &mut Vec<u8>, cc: u8) {
+/// TS_program_map_section (2.4.4.8): H.264 video (carrying the PCR) and optionally ADTS AAC.
+pub fn write_pmt(out: &mut Vec<u8>, cc: u8, audio: bool) {
     let mut body = Vec::with_capacity(14);
     body.extend_from_slice(&(0xE000 | VIDEO_PID).to_be_bytes()); // '111' PCR_PID
     body.extend_from_slice(&0xF000u16.to_be_bytes()); // '1111' program_info_length 0
-    body.push(STREAM_TYPE_H264);
-    body.extend_from_slice(&(0xE000 | VIDEO_PID).to_be_bytes()); // '111' elementary_PID
-    body.extend_from_slice(&0xF000u16.to_be_bytes()); // '1111' ES_info_length 0
+    let mut streams = vec![(STREAM_TYPE_H264, VIDEO_PID)];
+    if audio {
+        streams.push((STREAM_TYPE_ADTS_AAC, AUDIO_PID));
+    }
+    for (stream_type, pid) in streams {
+        body.push(stream_type);
+        body.extend_from_slice(&(0xE000 | pid).to_be_bytes()); // '111' elementary_PID
+        body.extend_from_slice(&0xF000u16.to_be_bytes()); // '1111' ES_info_length 0
+    }
     write_psi_packet(out, PMT_PID, cc, &psi_section(0x02, PROGRAM_NUMBER, &body));
 }
 
@@ -217,7 +226,7 @@ mod tests {
     #[test]
     fn pts_field_layout() {
         let mut out = Vec::new();
-        write_pes_header(&mut out, STREAM_ID_VIDEO, 0x1_2345_6789, Some(14));
+        write_pes_header(&mut out, STREAM_ID_AUDIO, 0x1_2345_6789, Some(14));
         assert_eq!(out.len(), PES_HEADER_LEN);
         assert_eq!(&out[4..6], &[0, 22]);
         let b = &out[9..14];
