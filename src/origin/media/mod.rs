@@ -18,6 +18,8 @@ mod layout;
 mod ts;
 
 #[cfg(test)]
+mod ffmpeg_check;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tsparse;

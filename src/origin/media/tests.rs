@@ -190,3 +190,18 @@ fn widths_are_16_by_9_and_even() {
         assert_eq!(width_for_height(height), width, "{height}p");
     }
 }
+
+#[test]
+#[ignore = "timing; run in release with --ignored --nocapture"]
+fn build_speed() {
+    for (w, h) in [(1920, 1080), (3840, 2160)] {
+        let f = format(w, h, 5_000_000, 60, true);
+        let start = std::time::Instant::now();
+        for k in 0..20 {
+            std::hint::black_box(build_segment(&f, k));
+        }
+        let each = start.elapsed() / 20;
+        println!("{w}x{h} 5 Mbps 2 s: {each:?} per segment");
+        assert!(cfg!(debug_assertions) || each < std::time::Duration::from_millis(10));
+    }
+}
