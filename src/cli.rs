@@ -35,7 +35,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub clients: u32,
     /// Viewers started per second during the ramp.
-    #[arg(long, default_value_t = 5.0, value_parser = parse_positive)]
+    #[arg(long, default_value_t = 5.0, value_parser = parse_positive, allow_negative_numbers = true)]
     pub ramp_rate: f64,
     /// Extra start delay per viewer, uniform in [0, DUR), deterministic under --seed.
     #[arg(long, default_value = "0", value_parser = parse_duration)]
@@ -91,7 +91,8 @@ pub enum VariantArg {
 }
 
 fn parse_target_url(text: &str) -> Result<url::Url, String> {
-    let url = url::Url::parse(text).map_err(|e| format!("'{text}' is not a URL ({e}); use e.g. http://host/live/master.m3u8"))?;
+    let url = url::Url::parse(text)
+        .map_err(|e| format!("'{text}' is not a URL ({e}); use e.g. http://host/live/master.m3u8"))?;
     match url.scheme() {
         "http" | "https" if url.host_str().is_some() => Ok(url),
         _ => Err(format!("'{text}' must be an http:// or https:// URL with a host")),

@@ -142,6 +142,10 @@ async fn vod_lists_everything_with_endlist() {
     assert!(text.trim_end().ends_with("#EXT-X-ENDLIST"));
     assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:100\n"));
     assert_eq!(segment_uris(&text).len(), 10);
+    // The root playlist's relative URIs point into the first variant's folder.
+    let first = segment_uris(&text)[0].clone();
+    assert_eq!(first, "360p/seg00100.ts");
+    assert_eq!(client.get(&format!("/{first}")).await.status, 200);
     assert_eq!(client.get("/360p/seg00109.ts").await.status, 200);
     assert_eq!(client.get("/360p/seg00110.ts").await.status, 404);
     assert_eq!(client.get("/360p/seg00099.ts").await.status, 404);

@@ -88,7 +88,7 @@ async fn steady_state_has_segments_every_second() {
         assert!(timeline.len() >= 6, "{clients} viewers: {} timeline points", timeline.len());
         // After ramp-up and the first reload (t >= 2 s), every second has segments (the old tool's
         // counter froze here).
-        for p in timeline.iter().filter(|p| p.t >= 2 && p.t <= 7) {
+        for p in timeline.iter().filter(|p| p.t >= 2 && p.t < 7) {
             assert!(p.segments > 0, "{clients} viewers: no segment in second {}: {timeline:?}", p.t);
             assert_eq!(p.active_clients, u64::from(clients));
         }
@@ -154,7 +154,7 @@ async fn faults_count_up_and_viewers_recover() {
     assert!(errors.get(ErrorClass::Http5xx) > 0, "5xx: {errors:?}");
     assert!(errors.get(ErrorClass::Http4xx) > 0, "404: {errors:?}");
     assert!(errors.get(ErrorClass::Truncated) + errors.get(ErrorClass::Reset) > 0, "resets: {errors:?}");
-    let last: Vec<_> = s.timeline.iter().filter(|p| p.t >= 5).map(|p| p.segments).collect();
+    let last: Vec<_> = s.timeline.iter().filter(|p| p.t >= 5 && p.t < 8).map(|p| p.segments).collect();
     assert!(last.iter().all(|n| *n > 0), "viewers stopped getting segments: {last:?}");
     assert!(run.took < duration + Duration::from_secs(6), "run took {:?}", run.took);
     assert_eq!(run.outcome.abandoned, 0);
@@ -171,7 +171,7 @@ async fn slow_bodies_are_measured_not_failed() {
     let ttfb = seg.ttfb_ms.unwrap();
     assert!(ttfb.min >= 50.0, "the 50 ms delay is in every TTFB: {ttfb:?}");
     let took = seg.duration_ms.unwrap();
-    assert!(took.p50 >= 150.0, "~19 KB at 200 kB/s takes ~100 ms on top of the delay: {took:?}");
+    assert!(took.p50 >= 140.0, "~19 KB at 200 kB/s takes ~94 ms on top of the delay: {took:?}");
     origin.shutdown().await;
 }
 
@@ -222,7 +222,8 @@ fn validate(report: &serde_json::Value) {
     let schema: serde_json::Value =
         serde_json::from_str(include_str!("../schema/report.schema.json")).expect("schema is JSON");
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
-    let errors: Vec<String> = validator.iter_errors(report).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    let errors: Vec<String> =
+        validator.iter_errors(report).map(|e| format!("{} at {}", e, e.instance_path())).collect();
     assert!(errors.is_empty(), "report does not match schema/report.schema.json: {errors:#?}");
 }
 

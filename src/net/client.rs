@@ -113,8 +113,15 @@ impl Loader {
     /// GETs `url`, following redirects, and measures it.
     pub async fn get(&mut self, url: &Url, mode: BodyMode) -> Fetch {
         let started = Instant::now();
-        let mut fetch =
-            Fetch { url: url.clone(), status: None, timings: Timings::default(), body_bytes: 0, body: None, error: None, started };
+        let mut fetch = Fetch {
+            url: url.clone(),
+            status: None,
+            timings: Timings::default(),
+            body_bytes: 0,
+            body: None,
+            error: None,
+            started,
+        };
         for _ in 0..=self.config.max_redirects {
             let location = self.get_once(&mut fetch, mode).await;
             match location {
@@ -181,7 +188,11 @@ impl Loader {
         Ok(false)
     }
 
-    async fn open(&self, key: &(String, String, u16), fetch: &mut Fetch) -> Result<SendRequest<Empty<Bytes>>, NetError> {
+    async fn open(
+        &self,
+        key: &(String, String, u16),
+        fetch: &mut Fetch,
+    ) -> Result<SendRequest<Empty<Bytes>>, NetError> {
         let (scheme, host, port) = key;
         let limit = self.config.timeout;
         let addr = match (self.config.resolve, host.trim_matches(['[', ']']).parse::<IpAddr>()) {
@@ -240,9 +251,17 @@ impl Loader {
         response
     }
 
-    async fn read_body(&self, mut body: hyper::body::Incoming, fetch: &mut Fetch, mode: BodyMode, expected: Option<u64>) {
+    async fn read_body(
+        &self,
+        mut body: hyper::body::Incoming,
+        fetch: &mut Fetch,
+        mode: BodyMode,
+        expected: Option<u64>,
+    ) {
         let mut kept = match mode {
-            BodyMode::Collect { limit } => Some((BytesMut::with_capacity(expected.unwrap_or(4096).min(limit as u64) as usize), limit)),
+            BodyMode::Collect { limit } => {
+                Some((BytesMut::with_capacity(expected.unwrap_or(4096).min(limit as u64) as usize), limit))
+            }
             BodyMode::Discard => None,
         };
         let mut got = 0u64;

@@ -6,7 +6,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
@@ -23,12 +23,24 @@ pub struct OriginBody {
     cut_at: Option<usize>,
     rate: Option<u64>,
     pause: Option<Pin<Box<Sleep>>>,
+    throttle_start: Option<Instant>,
     cut: bool,
 }
 
 impl OriginBody {
     pub fn new(data: Bytes, kind: ServedKind, status: &'static str, counters: Arc<Counters>) -> Self {
-        Self { data, sent: 0, kind, status, counters, cut_at: None, rate: None, pause: None, cut: false }
+        Self {
+            data,
+            sent: 0,
+            kind,
+            status,
+            counters,
+            cut_at: None,
+            rate: None,
+            pause: None,
+            throttle_start: None,
+            cut: false,
+        }
     }
 
     /// Sends at most `bytes_per_second`.
@@ -57,7 +69,16 @@ impl Body for OriginBody {
             this.pause = None;
         }
         if this.cut_at == Some(this.sent) {
-            this.cut = true;
+            if !this.cut {
+                // Let hyper flush what was sent first (it flushes when the body is pending), so the client
+                // sees the head and part of the body before the connection drops, as with a real reset.
+                this.cut = true;
+                let mut pause = Box::pin(tokio::time::sleep(Duration::from_millis(5)));
+                if pause.as_mut().poll(cx).is_pending() {
+                    this.pause = Some(pause);
+                    return Poll::Pending;
+                }
+            }
             return Poll::Ready(Some(Err(io::Error::new(io::ErrorKind::ConnectionReset, "injected reset"))));
         }
         let mut end = this.cut_at.unwrap_or(this.data.len());
@@ -65,11 +86,19 @@ impl Body for OriginBody {
             return Poll::Ready(None);
         }
         if let Some(rate) = this.rate {
-            // Chunks of 50 ms worth of bytes, each followed by the pause that keeps the average rate.
+            // Chunks of 50 ms worth of bytes; chunk k leaves when the bytes up to its end are due at the
+            // rate, so the last byte leaves at len / rate, as on a link of that speed.
             let chunk = (rate / 20).max(1) as usize;
             end = end.min(this.sent + chunk);
-            let secs = (end - this.sent) as f64 / rate as f64;
-            this.pause = Some(Box::pin(tokio::time::sleep(Duration::from_secs_f64(secs))));
+            let started = *this.throttle_start.get_or_insert_with(Instant::now);
+            let due = started + Duration::from_secs_f64(end as f64 / rate as f64);
+            if Instant::now() < due {
+                let mut pause = Box::pin(tokio::time::sleep_until(due.into()));
+                if pause.as_mut().poll(cx).is_pending() {
+                    this.pause = Some(pause);
+                    return Poll::Pending;
+                }
+            }
         }
         let frame = this.data.slice(this.sent..end);
         this.sent = end;

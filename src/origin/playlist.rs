@@ -57,7 +57,9 @@ pub fn parse_segment_name(name: &str) -> Option<u64> {
 
 /// A media playlist (RFC 8216 4.3.3): sliding window with EXT-X-PROGRAM-DATE-TIME on every segment;
 /// VOD playlists carry EXT-X-PLAYLIST-TYPE:VOD and EXT-X-ENDLIST.
-pub fn media(view: &PlaylistView, params: &MediaParams, pdt: impl Fn(u64) -> SystemTime) -> String {
+/// `prefix` goes before each segment name: empty for `/<variant>/stream.m3u8`, `<variant>/` for the
+/// root `/stream.m3u8`, so relative URIs resolve to the variant's folder either way.
+pub fn media(view: &PlaylistView, params: &MediaParams, prefix: &str, pdt: impl Fn(u64) -> SystemTime) -> String {
     let mut out = String::with_capacity(64 + view.count as usize * 80);
     let _ = write!(
         out,
@@ -72,7 +74,7 @@ pub fn media(view: &PlaylistView, params: &MediaParams, pdt: impl Fn(u64) -> Sys
     for index in view.first..view.first + view.count {
         let _ = write!(
             out,
-            "#EXT-X-PROGRAM-DATE-TIME:{}\n#EXTINF:{extinf:.3},\n{}\n",
+            "#EXT-X-PROGRAM-DATE-TIME:{}\n#EXTINF:{extinf:.3},\n{prefix}{}\n",
             iso8601(pdt(index)),
             segment_name(params.start_sequence + index)
         );
@@ -119,14 +121,14 @@ mod tests {
     fn live_media_text() {
         let view = PlaylistView { first: 40, count: 3, ended: false, stale: false };
         let params = MediaParams { segment_duration: Duration::from_millis(2000), start_sequence: 2 };
-        insta::assert_snapshot!(media(&view, &params, |i| wall(i * 2)));
+        insta::assert_snapshot!(media(&view, &params, "", |i| wall(i * 2)));
     }
 
     #[test]
     fn vod_media_text_with_subsecond_segments() {
         let view = PlaylistView { first: 0, count: 2, ended: true, stale: false };
         let params = MediaParams { segment_duration: Duration::from_millis(500), start_sequence: 0 };
-        insta::assert_snapshot!(media(&view, &params, |i| wall(0) + Duration::from_millis(500 * i)));
+        insta::assert_snapshot!(media(&view, &params, "360p/", |i| wall(0) + Duration::from_millis(500 * i)));
     }
 
     #[test]

@@ -106,6 +106,8 @@ async fn serve_connection(stream: tokio::net::TcpStream, state: Arc<OriginState>
 enum Route<'a> {
     Multivariant,
     Media(usize),
+    /// `/stream.m3u8`: the first variant's playlist, its URIs prefixed with the variant's folder.
+    RootMedia,
     Segment(usize, u64),
     Listing(usize),
     Metrics,
@@ -116,7 +118,7 @@ fn route<'a>(state: &OriginState, path: &'a str) -> Route<'a> {
     let find = |name: &str| state.variants.iter().position(|v| v.name == name);
     match path {
         "/master.m3u8" => return Route::Multivariant,
-        "/stream.m3u8" => return Route::Media(0),
+        "/stream.m3u8" => return Route::RootMedia,
         "/files/json/" | "/files/json" => return Route::Listing(0),
         "/metrics" => return Route::Metrics,
         _ => {}
@@ -168,7 +170,7 @@ async fn handle(state: &OriginState, req: Request<Incoming>) -> Response<OriginB
     let is_segment = matches!(route, Route::Segment(..));
     let kind = match route {
         Route::Multivariant => ServedKind::Multivariant,
-        Route::Media(_) => ServedKind::MediaPlaylist,
+        Route::Media(_) | Route::RootMedia => ServedKind::MediaPlaylist,
         Route::Segment(..) => ServedKind::Segment,
         _ => return finish(state, other(state, route), head_only, None),
     };
@@ -188,7 +190,8 @@ async fn handle(state: &OriginState, req: Request<Incoming>) -> Response<OriginB
             r.cache_control = Some(HeaderValue::from_static("max-age=60"));
             r
         }
-        Route::Media(v) => media_playlist(state, v, now),
+        Route::Media(_) => media_playlist(state, "", now),
+        Route::RootMedia => media_playlist(state, &format!("{}/", state.variants[0].name), now),
         Route::Segment(v, seq) => segment(state, v, seq, now, req.headers().get(header::RANGE)),
         _ => Reply::empty(kind, StatusCode::NOT_FOUND),
     };
@@ -223,13 +226,13 @@ fn finish(state: &OriginState, reply: Reply, head_only: bool, reset_after: Optio
     resp
 }
 
-fn media_playlist(state: &OriginState, variant: usize, now: Instant) -> Reply {
+fn media_playlist(state: &OriginState, prefix: &str, now: Instant) -> Reply {
     let view = state.clock.playlist_view(now);
     if view.stale {
         state.counters.fault(Fault::StalePlaylist);
     }
-    let text = playlist::media(&view, &state.params, |i| state.clock.program_date_time(i));
-    let _ = variant; // every variant shares the clock; the path only picks the segment URIs' folder
+    // Every variant shares the clock, so the playlists differ only in where their URIs point.
+    let text = playlist::media(&view, &state.params, prefix, |i| state.clock.program_date_time(i));
     let mut r = Reply::new(ServedKind::MediaPlaylist, StatusCode::OK, PLAYLIST_TYPE, Bytes::from(text));
     r.cache_control =
         Some(if view.ended { HeaderValue::from_static("max-age=60") } else { state.playlist_cache_control.clone() });

@@ -26,7 +26,11 @@ pub fn summary(snapshot: &Snapshot, meta: &RunMeta) -> String {
     let run = &snapshot.windows.run;
     let pb = snapshot.playback();
     let secs = snapshot.elapsed.as_secs_f64();
-    let _ = writeln!(out, "hls-swarm {} engine: {} viewers against {}, {secs:.1} s", meta.engine, meta.clients_target, meta.target);
+    let _ = writeln!(
+        out,
+        "hls-swarm {} engine: {} viewers against {}, {secs:.1} s",
+        meta.engine, meta.clients_target, meta.target
+    );
     let _ = writeln!(
         out,
         "viewers   peak {}  starts {}  restarts {}{}",

@@ -38,7 +38,7 @@ impl Playback {
         if self.state != State::Playing {
             return None;
         }
-        if elapsed >= self.level {
+        if elapsed > self.level {
             let since = now - (elapsed - self.level);
             self.level = Duration::ZERO;
             self.state = State::Stalled { since };

@@ -28,7 +28,7 @@ pub enum SessionEnd {
 #[derive(Debug, thiserror::Error)]
 #[error("{url}: {class}: {detail}")]
 pub struct SessionError {
-    pub url: Url,
+    pub url: String,
     pub class: &'static str,
     pub detail: String,
 }
@@ -41,12 +41,12 @@ pub async fn run_session(viewer: u32, config: &ViewerConfig, stop: StopSignal) -
     let Some(playlist) = first.load_playlist(&url, Kind::Multivariant, Ok).await? else {
         return Ok(SessionEnd::Stopped);
     };
-    let result = match playlist {
+    match playlist {
         Playlist::Media(media) => first.play(url, Some(media)).await,
         Playlist::Multivariant(master) => {
             let chosen = hls::choose_variants(&master, config.policy);
             let Some((&primary, others)) = chosen.split_first() else {
-                return Err(SessionError { url, class: "playlist_parse", detail: "no variant to play".into() });
+                return Err(SessionError { url: url.to_string(), class: "playlist_parse", detail: "no variant to play".into() });
             };
             first.variant = Some(primary as u16);
             let main = first.play(master.variants[primary].uri.clone(), None);
@@ -60,8 +60,7 @@ pub async fn run_session(viewer: u32, config: &ViewerConfig, stop: StopSignal) -
             let (main, rest) = tokio::join!(main, futures_util::future::join_all(rest));
             rest.into_iter().fold(main, |acc, r| acc.and(r))
         }
-    };
-    result
+    }
 }
 
 /// Plays one variant: its own playlist and segment loaders, sequence tracker and (for the primary
@@ -133,7 +132,7 @@ impl<'a> Player<'a> {
                         failures += 1;
                         if failures >= MAX_SEGMENT_FAILURES {
                             let detail = format!("{failures} segments in a row failed");
-                            return Err(SessionError { url: segment.uri.clone(), class: "segment", detail });
+                            return Err(SessionError { url: segment.uri.to_string(), class: "segment", detail });
                         }
                     }
                 }
@@ -203,7 +202,7 @@ impl Player<'_> {
                 if class != ErrorClass::Http4xx && class != ErrorClass::Http5xx {
                     self.playlists.reset();
                 }
-                Err(SessionError { url: fetch.url, class: class.as_str(), detail })
+                Err(SessionError { url: fetch.url.to_string(), class: class.as_str(), detail })
             }
             None => Ok(value),
         }
