@@ -14,11 +14,11 @@ pid=$!
 trap 'kill $pid 2>/dev/null; rm -f "$out"' EXIT
 for _ in $(seq 50); do [ -s "$out" ] && break; sleep 0.1; done
 base=$(head -1 "$out")
-seq=$(curl -s "${base}720p/stream.m3u8" | grep -m1 '^seg')
+seq=$(curl -s "${base}720p/stream.m3u8" | grep '^seg' | tail -1)  # the newest: servable for 26 s
 size=$(curl -s -o /dev/null -w '%{size_download}' "${base}720p/$seq")
 echo "origin $base, segment $seq of $size bytes; wrk -t2 -c$conns -d${secs}s"
 echo "== segments"
-wrk -t2 -c"$conns" -d"${secs}s" "${base}720p/$seq" | grep -E 'Requests/sec|Transfer/sec|Latency'
+wrk -t2 -c"$conns" -d"${secs}s" "${base}720p/$seq" | grep -E 'Requests/sec|Transfer/sec|Latency|Non-2xx|requests in'
 echo "== live media playlist"
-wrk -t2 -c"$conns" -d"${secs}s" "${base}720p/stream.m3u8" | grep -E 'Requests/sec|Transfer/sec|Latency'
+wrk -t2 -c"$conns" -d"${secs}s" "${base}720p/stream.m3u8" | grep -E 'Requests/sec|Transfer/sec|Latency|Non-2xx|requests in'
 echo "== origin RSS after the run: $(ps -o rss= -p $pid) KiB"

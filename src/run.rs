@@ -25,7 +25,7 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     crate::init_logging(None)?;
-    crate::cli::runtime()?.block_on(run_async(args))
+    crate::cli::current_thread_runtime()?.block_on(run_async(args))
 }
 
 async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -60,6 +60,7 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
         duration: (!args.duration.is_zero()).then_some(args.duration),
         drain_timeout: args.drain_timeout,
         seed: args.seed,
+        threads: args.threads.map_or_else(|| default_threads(args.clients), usize::from),
         viewer,
     };
     let started_at = SystemTime::now();
@@ -160,6 +161,13 @@ fn net_config(args: &RunArgs) -> anyhow::Result<NetConfig> {
         tls: crate::net::client_config(args.insecure).context("cannot set up TLS")?,
         max_redirects: 5,
     })
+}
+
+/// One viewer thread per 5,000 viewers, up to one per CPU: an idle-heavy swarm spends more on waking
+/// threads than on requests, so it uses as few as its load needs (see `engine::shards`).
+fn default_threads(clients: u32) -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (clients as usize).div_ceil(5_000).clamp(1, cpus)
 }
 
 fn policy(v: VariantArg) -> VariantPolicy {

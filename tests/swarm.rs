@@ -57,6 +57,7 @@ async fn swarm_url(url: Url, clients: u32, duration: Duration, policy: VariantPo
         duration: Some(duration),
         drain_timeout: Duration::from_secs(5),
         seed: 1,
+        threads: 2,
         viewer,
     };
     let (tx, mut rx) = watch::channel(Arc::new(Snapshot::empty()));

@@ -3,6 +3,7 @@
 //! no new requests, in-flight ones finish within the drain timeout, a last snapshot is taken.
 
 pub mod schedule;
+mod shards;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -25,6 +26,9 @@ pub struct SwarmConfig {
     pub duration: Option<Duration>,
     pub drain_timeout: Duration,
     pub seed: u64,
+    /// Single-threaded runtimes the viewers are spread over (the caller's and `threads - 1` more);
+    /// 0 or 1 keeps every viewer on the caller's runtime.
+    pub threads: usize,
     pub viewer: ViewerConfig,
 }
 
@@ -48,10 +52,12 @@ pub async fn run_swarm(
     let (stop_tx, stop_rx) = watch::channel(false);
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     let ticker = tokio::spawn(tick_loop(Aggregator::new(recorder.clone(), started), snapshots, done_rx));
+    let shards = shards::Shards::start(config.threads);
     let mut viewers = JoinSet::new();
     for i in 0..config.clients {
         let at = started + start_offset(i, config.ramp_rate, config.ramp_jitter, config.seed);
-        viewers.spawn(viewer_task(i, at, config.clone(), StopSignal(stop_rx.clone())));
+        let task = viewer_task(i, at, config.clone(), StopSignal(stop_rx.clone()));
+        viewers.spawn_on(task, shards.handle(i as usize));
     }
     let until_end = async {
         match config.duration {
@@ -74,6 +80,7 @@ pub async fn run_swarm(
             n
         }
     };
+    shards.stop();
     let _ = done_tx.send(());
     let snapshot = match ticker.await {
         Ok(s) => s,

@@ -46,7 +46,11 @@ pub async fn run_session(viewer: u32, config: &ViewerConfig, stop: StopSignal) -
         Playlist::Multivariant(master) => {
             let chosen = hls::choose_variants(&master, config.policy);
             let Some((&primary, others)) = chosen.split_first() else {
-                return Err(SessionError { url: url.to_string(), class: "playlist_parse", detail: "no variant to play".into() });
+                return Err(SessionError {
+                    url: url.to_string(),
+                    class: "playlist_parse",
+                    detail: "no variant to play".into(),
+                });
             };
             first.variant = Some(primary as u16);
             let main = first.play(master.variants[primary].uri.clone(), None);
@@ -70,8 +74,9 @@ struct Player<'a> {
     config: &'a ViewerConfig,
     stop: StopSignal,
     variant: Option<u16>,
-    playlists: Loader,
-    segments: Loader,
+    /// One keep-alive connection for playlists and segments: a player's requests for one variant never
+    /// overlap, so a second connection would sit idle and cost a swarm its memory.
+    loader: Loader,
     playback: Option<Playback>,
     events: Vec<PlaybackEvent>,
 }
@@ -85,16 +90,7 @@ impl<'a> Player<'a> {
         playback: Option<Playback>,
     ) -> Self {
         let net = Arc::clone(&config.net);
-        Self {
-            viewer,
-            config,
-            stop,
-            variant,
-            playlists: Loader::new(net.clone()),
-            segments: Loader::new(net),
-            playback,
-            events: Vec::new(),
-        }
+        Self { viewer, config, stop, variant, loader: Loader::new(net), playback, events: Vec::new() }
     }
 
     /// Plays `url` (a media playlist; `first` if already loaded) until stop, VOD end or error.
@@ -117,6 +113,8 @@ impl<'a> Player<'a> {
         };
         let mut tracker = SequenceTracker::new();
         let mut pending = tracker.start_at_live_edge(&playlist).new;
+        // Only the new segments are kept between reloads; the rest of the list is a few KB per viewer.
+        playlist.segments = Vec::new();
         let mut failures = 0u32;
         let mut loaded_at = Instant::now();
         let mut changed = true;
@@ -161,6 +159,7 @@ impl<'a> Player<'a> {
                 self.events.push(PlaybackEvent::SegmentSkipped { count: update.skipped });
             }
             pending = update.new;
+            playlist.segments = Vec::new();
         }
     }
 }
@@ -185,7 +184,7 @@ impl Player<'_> {
         if self.stop.is_set() {
             return Ok(None);
         }
-        let fetch = self.playlists.get(url, BodyMode::Collect { limit: super::PLAYLIST_LIMIT }).await;
+        let fetch = self.loader.get(url, BodyMode::Collect { limit: super::PLAYLIST_LIMIT }).await;
         let mut failure = failure_of(&fetch);
         let mut value = None;
         if failure.is_none() {
@@ -200,7 +199,7 @@ impl Player<'_> {
         match failure {
             Some((class, detail)) => {
                 if class != ErrorClass::Http4xx && class != ErrorClass::Http5xx {
-                    self.playlists.reset();
+                    self.loader.reset();
                 }
                 Err(SessionError { url: fetch.url.to_string(), class: class.as_str(), detail })
             }
@@ -213,7 +212,7 @@ impl Player<'_> {
         if self.stop.is_set() {
             return None;
         }
-        let fetch = self.segments.get(&segment.uri, BodyMode::Discard).await;
+        let fetch = self.loader.get(&segment.uri, BodyMode::Discard).await;
         let failure = failure_of(&fetch);
         self.record(Kind::Segment, &fetch, failure.as_ref().map(|f| f.0));
         let ok = failure.is_none();
