@@ -15,6 +15,8 @@
 pub mod cli;
 pub mod engine;
 pub mod hls;
+pub mod live;
+pub mod metrics;
 pub mod net;
 pub mod origin;
 pub mod report;
