@@ -57,3 +57,73 @@ fn origin_address_in_use_is_a_clear_error() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("--listen"), "{err}");
 }
+
+/// A runtime with the in-process origin for tests that drive the real binary against it.
+fn origin() -> (tokio::runtime::Runtime, hls_swarm::origin::OriginHandle) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let config = hls_swarm::origin::OriginConfig {
+        segment_duration: std::time::Duration::from_millis(500),
+        window: 6,
+        ..hls_swarm::origin::OriginConfig::local_default()
+    };
+    let handle = rt.block_on(hls_swarm::origin::spawn(config)).unwrap();
+    (rt, handle)
+}
+
+#[test]
+fn tls_to_a_plain_http_port_is_reported_clearly() {
+    let (_rt, origin) = origin();
+    let url = format!("https://{}/master.m3u8", origin.addr());
+    let (code, _, err) = hls_swarm(&["run", &url, "--duration", "1s", "--timeout", "3s"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("TLS"), "{err}");
+}
+
+#[test]
+fn resolve_and_headers_reach_the_origin() {
+    let (_rt, origin) = origin();
+    let url = format!("http://origin.test:{}/master.m3u8", origin.addr().port());
+    let dir = std::env::temp_dir().join(format!("hls-swarm-resolve-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let report = dir.join("r.json");
+    let args = ["run", &url, "--resolve", "127.0.0.1", "--dangerous", "--header", "X-Test: 1", "--no-cache"];
+    let (code, out, err) =
+        hls_swarm(&[&args[..], &["--clients", "2", "--duration", "2s", "--report", report.to_str().unwrap()]].concat());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("errors    none"), "{out}");
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert!(r["segments"]["downloaded"].as_u64().unwrap() > 0);
+    assert_eq!(r["target"], url.as_str());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sigterm_ends_the_run_through_drain_summary_and_report() {
+    use std::io::{BufRead, BufReader};
+    let dir = std::env::temp_dir().join(format!("hls-swarm-sigterm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let report = dir.join("r.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hls-swarm"))
+        .args(["run", "--clients", "3", "--duration", "0", "--report", report.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first progress line (every 5 s) says the run is under way.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("viewers 3/3") {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "stderr closed before the run got going");
+    }
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("segments  downloaded"), "summary printed: {text}");
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert!(r["segments"]["downloaded"].as_u64().unwrap() > 0);
+    assert_eq!(r["clients"]["peak_active"], 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
