@@ -12,6 +12,7 @@ pub mod cli;
 pub mod net;
 pub mod origin;
 pub mod signals;
+pub mod stats;
 pub mod units;
 
 use std::process::ExitCode;

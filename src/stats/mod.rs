@@ -1,0 +1,38 @@
+//! The measurement core: records, the recorder viewers write to, and the aggregator that owns
+//! time windows and publishes immutable snapshots.
+//!
+//! ```text
+//! viewer tasks / measuring proxy
+//!     |  RequestRecord, PlaybackEvent
+//!     v
+//! Recorder        atomic counters + sharded HdrHistograms; never waits on a consumer
+//!     |  Aggregator::tick(now), once a second: the only place intervals rotate
+//!     v
+//! Arc<Snapshot>   windows 1 s / 30 s / 60 s / 300 s / run, timeline, whole-run histograms
+//!     |  watch channel: every consumer reads, none drains
+//!     v
+//! TUI, Prometheus, progress lines, final report
+//! ```
+//!
+//! Files: [`record`] (input types), [`counts`] (raw counters), [`histograms`] (metrics, sets,
+//! percentiles, packing), [`recorder`], [`window`] (window stats and accumulators),
+//! [`timeline`], [`snapshot`], [`aggregator`].
+
+pub mod aggregator;
+pub mod counts;
+pub mod histograms;
+mod packed;
+pub mod record;
+pub mod recorder;
+pub mod snapshot;
+pub mod timeline;
+pub mod window;
+
+pub use aggregator::{Aggregator, Footprint};
+pub use counts::{Counts, ErrorCounts, KindCounts, PerKind, PlaybackCounts, StatusCounts};
+pub use histograms::{Metric, Percentiles};
+pub use record::{ErrorClass, Kind, PlaybackEvent, RequestRecord, StatusClass};
+pub use recorder::{Gauges, Recorder};
+pub use snapshot::{Snapshot, Windows};
+pub use timeline::{Timeline, TimelinePoint};
+pub use window::{KindStats, PlaybackStats, Window, WindowStats};

@@ -1,0 +1,310 @@
+//! What producers hand to the recorder: one [`RequestRecord`] per HTTP request made or relayed, and
+//! [`PlaybackEvent`]s from the simulated player. The native engine and the FFmpeg engine's measuring
+//! proxy produce the same types, so every number downstream comes from a measured request.
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// What a request fetched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Multivariant,
+    MediaPlaylist,
+    Segment,
+    Init,
+    Key,
+    Part,
+    Other,
+}
+
+impl Kind {
+    /// Every kind, in the order used by per-kind arrays.
+    pub const ALL: [Kind; 7] =
+        [Kind::Multivariant, Kind::MediaPlaylist, Kind::Segment, Kind::Init, Kind::Key, Kind::Part, Kind::Other];
+    pub const COUNT: usize = Self::ALL.len();
+
+    /// Stable name used in reports, metrics labels and the TUI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Multivariant => "multivariant",
+            Kind::MediaPlaylist => "media_playlist",
+            Kind::Segment => "segment",
+            Kind::Init => "init",
+            Kind::Key => "key",
+            Kind::Part => "part",
+            Kind::Other => "other",
+        }
+    }
+
+    /// Position in [`Kind::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Why a request failed, grouped by kind of failure (never by error text).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    Dns,
+    Connect,
+    Tls,
+    Timeout,
+    Reset,
+    #[serde(rename = "http_4xx")]
+    Http4xx,
+    #[serde(rename = "http_5xx")]
+    Http5xx,
+    Truncated,
+    PlaylistParse,
+    RedirectLoop,
+    Other,
+}
+
+impl ErrorClass {
+    /// Every class, in the order used by per-class arrays.
+    pub const ALL: [ErrorClass; 11] = [
+        ErrorClass::Dns,
+        ErrorClass::Connect,
+        ErrorClass::Tls,
+        ErrorClass::Timeout,
+        ErrorClass::Reset,
+        ErrorClass::Http4xx,
+        ErrorClass::Http5xx,
+        ErrorClass::Truncated,
+        ErrorClass::PlaylistParse,
+        ErrorClass::RedirectLoop,
+        ErrorClass::Other,
+    ];
+    pub const COUNT: usize = Self::ALL.len();
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Dns => "dns",
+            ErrorClass::Connect => "connect",
+            ErrorClass::Tls => "tls",
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::Reset => "reset",
+            ErrorClass::Http4xx => "http_4xx",
+            ErrorClass::Http5xx => "http_5xx",
+            ErrorClass::Truncated => "truncated",
+            ErrorClass::PlaylistParse => "playlist_parse",
+            ErrorClass::RedirectLoop => "redirect_loop",
+            ErrorClass::Other => "other",
+        }
+    }
+
+    /// Position in [`ErrorClass::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The class of a response status, or `None` when no response head arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum StatusClass {
+    #[serde(rename = "1xx")]
+    S1xx,
+    #[serde(rename = "2xx")]
+    S2xx,
+    #[serde(rename = "3xx")]
+    S3xx,
+    #[serde(rename = "4xx")]
+    S4xx,
+    #[serde(rename = "5xx")]
+    S5xx,
+    #[serde(rename = "none")]
+    None,
+}
+
+impl StatusClass {
+    pub const ALL: [StatusClass; 6] = [
+        StatusClass::S1xx,
+        StatusClass::S2xx,
+        StatusClass::S3xx,
+        StatusClass::S4xx,
+        StatusClass::S5xx,
+        StatusClass::None,
+    ];
+    pub const COUNT: usize = Self::ALL.len();
+
+    /// Classifies a status code; codes outside 100..=599 count as `None` (not a valid response).
+    pub fn of(status: Option<u16>) -> StatusClass {
+        match status {
+            Some(100..=199) => StatusClass::S1xx,
+            Some(200..=299) => StatusClass::S2xx,
+            Some(300..=399) => StatusClass::S3xx,
+            Some(400..=499) => StatusClass::S4xx,
+            Some(500..=599) => StatusClass::S5xx,
+            _ => StatusClass::None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusClass::S1xx => "1xx",
+            StatusClass::S2xx => "2xx",
+            StatusClass::S3xx => "3xx",
+            StatusClass::S4xx => "4xx",
+            StatusClass::S5xx => "5xx",
+            StatusClass::None => "none",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One HTTP request, as measured by the client or the measuring proxy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestRecord {
+    pub kind: Kind,
+    /// Index into the run's variant list, when the request belongs to one variant.
+    pub variant: Option<u16>,
+    /// Response status; `None` when no response head arrived.
+    pub status: Option<u16>,
+    /// Connection phases: `Some` only when this request opened a new connection.
+    pub dns: Option<Duration>,
+    pub connect: Option<Duration>,
+    pub tls: Option<Duration>,
+    /// From sending the request to the response head.
+    pub headers: Option<Duration>,
+    /// From sending the request to the first body byte.
+    pub ttfb: Option<Duration>,
+    /// From sending the request to the end of the body (or to the failure).
+    pub total: Duration,
+    /// Body bytes received, whatever the status.
+    pub body_bytes: u64,
+    pub error: Option<ErrorClass>,
+}
+
+impl RequestRecord {
+    /// A successful request of `kind`: status 200, no phase timings but `total`.
+    pub fn ok(kind: Kind, total: Duration, body_bytes: u64) -> Self {
+        RequestRecord {
+            kind,
+            variant: None,
+            status: Some(200),
+            dns: None,
+            connect: None,
+            tls: None,
+            headers: None,
+            ttfb: None,
+            total,
+            body_bytes,
+            error: None,
+        }
+    }
+
+    /// The failure class: the producer's, or the HTTP class of a 4xx/5xx status it left
+    /// unclassified, so that an error status is never counted as a success or as nothing.
+    pub fn error_class(&self) -> Option<ErrorClass> {
+        self.error.or(match StatusClass::of(self.status) {
+            StatusClass::S4xx => Some(ErrorClass::Http4xx),
+            StatusClass::S5xx => Some(ErrorClass::Http5xx),
+            _ => None,
+        })
+    }
+
+    /// `ok`: a 2xx response whose body arrived in full (no error).
+    pub fn is_ok(&self) -> bool {
+        self.error_class().is_none() && StatusClass::of(self.status) == StatusClass::S2xx
+    }
+
+    /// Bytes per second of an ok segment, end to end: `body_bytes / total`.
+    ///
+    /// `total` rather than `total - headers`: it is the rate a player's bandwidth estimate sees
+    /// (connection setup and server wait included), and it stays finite for small bodies that
+    /// arrive together with the response head. `None` when not an ok segment or `total` is zero.
+    pub fn segment_throughput(&self) -> Option<u64> {
+        let micros = self.total.as_micros();
+        if self.kind != Kind::Segment || !self.is_ok() || micros == 0 {
+            return None;
+        }
+        let per_sec = u128::from(self.body_bytes) * 1_000_000 / micros;
+        Some(u64::try_from(per_sec).unwrap_or(u64::MAX))
+    }
+}
+
+/// What happened to one simulated viewer's playback.
+///
+/// Contract for producers: a viewer sends `Started` once and `Stopped` once; a `StallBegan` is
+/// followed by `StallEnded` before the viewer restarts or stops. The gauges (active, stalled now)
+/// are maintained from these events alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlaybackEvent {
+    /// The viewer task started.
+    Started,
+    /// The supervisor restarted the viewer's session; the viewer stays active.
+    Restarted,
+    /// The first segment is buffered, `startup` after the viewer (or session) started.
+    StartupComplete {
+        startup: Duration,
+    },
+    StallBegan,
+    StallEnded {
+        stalled_for: Duration,
+    },
+    /// Segments the player jumped over (fell behind the live window).
+    SegmentSkipped {
+        count: u64,
+    },
+    /// The viewer task ended.
+    Stopped,
+}
+
+/// Microseconds, saturating at `u64::MAX` (about 584,000 years).
+pub(crate) fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_serde() {
+        for k in Kind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+            assert_eq!(Kind::ALL[k.index()], k);
+        }
+        for e in ErrorClass::ALL {
+            assert_eq!(serde_json::to_value(e).unwrap(), e.as_str());
+            assert_eq!(ErrorClass::ALL[e.index()], e);
+        }
+        for s in StatusClass::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+            assert_eq!(StatusClass::ALL[s.index()], s);
+        }
+    }
+
+    #[test]
+    fn ok_needs_2xx_and_no_error() {
+        let mut r = RequestRecord::ok(Kind::Segment, Duration::from_millis(100), 1000);
+        assert!(r.is_ok());
+        r.status = Some(404);
+        assert_eq!(r.error_class(), Some(ErrorClass::Http4xx));
+        assert!(!r.is_ok());
+        r.status = Some(206);
+        r.error = Some(ErrorClass::Truncated);
+        assert!(!r.is_ok());
+        r.error = None;
+        r.status = Some(304);
+        assert!(!r.is_ok());
+        assert_eq!(r.error_class(), None);
+        r.status = None;
+        assert_eq!(StatusClass::of(r.status), StatusClass::None);
+    }
+
+    #[test]
+    fn throughput_is_bytes_over_total() {
+        let r = RequestRecord::ok(Kind::Segment, Duration::from_millis(500), 1_000_000);
+        assert_eq!(r.segment_throughput(), Some(2_000_000));
+        let zero = RequestRecord::ok(Kind::Segment, Duration::ZERO, 10);
+        assert_eq!(zero.segment_throughput(), None);
+        let playlist = RequestRecord::ok(Kind::MediaPlaylist, Duration::from_millis(5), 10);
+        assert_eq!(playlist.segment_throughput(), None);
+    }
+}
