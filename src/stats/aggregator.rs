@@ -44,6 +44,8 @@ pub struct Aggregator {
     /// In [`Window::ALL`] order.
     windows: [Accumulator; 5],
     timeline: TimelineBuilder,
+    /// The whole run's histograms as handed to snapshots; repacked only on ticks that added samples.
+    run_packed: Arc<PackedSet>,
     tx: watch::Sender<Arc<Snapshot>>,
 }
 
@@ -62,6 +64,7 @@ impl Aggregator {
             ring: VecDeque::with_capacity(RING_LEN + 1),
             windows: Window::ALL.map(Accumulator::new),
             timeline: TimelineBuilder::new(TIMELINE_CAP),
+            run_packed: Arc::default(),
             tx,
         }
     }
@@ -132,6 +135,10 @@ impl Aggregator {
                 acc.remove(&self.ring[self.ring.len() - len]);
             }
         }
+        if !interval.hists.is_empty() {
+            let [.., run] = &self.windows;
+            self.run_packed = Arc::new(run.packed());
+        }
         self.ring.push_back(interval);
         if self.ring.len() > RING_LEN {
             self.ring.pop_front();
@@ -165,6 +172,7 @@ impl Aggregator {
                 run: run.stats(),
             },
             timeline: self.timeline.view(),
+            run_buckets: self.run_packed.clone(),
         }
     }
 

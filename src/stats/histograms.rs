@@ -218,7 +218,6 @@ impl HistSet {
     }
 
     /// The histogram of `metric`, if it was ever allocated (it may be empty).
-    #[cfg(test)]
     pub(crate) fn get(&self, metric: Metric) -> Option<&Histogram<u64>> {
         self.hists[metric.index()].as_ref()
     }

@@ -14,16 +14,19 @@
 //! TUI, Prometheus, progress lines, final report
 //! ```
 //!
-//! Files: [`record`] (input types), [`counts`] (raw counters), [`histograms`] (metrics, sets,
-//! percentiles, packing), [`recorder`], [`window`] (window stats and accumulators),
-//! [`timeline`], [`snapshot`], [`aggregator`].
+//! Files: [`record`] (input types), [`counts`] (raw counters), [`histograms`] (metrics, dense
+//! sets, percentiles), `packed` (occupied buckets, for the ring and the windows), [`recorder`],
+//! [`window`] (window stats and accumulators), [`timeline`], [`run_histograms`] (lossless
+//! serialization and merging), [`snapshot`], [`aggregator`].
 
 pub mod aggregator;
+mod base64;
 pub mod counts;
 pub mod histograms;
 mod packed;
 pub mod record;
 pub mod recorder;
+pub mod run_histograms;
 pub mod snapshot;
 pub mod timeline;
 pub mod window;
@@ -33,6 +36,7 @@ pub use counts::{Counts, ErrorCounts, KindCounts, PerKind, PlaybackCounts, Statu
 pub use histograms::{Metric, Percentiles};
 pub use record::{ErrorClass, Kind, PlaybackEvent, RequestRecord, StatusClass};
 pub use recorder::{Gauges, Recorder};
+pub use run_histograms::{RunHistograms, StatsError};
 pub use snapshot::{Snapshot, Windows};
 pub use timeline::{Timeline, TimelinePoint};
 pub use window::{KindStats, PlaybackStats, Window, WindowStats};

@@ -25,6 +25,30 @@ impl PackedSet {
         PackedSet { entries }
     }
 
+    /// Packs a window's histograms, one per metric in [`Metric`] index order.
+    pub(crate) fn from_sparse(hists: &[SparseHist; Metric::COUNT]) -> PackedSet {
+        let entries = Metric::all()
+            .zip(hists.iter())
+            .filter(|(_, h)| h.total > 0)
+            .map(|(metric, h)| (metric, pack(h.buckets.iter().map(|(v, c)| (*v, *c)))))
+            .collect();
+        PackedSet { entries }
+    }
+
+    /// Dense histograms with the same buckets.
+    pub(crate) fn unpack(&self) -> HistSet {
+        let mut set = HistSet::default();
+        for (metric, buckets) in self.iter() {
+            let h = set.get_or_insert(metric);
+            buckets.for_each(|(value, count)| h.saturating_record_n(value, count));
+        }
+        set
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     /// Each metric with its buckets.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (Metric, Buckets<'_>)> {
         self.entries.iter().map(|(m, b)| (*m, Buckets { bytes: b, value: 0 }))
@@ -155,12 +179,13 @@ mod tests {
         }
         let packed = PackedSet::pack(&set);
         let original = set.get(Metric::Startup).unwrap();
-        let mut rebuilt = Metric::Startup.new_histogram();
-        for (metric, buckets) in packed.iter() {
-            assert_eq!(metric, Metric::Startup);
-            buckets.for_each(|(v, c)| rebuilt.record_n(v, c).unwrap());
-        }
-        assert_eq!(&rebuilt, original);
+        let rebuilt = packed.unpack();
+        assert_eq!(rebuilt.get(Metric::Startup).unwrap(), original);
+        assert_eq!(rebuilt.iter().count(), 1);
+        let mut sparse: [SparseHist; Metric::COUNT] = Default::default();
+        sparse[Metric::Startup.index()].add(packed.iter().next().unwrap().1);
+        let repacked = PackedSet::from_sparse(&sparse).unpack();
+        assert_eq!(repacked.get(Metric::Startup).unwrap(), original);
     }
 
     #[test]

@@ -3,10 +3,13 @@
 //! another.
 
 use super::counts::Counts;
+use super::packed::PackedSet;
 use super::recorder::Gauges;
+use super::run_histograms::RunHistograms;
 use super::timeline::Timeline;
 use super::window::{PlaybackStats, Window, WindowStats};
 use serde::{Serialize, Serializer};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The rolling windows and the whole run, keyed `1s`, `30s`, `60s`, `300s`, `run` in JSON.
@@ -60,6 +63,9 @@ pub struct Snapshot {
     pub totals: Counts,
     pub windows: Windows,
     pub timeline: Timeline,
+    /// Whole-run histogram buckets; see [`Snapshot::run_histograms`].
+    #[serde(skip)]
+    pub(crate) run_buckets: Arc<PackedSet>,
 }
 
 impl Snapshot {
@@ -73,6 +79,7 @@ impl Snapshot {
             totals: Counts::default(),
             windows: Windows::empty(),
             timeline: Timeline::default(),
+            run_buckets: Arc::default(),
         }
     }
 
@@ -83,6 +90,12 @@ impl Snapshot {
     /// Whole-run playback: startup percentiles, stalls, skipped segments.
     pub fn playback(&self) -> &PlaybackStats {
         &self.windows.run.playback
+    }
+
+    /// Whole-run histograms, for the final report and lossless merging. Built on demand (dense
+    /// histograms are ~200 KiB each), so not part of the snapshot's JSON: a report adds them.
+    pub fn run_histograms(&self) -> RunHistograms {
+        RunHistograms::new(self.run_buckets.unpack())
     }
 }
 

@@ -247,6 +247,11 @@ impl Accumulator {
         &self.counts
     }
 
+    /// The window's histograms, packed (for the whole run's histograms in snapshots).
+    pub(crate) fn packed(&self) -> PackedSet {
+        PackedSet::from_sparse(&self.hists)
+    }
+
     /// Occupied buckets held (memory-bound checks).
     pub(crate) fn buckets(&self) -> usize {
         self.hists.iter().map(SparseHist::len).sum()
