@@ -31,6 +31,9 @@ pub mod snapshot;
 pub mod timeline;
 pub mod window;
 
+#[cfg(test)]
+mod tests;
+
 pub use aggregator::{Aggregator, Footprint};
 pub use counts::{Counts, ErrorCounts, KindCounts, PerKind, PlaybackCounts, StatusCounts};
 pub use histograms::{Metric, Percentiles};
