@@ -1,5 +1,5 @@
-//! HdrHistograms: which ones exist ([`Metric`]), a lazily allocated set of them ([`HistSet`]), their
-//! percentiles, and a compact packed form for the per-second ring.
+//! HdrHistograms: which ones exist ([`Metric`]), a lazily allocated dense set of them (`HistSet`),
+//! and their percentiles.
 //!
 //! Every histogram has 3 significant digits (values within 0.1%). Durations are microseconds from
 //! 1 us to 1 h; throughput is bytes per second up to 100 GB/s. Out-of-range values are clamped to
@@ -8,8 +8,8 @@
 //! Memory and time: a dense histogram of this precision holds ~23,500 (durations) or ~28,700
 //! (throughput) `u64` counts, about 190-230 KiB, and every whole-histogram operation walks all of
 //! them. Dense sets are therefore used only where recording must be O(1) (recorder shards, the
-//! interval being merged) and for the whole run (serialized for reports); rolling windows and the
-//! ring hold only occupied buckets (see `packed`).
+//! interval being merged) and for [`RunHistograms`](super::RunHistograms) built on demand for a
+//! report; the ring and the windows hold only occupied buckets (see `packed`).
 
 use super::record::{Kind, RequestRecord, micros};
 use hdrhistogram::Histogram;

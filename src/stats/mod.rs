@@ -14,10 +14,10 @@
 //! TUI, Prometheus, progress lines, final report
 //! ```
 //!
-//! Files: [`record`] (input types), [`counts`] (raw counters), [`histograms`] (metrics, sets,
-//! percentiles, packing), [`recorder`], [`window`] (window stats and accumulators),
-//! [`timeline`], [`run_histograms`] (lossless serialization and merging), [`snapshot`],
-//! [`aggregator`].
+//! Files: [`record`] (input types), [`counts`] (raw counters), [`histograms`] (metrics, dense
+//! sets, percentiles), `packed` (occupied buckets, for the ring and the windows), [`recorder`],
+//! [`window`] (window stats and accumulators), [`timeline`], [`run_histograms`] (lossless
+//! serialization and merging), [`snapshot`], [`aggregator`].
 
 pub mod aggregator;
 mod base64;

@@ -132,7 +132,8 @@ impl Recorder {
     /// home. A poisoned shard is still used: a panic elsewhere cannot corrupt plain counts.
     fn with_shard(&self, f: impl FnOnce(&mut HistSet)) {
         let shards = &self.inner.shards;
-        let home = SLOT.with(|slot| *slot) % shards.len();
+        // `try_with`: a record made while the thread's locals are being destroyed still counts.
+        let home = SLOT.try_with(|slot| *slot).unwrap_or(0) % shards.len();
         for i in 0..shards.len() {
             match shards[(home + i) % shards.len()].try_lock() {
                 Ok(mut set) => return f(&mut set),
