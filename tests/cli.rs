@@ -127,3 +127,19 @@ fn sigterm_ends_the_run_through_drain_summary_and_report() {
     assert_eq!(r["clients"]["peak_active"], 3);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn origin_prints_its_url_first_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hls-swarm"))
+        .args(["origin", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.starts_with("http://127.0.0.1:") && line.trim_end().ends_with('/'), "{line:?}");
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}

@@ -233,3 +233,35 @@ async fn stale_playlist_fault_freezes_the_sequence() {
     assert_eq!(a, b, "the playlist advanced while stale");
     origin.shutdown().await;
 }
+
+#[tokio::test]
+async fn garbage_requests_get_answers_not_panics() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let origin = origin::spawn(config()).await.unwrap();
+    let long_path = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(20_000));
+    let requests: Vec<Vec<u8>> = vec![
+        b"BREW /master.m3u8 HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        b"GET /%zz%00/../seg00001.ts?%%%&=&&range=1 HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        b"GET /360p/seg00001.ts HTTP/1.1\r\nHost: x\r\nRange: bytes=-\r\n\r\n".to_vec(),
+        b"GET /360p/seg00001.ts HTTP/1.1\r\nHost: x\r\nRange: bytes=999999999999999999999-1\r\n\r\n".to_vec(),
+        b"GET /360p/seg99999999999999999999999.ts HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        b"GET /360p/seg00000000000000000001.ts HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        b"\x00\x01\x02garbage\r\n\r\n".to_vec(),
+        b"GET / HTTP/9.9\r\n\r\n".to_vec(),
+        long_path.into_bytes(),
+    ];
+    for raw in requests {
+        let mut s = tokio::net::TcpStream::connect(origin.addr()).await.unwrap();
+        s.write_all(&raw).await.unwrap();
+        let mut buf = vec![0u8; 512];
+        // Every request gets an answer (or a closed connection), within the bounded wait.
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await.expect("answered").unwrap_or(0);
+        if n > 0 {
+            assert!(buf.starts_with(b"HTTP/1.1 "), "{}", String::from_utf8_lossy(&buf[..n]));
+        }
+    }
+    // And the origin still serves.
+    let mut client = Client::connect(origin.addr()).await;
+    assert_eq!(client.get("/master.m3u8").await.status, 200);
+    origin.shutdown().await;
+}
