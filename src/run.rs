@@ -17,8 +17,8 @@ use crate::hls::{self, VariantPolicy};
 use crate::net::{BodyMode, Loader, NetConfig};
 use crate::origin::{self, OriginConfig, OriginHandle};
 use crate::report::{OriginTotals, RunMeta, build_report, summary};
-use crate::stats::{ErrorClass, Kind, Recorder, RequestRecord, Snapshot};
-use crate::viewer::{PLAYLIST_LIMIT, ViewerConfig};
+use crate::stats::{ErrorClass, Kind, Recorder, Snapshot};
+use crate::viewer::{PLAYLIST_LIMIT, ViewerConfig, failure_of, request_record};
 
 /// Seconds between progress lines when stdout is not a terminal.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
@@ -115,35 +115,13 @@ async fn preflight(url: &Url, net: &Arc<NetConfig>, recorder: &Recorder) -> Resu
         Some(Ok(hls::Playlist::Media(_))) => Kind::MediaPlaylist,
         _ => Kind::Multivariant,
     };
-    let failure = if let Some(e) = &fetch.error {
-        Some((ErrorClass::Other, e.to_string()))
-    } else {
-        match (fetch.status, &parsed) {
-            (Some(s), _) if !(200..300).contains(&s) => Some((ErrorClass::Other, format!("HTTP {s}"))),
-            (_, Some(Err(e))) => Some((ErrorClass::PlaylistParse, format!("not an HLS playlist: {e}"))),
-            _ => None,
+    let mut failure = failure_of(&fetch);
+    if failure.is_none() {
+        if let Some(Err(e)) = &parsed {
+            failure = Some((ErrorClass::PlaylistParse, format!("not an HLS playlist: {e}")));
         }
-    };
-    let t = &fetch.timings;
-    let error = failure.as_ref().map(|(c, _)| match (c, fetch.status) {
-        (ErrorClass::PlaylistParse, _) => ErrorClass::PlaylistParse,
-        (_, Some(s)) if (400..500).contains(&s) => ErrorClass::Http4xx,
-        (_, Some(s)) if (500..600).contains(&s) => ErrorClass::Http5xx,
-        _ => ErrorClass::Other,
-    });
-    recorder.record_request(&RequestRecord {
-        kind,
-        variant: None,
-        status: fetch.status,
-        dns: t.dns,
-        connect: t.connect,
-        tls: t.tls,
-        headers: t.headers,
-        ttfb: t.ttfb,
-        total: t.total,
-        body_bytes: fetch.body_bytes,
-        error,
-    });
+    }
+    recorder.record_request(&request_record(kind, None, &fetch, failure.as_ref().map(|f| f.0)));
     match failure {
         Some((_, detail)) => Err(format!("{url}: {detail}; check the URL, --resolve and --timeout")),
         None => Ok(()),

@@ -19,7 +19,7 @@ use crate::net::NetConfig;
 use crate::stats::{Kind, Recorder};
 
 pub use playback::Playback;
-pub use session::{SessionEnd, SessionError, run_session};
+pub use session::{SessionEnd, SessionError, failure_of, request_record, run_session};
 
 /// Largest playlist body accepted (a larger one is a `playlist_parse` error, not a memory blow-up).
 pub const PLAYLIST_LIMIT: usize = 8 * 1024 * 1024;

@@ -272,20 +272,7 @@ impl Player<'_> {
     }
 
     fn record(&self, kind: Kind, fetch: &Fetch, error: Option<ErrorClass>) {
-        let t = &fetch.timings;
-        self.config.recorder.record_request(&RequestRecord {
-            kind,
-            variant: self.variant,
-            status: fetch.status,
-            dns: t.dns,
-            connect: t.connect,
-            tls: t.tls,
-            headers: t.headers,
-            ttfb: t.ttfb,
-            total: t.total,
-            body_bytes: fetch.body_bytes,
-            error,
-        });
+        self.config.recorder.record_request(&request_record(kind, self.variant, fetch, error));
         if let Some(tap) = &self.config.tap {
             tap(&TapEvent {
                 viewer: self.viewer,
@@ -299,8 +286,26 @@ impl Player<'_> {
     }
 }
 
+/// The record of one measured request.
+pub fn request_record(kind: Kind, variant: Option<u16>, fetch: &Fetch, error: Option<ErrorClass>) -> RequestRecord {
+    let t = &fetch.timings;
+    RequestRecord {
+        kind,
+        variant,
+        status: fetch.status,
+        dns: t.dns,
+        connect: t.connect,
+        tls: t.tls,
+        headers: t.headers,
+        ttfb: t.ttfb,
+        total: t.total,
+        body_bytes: fetch.body_bytes,
+        error,
+    }
+}
+
 /// The error class of a fetch, before looking at its body: network errors, then the status.
-fn failure_of(fetch: &Fetch) -> Option<(ErrorClass, String)> {
+pub fn failure_of(fetch: &Fetch) -> Option<(ErrorClass, String)> {
     if let Some(e) = &fetch.error {
         let class = match e {
             NetError::Dns(_) => ErrorClass::Dns,
