@@ -3,6 +3,7 @@
 //! text-format parser and the scraper of node_exporter, nginx exporter or the built-in origin
 //! (`origin`), whose derived figures the dashboard, the exporter and the report show.
 
+pub mod exporter;
 pub mod exposition;
 pub mod origin;
 pub mod text;
