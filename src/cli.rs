@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::metrics::exporter::MetricsAddr;
 use crate::origin::{self, FaultConfig, OriginConfig, VariantSpec};
 use crate::units::{parse_bitrate, parse_bytes, parse_duration, parse_rate};
 
@@ -84,6 +85,11 @@ pub struct RunArgs {
     /// Write the JSON report (schema/report.schema.json) to this file.
     #[arg(long, value_name = "FILE.json")]
     pub report: Option<std::path::PathBuf>,
+    /// Serve Prometheus metrics (GET /metrics, text format 0.0.4; GET /healthz) on this IP:PORT, or
+    /// `none`. Default 127.0.0.1:17091, skipped with a warning when taken; an address given here
+    /// must be free, or the run does not start.
+    #[arg(long, value_name = "IP:PORT|none", value_parser = MetricsAddr::parse)]
+    pub metrics_addr: Option<MetricsAddr>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -11,6 +11,9 @@
 //! - [`viewer`]: one simulated player: session state machine and playback buffer model.
 //! - [`engine`]: ramp, supervision with backoff, the one-per-second aggregator tick, drain and stop.
 //! - [`report`]: the text summary, progress lines and the JSON report (`schema/report.schema.json`).
+//! - [`live`]: what live consumers read besides snapshots: the run's facts and the origin view.
+//! - [`metrics`]: the run's Prometheus endpoint (text format 0.0.4, rendered from the latest snapshot),
+//!   and the origin side's figures.
 
 pub mod cli;
 pub mod engine;

@@ -8,12 +8,16 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use http::HeaderValue;
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use url::Url;
 
 use crate::cli::{RunArgs, VariantArg};
 use crate::engine::{SwarmConfig, SwarmOutcome, run_swarm};
 use crate::hls::{self, VariantPolicy};
+use crate::live::{LiveFeed, RunInfo};
+use crate::metrics::exporter::{self, Binding, ExporterHandle, MetricsAddr};
+use crate::metrics::origin::OriginView;
 use crate::net::{BodyMode, Loader, NetConfig};
 use crate::origin::{self, OriginConfig, OriginHandle};
 use crate::report::{OriginTotals, RunMeta, build_report, summary};
@@ -29,6 +33,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
+    // First, so that a --metrics-addr that cannot be served stops the run before anything starts.
+    let metrics = bind_metrics(args.metrics_addr).await?;
     let (url, origin) = match &args.url {
         Some(url) => (url.clone(), None),
         None => {
@@ -65,11 +71,52 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let started_at = SystemTime::now();
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty()));
+    // The origin metrics scraper will publish here; until it runs, consumers see an empty view.
+    let (_origin_view_tx, origin_view_rx) = watch::channel(Arc::new(OriginView::default()));
+    let feed = LiveFeed { info: Arc::new(run_info(&args, &url)), snapshots: snap_rx.clone(), origin: origin_view_rx };
+    let exporter = metrics.map(|listener| start_exporter(listener, feed)).transpose()?;
     let progress = tokio::spawn(progress_lines(snap_rx, args.clients));
     let outcome = run_swarm(swarm, crate::signals::shutdown_signal(), snap_tx).await;
     progress.abort();
     let origin = finish_origin(origin).await;
-    finish(&args, &url, started_at, outcome, origin)
+    let result = finish(&args, &url, started_at, outcome, origin);
+    // Until here the endpoint serves the final snapshot.
+    if let Some(exporter) = exporter {
+        exporter.shutdown().await;
+    }
+    result
+}
+
+/// The `--metrics-addr` rules (see [`exporter::bind`]); `None`: no endpoint for this run.
+async fn bind_metrics(requested: Option<MetricsAddr>) -> anyhow::Result<Option<TcpListener>> {
+    match exporter::bind(requested, exporter::DEFAULT_ADDR).await? {
+        Binding::Listening(listener) => Ok(Some(listener)),
+        Binding::Off => Ok(None),
+        Binding::DefaultUnavailable { addr, error } => {
+            eprintln!(
+                "hls-swarm: warning: no metrics endpoint: {addr} is not free ({error}); \
+                 use --metrics-addr to pick another address"
+            );
+            Ok(None)
+        }
+    }
+}
+
+fn start_exporter(listener: TcpListener, feed: LiveFeed) -> anyhow::Result<ExporterHandle> {
+    let exporter = exporter::spawn(listener, feed).context("cannot start the metrics endpoint")?;
+    eprintln!("hls-swarm: Prometheus metrics at http://{}/metrics", exporter.addr());
+    Ok(exporter)
+}
+
+fn run_info(args: &RunArgs, url: &Url) -> RunInfo {
+    RunInfo {
+        target: url.to_string(),
+        engine: "native",
+        clients_target: args.clients,
+        duration: (!args.duration.is_zero()).then_some(args.duration),
+        ramp_rate: args.ramp_rate,
+        started: Instant::now(),
+    }
 }
 
 async fn finish_origin(origin: Option<OriginHandle>) -> Option<OriginTotals> {

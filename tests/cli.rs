@@ -30,6 +30,7 @@ fn bad_flag_values_name_the_flag_and_exit_2() {
         (&["run", "--insecure"], "--dangerous"),
         (&["run", "--resolve", "127.0.0.1"], "--dangerous"),
         (&["run", "--variant", "middle"], "--variant"),
+        (&["run", "--metrics-addr", "nowhere"], "--metrics-addr"),
     ];
     for (args, flag) in cases {
         let (code, _, err) = hls_swarm(args);

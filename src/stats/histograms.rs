@@ -94,6 +94,16 @@ impl Metric {
         Histogram::new_with_bounds(1, self.highest(), SIGNIFICANT_DIGITS).expect("constant histogram bounds are valid")
     }
 
+    /// The highest value that shares `value`'s bucket (values are bucketed to 3 significant digits).
+    pub fn highest_equivalent(self, value: u64) -> u64 {
+        self.calculator().highest_equivalent(value)
+    }
+
+    /// The middle of `value`'s bucket: what HdrHistogram's `mean` weighs each bucket by.
+    pub fn median_equivalent(self, value: u64) -> u64 {
+        self.calculator().median_equivalent(value)
+    }
+
     fn calculator(self) -> &'static Histogram<u8> {
         match self {
             Metric::SegmentThroughput => &THROUGHPUT_CALC,

@@ -3,6 +3,7 @@
 //! another.
 
 use super::counts::Counts;
+use super::histograms::Metric;
 use super::packed::PackedSet;
 use super::recorder::Gauges;
 use super::run_histograms::RunHistograms;
@@ -96,6 +97,14 @@ impl Snapshot {
     /// histograms are ~200 KiB each), so not part of the snapshot's JSON: a report adds them.
     pub fn run_histograms(&self) -> RunHistograms {
         RunHistograms::new(self.run_buckets.unpack())
+    }
+
+    /// Whole-run occupied buckets of `metric`, ascending: `(highest equivalent value, count)` in
+    /// recorded units. The same buckets as [`Snapshot::run_histograms`] without building dense
+    /// histograms, so a consumer reading them every few seconds (Prometheus) pays for what was
+    /// recorded, not ~200 KiB per metric.
+    pub fn run_buckets(&self, metric: Metric) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.run_buckets.iter().filter(move |(m, _)| *m == metric).flat_map(|(_, buckets)| buckets)
     }
 }
 

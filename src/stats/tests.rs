@@ -341,3 +341,24 @@ proptest! {
         prop_assert_eq!(snap.window(Window::S1).requests, last.len() as u64);
     }
 }
+
+#[test]
+fn run_buckets_are_the_run_histograms_buckets() {
+    let start = Instant::now();
+    let recorder = Recorder::with_shards(2);
+    let mut agg = Aggregator::new(recorder.clone(), start);
+    for ms in [1, 2, 2, 40, 900, 2_500, 77_000] {
+        recorder.record_request(&segment(ms, 1000));
+    }
+    let snap = agg.tick(secs(start, 1));
+    let dense = snap.run_histograms();
+    for metric in Metric::all() {
+        let packed: Vec<(u64, u64)> = snap.run_buckets(metric).collect();
+        let expected: Vec<(u64, u64)> = dense
+            .get(metric)
+            .map(|h| h.iter_recorded().map(|b| (b.value_iterated_to(), b.count_at_value())).collect())
+            .unwrap_or_default();
+        assert_eq!(packed, expected, "{metric:?}");
+    }
+    assert_eq!(snap.run_buckets(Metric::Duration(Kind::Segment)).map(|(_, c)| c).sum::<u64>(), 7);
+}
