@@ -33,6 +33,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
+    // Ctrl-C and SIGTERM from here on end the run through the drain, summary and report.
+    let stop = crate::signals::shutdown_signal();
     // First, so that a --metrics-addr that cannot be served stops the run before anything starts.
     let metrics = bind_metrics(args.metrics_addr).await?;
     let (url, origin) = match &args.url {
@@ -76,7 +78,7 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
     let feed = LiveFeed { info: Arc::new(run_info(&args, &url)), snapshots: snap_rx.clone(), origin: origin_view_rx };
     let exporter = metrics.map(|listener| start_exporter(listener, feed)).transpose()?;
     let progress = tokio::spawn(progress_lines(snap_rx, args.clients));
-    let outcome = run_swarm(swarm, crate::signals::shutdown_signal(), snap_tx).await;
+    let outcome = run_swarm(swarm, stop, snap_tx).await;
     progress.abort();
     let origin = finish_origin(origin).await;
     let result = finish(&args, &url, started_at, outcome, origin);

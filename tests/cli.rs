@@ -43,7 +43,8 @@ fn bad_flag_values_name_the_flag_and_exit_2() {
 #[test]
 fn unreachable_target_exits_1_with_a_clear_message() {
     // Port 1 on loopback: nothing listens there, the connection is refused at once.
-    let (code, _, err) = hls_swarm(&["run", "http://127.0.0.1:1/live/master.m3u8", "--duration", "1s"]);
+    let (code, _, err) =
+        hls_swarm(&["run", "http://127.0.0.1:1/live/master.m3u8", "--duration", "1s", "--metrics-addr", "none"]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("cannot start the run"), "{err}");
     assert!(err.contains("127.0.0.1:1"), "{err}");
@@ -75,7 +76,7 @@ fn origin() -> (tokio::runtime::Runtime, hls_swarm::origin::OriginHandle) {
 fn tls_to_a_plain_http_port_is_reported_clearly() {
     let (_rt, origin) = origin();
     let url = format!("https://{}/master.m3u8", origin.addr());
-    let (code, _, err) = hls_swarm(&["run", &url, "--duration", "1s", "--timeout", "3s"]);
+    let (code, _, err) = hls_swarm(&["run", &url, "--duration", "1s", "--timeout", "3s", "--metrics-addr", "none"]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("TLS"), "{err}");
 }
@@ -87,7 +88,18 @@ fn resolve_and_headers_reach_the_origin() {
     let dir = std::env::temp_dir().join(format!("hls-swarm-resolve-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let report = dir.join("r.json");
-    let args = ["run", &url, "--resolve", "127.0.0.1", "--dangerous", "--header", "X-Test: 1", "--no-cache"];
+    let args = [
+        "run",
+        &url,
+        "--resolve",
+        "127.0.0.1",
+        "--dangerous",
+        "--header",
+        "X-Test: 1",
+        "--no-cache",
+        "--metrics-addr",
+        "none",
+    ];
     let (code, out, err) =
         hls_swarm(&[&args[..], &["--clients", "2", "--duration", "2s", "--report", report.to_str().unwrap()]].concat());
     assert_eq!(code, 0, "{err}");
@@ -105,7 +117,17 @@ fn sigterm_ends_the_run_through_drain_summary_and_report() {
     std::fs::create_dir_all(&dir).unwrap();
     let report = dir.join("r.json");
     let mut child = Command::new(env!("CARGO_BIN_EXE_hls-swarm"))
-        .args(["run", "--clients", "3", "--duration", "0", "--report", report.to_str().unwrap()])
+        .args([
+            "run",
+            "--clients",
+            "3",
+            "--duration",
+            "0",
+            "--metrics-addr",
+            "none",
+            "--report",
+            report.to_str().unwrap(),
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

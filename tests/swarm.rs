@@ -199,6 +199,8 @@ fn report_counts_equal_the_origin_ground_truth() {
         "all",
         "--report",
         path.to_str().unwrap(),
+        "--metrics-addr",
+        "none",
     ]);
     let code = hls_swarm::run(cli).unwrap();
     assert_eq!(code, std::process::ExitCode::SUCCESS);

@@ -210,6 +210,7 @@ fn build_state(config: &OriginConfig) -> server::OriginState {
 
 /// Serves until Ctrl-C or SIGTERM; prints the base URL as the first line on stdout.
 pub async fn serve_until_signal(config: OriginConfig) -> anyhow::Result<()> {
+    let stop = crate::signals::shutdown_signal();
     let origin = spawn(config.clone()).await?;
     println!("{}", origin.url());
     tracing::info!(
@@ -218,7 +219,7 @@ pub async fn serve_until_signal(config: OriginConfig) -> anyhow::Result<()> {
         config.effective_segment_duration().as_secs_f64(),
         if config.vod.is_some() { "VOD" } else { "live" }
     );
-    crate::signals::shutdown_signal().await;
+    stop.await;
     tracing::info!("origin: shutting down");
     origin.shutdown().await;
     Ok(())
