@@ -1,6 +1,8 @@
 //! Tests of the origin-metrics side: the text-format parser on recorded exporter pages and hand-written
 //! tricky lines, its properties (round trip, no panic on any input), and the derived figures.
 
+mod derive;
+mod scrape;
 mod textformat;
 mod textformat_props;
 
