@@ -11,6 +11,8 @@
 //! - [`viewer`]: one simulated player: session state machine and playback buffer model.
 //! - [`engine`]: ramp, supervision with backoff, the one-per-second aggregator tick, drain and stop.
 //! - [`report`]: the text summary, progress lines and the JSON report (`schema/report.schema.json`).
+//! - [`metrics`]: the origin side: a Prometheus text-format parser and the scraper of node_exporter,
+//!   the nginx exporter and the built-in origin's counters (`--origin-metrics`).
 
 pub mod cli;
 pub mod engine;

@@ -8,12 +8,14 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use http::HeaderValue;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use url::Url;
 
 use crate::cli::{RunArgs, VariantArg};
 use crate::engine::{SwarmConfig, SwarmOutcome, run_swarm};
 use crate::hls::{self, VariantPolicy};
+use crate::metrics::origin::OriginView;
+use crate::metrics::{ScrapeConfig, spawn_scraper};
 use crate::net::{BodyMode, Loader, NetConfig};
 use crate::origin::{self, OriginConfig, OriginHandle};
 use crate::report::{OriginTotals, RunMeta, build_report, summary};
@@ -29,6 +31,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let scrape = match args.origin_metrics.to_config() {
+        Ok(c) => c,
+        Err(msg) => {
+            eprintln!("hls-swarm: error: {msg}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let (url, origin) = match &args.url {
         Some(url) => (url.clone(), None),
         None => {
@@ -66,10 +75,38 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
     let started_at = SystemTime::now();
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty()));
     let progress = tokio::spawn(progress_lines(snap_rx, args.clients));
+    let scraper = OriginMetrics::start(scrape, origin.as_ref());
     let outcome = run_swarm(swarm, crate::signals::shutdown_signal(), snap_tx).await;
     progress.abort();
+    let origin_view = scraper.finish().await;
     let origin = finish_origin(origin).await;
-    finish(&args, &url, started_at, outcome, origin)
+    finish(&args, &url, started_at, outcome, origin, origin_view)
+}
+
+/// The origin-metrics scraper of a run, and its channel; `finish` stops it and returns the last view.
+struct OriginMetrics {
+    view: watch::Receiver<Arc<OriginView>>,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl OriginMetrics {
+    fn start(config: ScrapeConfig, origin: Option<&OriginHandle>) -> Self {
+        let (tx, view) = watch::channel(Arc::new(OriginView::default()));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let builtin = origin.map(|o| o.counters().clone());
+        let task = spawn_scraper(config, builtin, tx, async move {
+            let _ = stopped.await;
+        });
+        Self { view, stop, task }
+    }
+
+    async fn finish(self) -> Option<OriginView> {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+        let view = self.view.borrow().clone();
+        (!view.is_empty()).then(|| (*view).clone())
+    }
 }
 
 async fn finish_origin(origin: Option<OriginHandle>) -> Option<OriginTotals> {
@@ -85,6 +122,7 @@ fn finish(
     started_at: SystemTime,
     outcome: SwarmOutcome,
     origin: Option<OriginTotals>,
+    origin_metrics: Option<OriginView>,
 ) -> anyhow::Result<ExitCode> {
     let meta = RunMeta {
         target: url.to_string(),
@@ -93,6 +131,7 @@ fn finish(
         started_at,
         abandoned: outcome.abandoned,
         origin,
+        origin_metrics,
     };
     print!("{}", summary(&outcome.snapshot, &meta));
     if let Some(path) = &args.report {
