@@ -106,9 +106,11 @@ impl Tracker {
         Self { url: url.into(), last_ok: None, stale: false, last_error: None }
     }
 
+    /// Records a good scrape; the error of an earlier failure goes with the staleness.
     pub fn ok(&mut self, at: Instant) {
         self.last_ok = Some(at);
         self.stale = false;
+        self.last_error = None;
     }
 
     /// Records a failure; returns true when the source was fine until now (worth one log line).

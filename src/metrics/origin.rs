@@ -28,6 +28,7 @@ pub struct SourceState {
     pub last_ok_ago: Option<Duration>,
     /// The last scrape failed (its figures are the last good ones, or `None`).
     pub stale: bool,
+    /// Why the last scrape failed; `None` while the source is fresh.
     pub last_error: Option<String>,
 }
 

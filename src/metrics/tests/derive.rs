@@ -131,7 +131,8 @@ fn a_failed_scrape_is_stale_with_its_error_and_age() {
     let s = t.state(t0);
     assert_eq!((s.stale, s.last_ok_ago, s.last_error.as_deref()), (true, None, Some("connect failed")));
     t.ok(t0);
-    assert!(!t.state(secs(t0, 1.0)).stale);
+    let s = t.state(secs(t0, 1.0));
+    assert_eq!((s.stale, s.last_ok_ago, s.last_error), (false, Some(Duration::from_secs(1)), None));
     t.failed("HTTP 500".into());
     let s = t.state(secs(t0, 7.0));
     assert_eq!(

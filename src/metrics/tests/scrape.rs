@@ -77,7 +77,7 @@ async fn respond(mode: &Mutex<Mode>, hits: &Mutex<u64>) -> http::Response<Full<b
 }
 
 fn config(node: Option<Url>) -> ScrapeConfig {
-    ScrapeConfig { node, nginx: None, interval: Duration::from_millis(50), window: Duration::from_secs(1) }
+    ScrapeConfig { node, nginx: None, interval: Duration::from_millis(100), window: Duration::from_secs(1) }
 }
 
 /// Waits (10 s at most) for a published view that satisfies `ok`.
@@ -106,9 +106,12 @@ async fn a_failing_or_hanging_exporter_goes_stale_and_keeps_its_figures() {
     let task = spawn_scraper(config(Some(exporter.url.clone())), None, tx, async move {
         let _ = stop_rx.await;
     });
-    let good = wait_for(&mut rx, "cpu is known", |v| v.host.as_ref().is_some_and(|h| h.cpu_percent.is_some())).await;
+    let good = wait_for(&mut rx, "cpu is known, fresh", |v| {
+        v.host.as_ref().is_some_and(|h| h.cpu_percent.is_some() && !h.source.stale)
+    })
+    .await;
     let host = good.host.as_ref().unwrap();
-    assert!(!host.source.stale);
+    assert_eq!(host.source.last_error, None);
     assert_eq!(host.source.url, exporter.url.as_str());
     assert!((0.0..=100.0).contains(&host.cpu_percent.unwrap().now));
     assert_eq!(host.memory_used_percent.map(|s| s.now), Some(25.0));
