@@ -4,17 +4,36 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Debian puts nginx in /usr/sbin, which a non-root PATH may lack.
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+
 missing=()
-command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
-command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
+have ffmpeg || missing+=(ffmpeg)
+have ffprobe || missing+=(ffmpeg)
+have nginx || missing+=(nginx)
+have prometheus-node-exporter || missing+=(prometheus-node-exporter)
+have prometheus-nginx-exporter || missing+=(prometheus-nginx-exporter)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]}" >&2
   if [ "$(id -u)" -ne 0 ]; then
     echo "test.sh: need root (or sudo) to install: ${missing[*]}" >&2
     exit 1
   fi
+  # nginx and the exporters would start as services on install; the tests start their own on free
+  # loopback ports, so a policy-rc.d keeps the packages from starting anything while they install.
+  policy=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod +x "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ -n "$policy" ]; then
+    rm -f "$policy"
+    trap - EXIT
+  fi
 fi
 
 cargo fmt --all -- --check

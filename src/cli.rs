@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::metrics::ScrapeConfig;
 use crate::metrics::exporter::MetricsAddr;
 use crate::origin::{self, FaultConfig, OriginConfig, VariantSpec};
 use crate::units::{parse_bitrate, parse_bytes, parse_duration, parse_rate};
@@ -90,6 +91,8 @@ pub struct RunArgs {
     /// must be free, or the run does not start.
     #[arg(long, value_name = "IP:PORT|none", value_parser = MetricsAddr::parse)]
     pub metrics_addr: Option<MetricsAddr>,
+    #[command(flatten)]
+    pub origin_metrics: OriginMetricsArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -183,6 +186,90 @@ pub struct FaultArgs {
     /// Playlists stop advancing for DUR out of every 3 x DUR (segments stay available).
     #[arg(long = "fault-stale-playlist", value_name = "DUR", value_parser = parse_duration)]
     pub stale_playlist: Option<Duration>,
+}
+
+/// What `hls-swarm run` scrapes on the origin side while the swarm plays (see `metrics::scrape`).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Origin metrics")]
+pub struct OriginMetricsArgs {
+    /// node_exporter's URL on the origin host, e.g. http://origin:9100/metrics (without a path:
+    /// /metrics): the origin's CPU, memory and network next to the swarm's figures.
+    #[arg(long = "origin-metrics", value_name = "URL", value_parser = parse_metrics_url)]
+    pub node: Option<url::Url>,
+    /// The nginx exporter's URL, e.g. http://origin:9113/metrics: nginx's active connections and
+    /// requests per second.
+    #[arg(long = "nginx-metrics", value_name = "URL", value_parser = parse_metrics_url)]
+    pub nginx: Option<url::Url>,
+    /// Scrape node_exporter at http://HOST:9100/metrics and the nginx exporter at
+    /// http://HOST:9113/metrics; --origin-metrics and --nginx-metrics override either.
+    #[arg(long = "origin-metrics-host", value_name = "HOST", value_parser = parse_metrics_host)]
+    pub host: Option<String>,
+    /// Time between origin scrapes; also each scrape's timeout.
+    #[arg(long = "origin-metrics-interval", value_name = "DUR", default_value = "2s", value_parser = parse_scrape_interval)]
+    pub interval: Duration,
+    /// Span of the p50 and max shown for each origin figure; at least the interval.
+    #[arg(long = "origin-metrics-window", value_name = "DUR", default_value = "30s", value_parser = parse_nonzero_duration)]
+    pub window: Duration,
+}
+
+impl OriginMetricsArgs {
+    /// The scraper's configuration; an error names the flag to change.
+    pub fn to_config(&self) -> Result<ScrapeConfig, String> {
+        if self.window < self.interval {
+            return Err(format!(
+                "--origin-metrics-window ({:?}) must be at least --origin-metrics-interval ({:?})",
+                self.window, self.interval
+            ));
+        }
+        let defaults = match &self.host {
+            Some(host) => Some(
+                ScrapeConfig::host_defaults(host)
+                    .map_err(|e| format!("--origin-metrics-host '{host}' does not make a URL: {e}"))?,
+            ),
+            None => None,
+        };
+        let (node, nginx) = defaults.map_or((None, None), |(n, x)| (Some(n), Some(x)));
+        Ok(ScrapeConfig {
+            node: self.node.clone().or(node),
+            nginx: self.nginx.clone().or(nginx),
+            interval: self.interval,
+            window: self.window,
+        })
+    }
+}
+
+fn parse_metrics_url(text: &str) -> Result<url::Url, String> {
+    let mut url = url::Url::parse(text)
+        .map_err(|e| format!("'{text}' is not a URL ({e}); use e.g. http://origin:9100/metrics"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!("'{text}' must be an http:// or https:// URL with a host"));
+    }
+    if url.path() == "/" {
+        url.set_path("/metrics");
+    }
+    Ok(url)
+}
+
+/// A host name or IP address (IPv6 with or without brackets), without port or path.
+fn parse_metrics_host(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    let host = match t.parse::<std::net::Ipv6Addr>() {
+        Ok(v6) => format!("[{v6}]"),
+        Err(_) => t.to_string(),
+    };
+    let ok = ScrapeConfig::host_defaults(&host).is_ok_and(|(u, _)| u.port() == Some(9100) && u.path() == "/metrics");
+    if t.is_empty() || t.contains(['@', '/', '?', '#', ' ']) || !ok {
+        return Err(format!("'{text}' is not a host name or IP address (no port, no path), e.g. origin.example"));
+    }
+    Ok(host)
+}
+
+fn parse_scrape_interval(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d < Duration::from_millis(100) {
+        return Err(format!("'{text}' is too short; scrape at most every 100ms, e.g. 2s"));
+    }
+    Ok(d)
 }
 
 /// The parsed `--variants` list (a newtype so clap treats it as one value).

@@ -13,7 +13,8 @@
 //! - [`report`]: the text summary, progress lines and the JSON report (`schema/report.schema.json`).
 //! - [`live`]: what live consumers read besides snapshots: the run's facts and the origin view.
 //! - [`metrics`]: the run's Prometheus endpoint (text format 0.0.4, rendered from the latest snapshot),
-//!   and the origin side's figures.
+//!   and the origin side: a text-format parser and the scraper of node_exporter, the nginx exporter
+//!   and the built-in origin's counters (`--origin-metrics`).
 
 pub mod cli;
 pub mod engine;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Context;
 use http::HeaderValue;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use url::Url;
 
 use crate::cli::{RunArgs, VariantArg};
@@ -18,6 +18,7 @@ use crate::hls::{self, VariantPolicy};
 use crate::live::{LiveFeed, RunInfo};
 use crate::metrics::exporter::{self, Binding, ExporterHandle, MetricsAddr};
 use crate::metrics::origin::OriginView;
+use crate::metrics::{ScrapeConfig, spawn_scraper};
 use crate::net::{BodyMode, Loader, NetConfig};
 use crate::origin::{self, OriginConfig, OriginHandle};
 use crate::report::{OriginTotals, RunMeta, build_report, summary};
@@ -35,6 +36,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
     // Ctrl-C and SIGTERM from here on end the run through the drain, summary and report.
     let stop = crate::signals::shutdown_signal();
+    let scrape = match args.origin_metrics.to_config() {
+        Ok(c) => c,
+        Err(msg) => {
+            eprintln!("hls-swarm: error: {msg}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     // First, so that a --metrics-addr that cannot be served stops the run before anything starts.
     let metrics = bind_metrics(args.metrics_addr).await?;
     let (url, origin) = match &args.url {
@@ -73,20 +81,47 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let started_at = SystemTime::now();
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty()));
-    // The origin metrics scraper will publish here; until it runs, consumers see an empty view.
-    let (_origin_view_tx, origin_view_rx) = watch::channel(Arc::new(OriginView::default()));
-    let feed = LiveFeed { info: Arc::new(run_info(&args, &url)), snapshots: snap_rx.clone(), origin: origin_view_rx };
+    let scraper = OriginMetrics::start(scrape, origin.as_ref());
+    let feed =
+        LiveFeed { info: Arc::new(run_info(&args, &url)), snapshots: snap_rx.clone(), origin: scraper.view.clone() };
     let exporter = metrics.map(|listener| start_exporter(listener, feed)).transpose()?;
     let progress = tokio::spawn(progress_lines(snap_rx, args.clients));
     let outcome = run_swarm(swarm, stop, snap_tx).await;
     progress.abort();
+    let origin_view = scraper.finish().await;
     let origin = finish_origin(origin).await;
-    let result = finish(&args, &url, started_at, outcome, origin);
+    let result = finish(&args, &url, started_at, outcome, origin, origin_view);
     // Until here the endpoint serves the final snapshot.
     if let Some(exporter) = exporter {
         exporter.shutdown().await;
     }
     result
+}
+
+/// The origin-metrics scraper of a run, and its channel; `finish` stops it and returns the last view.
+struct OriginMetrics {
+    view: watch::Receiver<Arc<OriginView>>,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl OriginMetrics {
+    fn start(config: ScrapeConfig, origin: Option<&OriginHandle>) -> Self {
+        let (tx, view) = watch::channel(Arc::new(OriginView::default()));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let builtin = origin.map(|o| o.counters().clone());
+        let task = spawn_scraper(config, builtin, tx, async move {
+            let _ = stopped.await;
+        });
+        Self { view, stop, task }
+    }
+
+    async fn finish(self) -> Option<OriginView> {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+        let view = self.view.borrow().clone();
+        (!view.is_empty()).then(|| (*view).clone())
+    }
 }
 
 /// The `--metrics-addr` rules (see [`exporter::bind`]); `None`: no endpoint for this run.
@@ -134,6 +169,7 @@ fn finish(
     started_at: SystemTime,
     outcome: SwarmOutcome,
     origin: Option<OriginTotals>,
+    origin_metrics: Option<OriginView>,
 ) -> anyhow::Result<ExitCode> {
     let meta = RunMeta {
         target: url.to_string(),
@@ -142,6 +178,7 @@ fn finish(
         started_at,
         abandoned: outcome.abandoned,
         origin,
+        origin_metrics,
     };
     print!("{}", summary(&outcome.snapshot, &meta));
     if let Some(path) = &args.report {

@@ -1,9 +1,10 @@
-//! What the origin side looks like to the consumers. The scraper (to come) fills an [`OriginView`]
-//! every `--origin-metrics-interval` and publishes it on a `watch` channel; consumers only read it.
+//! What the origin side looks like to the consumers. The scraper ([`super::scrape`]) fills an
+//! [`OriginView`] every `--origin-metrics-interval` and publishes it on a `watch` channel; consumers
+//! only read it. The final view goes into the JSON report as `origin_metrics`.
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 /// A derived figure: its latest value and its p50 and max over `--origin-metrics-window`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
@@ -13,15 +14,21 @@ pub struct Stat {
     pub max: f64,
 }
 
+fn seconds<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    d.map(|d| d.as_secs_f64()).serialize(s)
+}
+
 /// One scraped source's health: a failed scrape shows as stale, never as zero.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct SourceState {
     /// e.g. `http://127.0.0.1:9100/metrics`.
     pub url: String,
-    /// Time since the last successful scrape (`None`: never succeeded).
+    /// Time since the last successful scrape (`None`: never succeeded); in seconds in JSON.
+    #[serde(rename = "last_ok_ago_seconds", serialize_with = "seconds")]
     pub last_ok_ago: Option<Duration>,
     /// The last scrape failed (its figures are the last good ones, or `None`).
     pub stale: bool,
+    /// Why the last scrape failed; `None` while the source is fresh.
     pub last_error: Option<String>,
 }
 
@@ -59,8 +66,11 @@ pub struct BuiltInFigures {
 /// Everything known of the origin side at one moment.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct OriginView {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<HostFigures>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub nginx: Option<NginxFigures>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub builtin: Option<BuiltInFigures>,
 }
 

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{OriginTotals, RunMeta};
+use crate::metrics::origin::OriginView;
 use crate::stats::{ErrorClass, Kind, Percentiles, Snapshot, TimelinePoint};
 
 pub const REPORT_SCHEMA_VERSION: u32 = 1;
@@ -26,6 +27,9 @@ pub struct Report {
     pub timeline: Vec<TimelinePoint>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origin: Option<OriginTotals>,
+    /// The origin side as scraped (node_exporter, nginx exporter) or read from the built-in origin.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin_metrics: Option<OriginView>,
     /// Whole-run HdrHistograms (V2 + DEFLATE, base64), so reports of several machines merge losslessly.
     pub histograms: BTreeMap<String, String>,
     /// Viewers still busy when the drain timeout ran out (their in-flight requests are not counted).
@@ -121,6 +125,7 @@ pub fn build_report(snapshot: &Snapshot, meta: &RunMeta) -> Report {
         },
         timeline: snapshot.timeline.iter().copied().collect(),
         origin: meta.origin.clone(),
+        origin_metrics: meta.origin_metrics.clone(),
         histograms: snapshot.run_histograms().encode().unwrap_or_default(),
         abandoned_viewers: meta.abandoned,
     }

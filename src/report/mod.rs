@@ -6,6 +6,7 @@ mod summary;
 
 use std::time::SystemTime;
 
+use crate::metrics::origin::OriginView;
 use crate::origin::{Counters, ServedKind};
 
 pub use json::{REPORT_SCHEMA_VERSION, Report, build_report};
@@ -22,6 +23,8 @@ pub struct RunMeta {
     pub abandoned: usize,
     /// The built-in origin's own counts, when it was the target.
     pub origin: Option<OriginTotals>,
+    /// The last view of the origin-metrics scraper, when anything was scraped.
+    pub origin_metrics: Option<OriginView>,
 }
 
 /// What the origin says it served, by kind (`multivariant`, `media_playlist`, `segment`, `other`).
