@@ -84,6 +84,10 @@ pub struct RunArgs {
     /// Write the JSON report (schema/report.schema.json) to this file.
     #[arg(long, value_name = "FILE.json")]
     pub report: Option<std::path::PathBuf>,
+    /// Append log messages to this file. Without it they go to stderr, and are not shown while the
+    /// dashboard is up.
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

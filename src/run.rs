@@ -24,7 +24,7 @@ use crate::viewer::{PLAYLIST_LIMIT, ViewerConfig};
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    crate::init_logging(None)?;
+    crate::init_logging(args.log_file.as_deref())?;
     crate::cli::current_thread_runtime()?.block_on(run_async(args))
 }
 
