@@ -11,6 +11,7 @@
 //! - [`viewer`]: one simulated player: session state machine and playback buffer model.
 //! - [`engine`]: ramp, supervision with backoff, the one-per-second aggregator tick, drain and stop.
 //! - [`report`]: the text summary, progress lines and the JSON report (`schema/report.schema.json`).
+//! - [`tui`]: the terminal dashboard; reads snapshots and the origin view, never touches viewers.
 //! - [`live`]: what live consumers read besides snapshots; [`logging`]: where `tracing` output goes.
 
 pub mod cli;
@@ -26,6 +27,7 @@ mod run;
 pub mod seeded;
 pub mod signals;
 pub mod stats;
+pub mod tui;
 pub mod units;
 pub mod viewer;
 
