@@ -84,6 +84,10 @@ pub struct RunArgs {
     /// Write the JSON report (schema/report.schema.json) to this file.
     #[arg(long, value_name = "FILE.json")]
     pub report: Option<std::path::PathBuf>,
+    /// Print plain progress lines instead of the terminal dashboard (the dashboard is shown only when
+    /// stdout is a terminal).
+    #[arg(long)]
+    pub no_tui: bool,
     /// Append log messages to this file. Without it they go to stderr, and are not shown while the
     /// dashboard is up.
     #[arg(long, value_name = "FILE")]
