@@ -117,14 +117,17 @@ struct Ui {
 impl Ui {
     fn run(mut self, mut guard: TerminalGuard) -> io::Result<()> {
         let mut history = History::default();
-        while !self.exit.load(Relaxed) && terminal::is_active() {
+        while !self.exit.load(Relaxed) {
             let snapshot = self.feed.snapshots.borrow().clone();
             let origin = self.feed.origin.borrow().clone();
             history.observe(&snapshot);
             let status =
                 Status { now: Instant::now(), stopping: self.stopping.load(Relaxed), log_file: self.log_file.clone() };
             let vm = ViewModel::build(&self.feed.info, &snapshot, &origin, &history, &status);
-            guard.terminal().draw(|frame| draw(frame, &vm))?;
+            match terminal::while_active(|| guard.terminal().draw(|frame| draw(frame, &vm)).map(drop)) {
+                Some(drawn) => drawn?,
+                None => break,
+            }
             // Resizes need nothing more: the next `draw` fits the new size.
             if event::poll(FRAME)? {
                 if let Event::Key(key) = event::read()? {

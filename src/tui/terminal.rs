@@ -3,9 +3,10 @@
 //! the panic message is printed (otherwise the message would be drawn into the alternate screen in raw
 //! mode and vanish with it). Restoring is idempotent, so the hook and the guard can both run.
 
+use std::cell::Cell;
 use std::io::{self, Stdout};
-use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Mutex, Once, PoisonError};
 
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
@@ -53,15 +54,40 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// False once the terminal was given back, e.g. by the panic hook after a panic on another thread: the
-/// dashboard must not draw over the panic message.
-pub fn is_active() -> bool {
-    ACTIVE.load(SeqCst)
+/// Runs `draw` while the terminal is still the dashboard's, or returns `None` once it was given back
+/// (e.g. by the panic hook after a panic on another thread). Drawing and restoring take the same lock,
+/// so a frame never lands on the main screen over a panic message.
+pub fn while_active<R>(draw: impl FnOnce() -> R) -> Option<R> {
+    let _turn = TURN.lock().unwrap_or_else(PoisonError::into_inner);
+    if !ACTIVE.load(SeqCst) {
+        return None;
+    }
+    DRAWING.set(true);
+    let _reset = Reset;
+    Some(draw())
+}
+
+/// Serializes drawing and restoring.
+static TURN: Mutex<()> = Mutex::new(());
+
+thread_local! {
+    /// This thread holds [`TURN`] to draw: a panic inside the drawing restores without taking it again.
+    static DRAWING: Cell<bool> = const { Cell::new(false) };
+}
+
+struct Reset;
+
+impl Drop for Reset {
+    fn drop(&mut self) {
+        DRAWING.set(false);
+    }
 }
 
 /// Leaves raw mode and the alternate screen and shows the cursor, once; errors are ignored because
-/// this runs on the way out (drop, panic) where nothing better can be done.
+/// this runs on the way out (drop, panic) where nothing better can be done. Waits for a frame being
+/// drawn on another thread to finish.
 pub fn restore() {
+    let _turn = (!DRAWING.get()).then(|| TURN.lock().unwrap_or_else(PoisonError::into_inner));
     if ACTIVE.swap(false, SeqCst) {
         let _ = disable_raw_mode();
         let _ = execute!(io::stdout(), LeaveAlternateScreen, Show);
