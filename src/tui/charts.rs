@@ -98,7 +98,8 @@ pub fn strips(frame: &mut Frame, area: Rect, charts: &Charts, titled: bool) {
         frame.render_widget(Paragraph::new(text), label);
         let mut spark = sparkline(s, chart.width);
         if chart.height == 1 {
-            // One row: a measured zero shows as a baseline dot, a gap (no sample) as blank.
+            // One row: a value too small for the lowest bar (a measured zero) shows as a baseline dot, a
+            // gap (no sample) as blank.
             spark = spark.bar_set(bar::Set { empty: "·", ..bar::NINE_LEVELS });
         }
         frame.render_widget(spark, chart);

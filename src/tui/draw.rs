@@ -129,10 +129,11 @@ fn compact(frame: &mut Frame, area: Rect, vm: &ViewModel) {
 /// Target, engine and clock; then the viewers against the target with a ramp bar.
 fn draw_header(frame: &mut Frame, area: Rect, h: &Header, compact: bool) {
     let [first, second] = Layout::vertical([Constraint::Length(1); 2]).areas(area);
+    // Compact: the words that a glance does without go, so an 80-column line keeps the whole target.
+    let elapsed = if compact { clock(h.elapsed) } else { format!("{} elapsed", clock(h.elapsed)) };
     let time = match h.duration {
-        Some(d) if compact => format!("{} / {} left", clock(h.elapsed), clock(d.saturating_sub(h.elapsed))),
-        Some(d) => format!("{} elapsed / {} left", clock(h.elapsed), clock(d.saturating_sub(h.elapsed))),
-        None => format!("{} elapsed / until stopped", clock(h.elapsed)),
+        Some(d) => format!("{elapsed} / {} left", clock(d.saturating_sub(h.elapsed))),
+        None => format!("{elapsed} / until stopped"),
     };
     let [what, when] =
         Layout::horizontal([Constraint::Fill(1), Constraint::Length(time.len() as u16 + 1)]).areas(first);
@@ -140,7 +141,8 @@ fn draw_header(frame: &mut Frame, area: Rect, h: &Header, compact: bool) {
     if compact {
         title.push(Span::from("hls-swarm ").bold().fg(Color::Cyan));
     }
-    title.extend([dim(format!("{} engine → ", h.engine)), Span::from(h.target.clone())]);
+    let engine = if compact { format!("{} → ", h.engine) } else { format!("{} engine → ", h.engine) };
+    title.extend([dim(engine), Span::from(h.target.clone())]);
     frame.render_widget(Paragraph::new(Line::from(title)), what);
     frame.render_widget(Paragraph::new(time).right_aligned(), when);
 

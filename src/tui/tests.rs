@@ -196,9 +196,12 @@ fn before_the_first_tick_panels_wait() {
     let start = Instant::now();
     let snapshot = Snapshot::empty();
     let status = Status { now: start, stopping: false, log_file: Some("hls-swarm.log".into()) };
-    let vm = ViewModel::build(&info(start), &snapshot, &OriginView::default(), &History::default(), &status);
+    // Until stopped: the longest clock text, next to the whole target.
+    let info = RunInfo { duration: None, ..info(start) };
+    let vm = ViewModel::build(&info, &snapshot, &OriginView::default(), &History::default(), &status);
     let text = Frame { vm }.render(80, 24);
     assert!(text.contains("waiting") && !text.contains("no data"), "{text}");
+    assert!(text.contains("master.m3u8") && text.contains("until stopped"), "{text}");
     insta::assert_snapshot!("first_tick_80x24", text);
 }
 
