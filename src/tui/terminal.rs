@@ -1,7 +1,8 @@
 //! Taking the terminal (raw mode, alternate screen, hidden cursor) and giving it back on every way out:
 //! the guard's `Drop` on a normal or early return, and a panic hook that restores the terminal before
 //! the panic message is printed (otherwise the message would be drawn into the alternate screen in raw
-//! mode and vanish with it). Restoring is idempotent, so the hook and the guard can both run.
+//! mode and vanish with it). Restoring is idempotent, so the hook and the guard can both run, and it
+//! takes turns with drawing, so the drawing thread cannot paint over a panic message after a restore.
 
 use std::cell::Cell;
 use std::io::{self, Stdout};
@@ -30,12 +31,10 @@ impl TerminalGuard {
         enable_raw_mode()?;
         ACTIVE.store(true, SeqCst);
         let setup = execute!(io::stdout(), EnterAlternateScreen, Hide)
-            .and_then(|()| Terminal::new(CrosstermBackend::new(io::stdout())));
+            .and_then(|()| Terminal::new(CrosstermBackend::new(io::stdout())))
+            .and_then(|mut terminal| terminal.clear().map(|()| terminal));
         match setup {
-            Ok(mut terminal) => {
-                terminal.clear()?;
-                Ok(TerminalGuard { terminal })
-            }
+            Ok(terminal) => Ok(TerminalGuard { terminal }),
             Err(e) => {
                 restore();
                 Err(e)
