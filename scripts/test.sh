@@ -13,6 +13,7 @@ have ffprobe || missing+=(ffmpeg)
 have nginx || missing+=(nginx)
 have prometheus-node-exporter || missing+=(prometheus-node-exporter)
 have prometheus-nginx-exporter || missing+=(prometheus-nginx-exporter)
+have tmux || missing+=(tmux)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]}" >&2
   if [ "$(id -u)" -ne 0 ]; then

@@ -86,6 +86,14 @@ pub struct RunArgs {
     /// Write the JSON report (schema/report.schema.json) to this file.
     #[arg(long, value_name = "FILE.json")]
     pub report: Option<std::path::PathBuf>,
+    /// Print plain progress lines instead of the terminal dashboard (the dashboard is shown only when
+    /// stdout is a terminal).
+    #[arg(long)]
+    pub no_tui: bool,
+    /// Append log messages to this file. Without it they go to stderr, and are not shown while the
+    /// dashboard is up.
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<std::path::PathBuf>,
     /// Serve Prometheus metrics (GET /metrics, text format 0.0.4; GET /healthz) on this IP:PORT, or
     /// `none`. Default 127.0.0.1:17091, skipped with a warning when taken; an address given here
     /// must be free, or the run does not start.

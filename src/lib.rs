@@ -11,6 +11,8 @@
 //! - [`viewer`]: one simulated player: session state machine and playback buffer model.
 //! - [`engine`]: ramp, supervision with backoff, the one-per-second aggregator tick, drain and stop.
 //! - [`report`]: the text summary, progress lines and the JSON report (`schema/report.schema.json`).
+//! - [`tui`]: the terminal dashboard; reads snapshots and the origin view, never touches viewers.
+//! - [`logging`]: where `tracing` output goes (stderr, muted under the dashboard, or `--log-file`).
 //! - [`live`]: what live consumers read besides snapshots: the run's facts and the origin view.
 //! - [`metrics`]: the run's Prometheus endpoint (text format 0.0.4, rendered from the latest snapshot),
 //!   and the origin side: a text-format parser and the scraper of node_exporter, the nginx exporter
@@ -20,6 +22,7 @@ pub mod cli;
 pub mod engine;
 pub mod hls;
 pub mod live;
+pub mod logging;
 pub mod metrics;
 pub mod net;
 pub mod origin;
@@ -28,6 +31,7 @@ mod run;
 pub mod seeded;
 pub mod signals;
 pub mod stats;
+pub mod tui;
 pub mod units;
 pub mod viewer;
 
@@ -38,19 +42,4 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     cli::dispatch(cli)
 }
 
-/// Sends `tracing` output to stderr, or to `log_file` when given. `RUST_LOG` overrides the level.
-pub fn init_logging(log_file: Option<&std::path::Path>) -> anyhow::Result<()> {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
-    let result = match log_file {
-        Some(path) => {
-            let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-            builder.with_ansi(false).with_writer(std::sync::Mutex::new(file)).try_init()
-        }
-        None => builder.with_writer(std::io::stderr).try_init(),
-    };
-    // A second init (tests running several commands in one process) keeps the first subscriber.
-    let _ = result;
-    Ok(())
-}
+pub use logging::init_logging;

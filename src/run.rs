@@ -1,7 +1,10 @@
 //! `hls-swarm run`: the edge where the command line meets the engine. Builds the configuration, starts
-//! the built-in origin when no URL is given, checks the target once, runs the swarm, then prints the
-//! summary and writes the report.
+//! the built-in origin when no URL is given, checks the target once, runs the swarm under the dashboard
+//! or progress lines, then prints the summary and writes the report.
 
+use std::future::Future;
+use std::io::IsTerminal;
+use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -23,13 +26,14 @@ use crate::net::{BodyMode, Loader, NetConfig};
 use crate::origin::{self, OriginConfig, OriginHandle};
 use crate::report::{OriginTotals, RunMeta, build_report, summary};
 use crate::stats::{ErrorClass, Kind, Recorder, Snapshot};
+use crate::tui::Dashboard;
 use crate::viewer::{PLAYLIST_LIMIT, ViewerConfig, failure_of, request_record};
 
-/// Seconds between progress lines when stdout is not a terminal.
+/// Seconds between progress lines (when there is no dashboard).
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    crate::init_logging(None)?;
+    crate::init_logging(args.log_file.as_deref())?;
     crate::cli::current_thread_runtime()?.block_on(run_async(args))
 }
 
@@ -82,12 +86,12 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
     let started_at = SystemTime::now();
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty()));
     let scraper = OriginMetrics::start(scrape, origin.as_ref());
-    let feed =
-        LiveFeed { info: Arc::new(run_info(&args, &url)), snapshots: snap_rx.clone(), origin: scraper.view.clone() };
-    let exporter = metrics.map(|listener| start_exporter(listener, feed)).transpose()?;
-    let progress = tokio::spawn(progress_lines(snap_rx, args.clients));
+    let feed = LiveFeed { info: Arc::new(run_info(&args, &url)), snapshots: snap_rx, origin: scraper.view.clone() };
+    let exporter = metrics.map(|listener| start_exporter(listener, feed.clone())).transpose()?;
+    let mut display = Display::start(&args, feed);
+    let stop = display.stop_signal(stop);
     let outcome = run_swarm(swarm, stop, snap_tx).await;
-    progress.abort();
+    display.close();
     let origin_view = scraper.finish().await;
     let origin = finish_origin(origin).await;
     let result = finish(&args, &url, started_at, outcome, origin, origin_view);
@@ -243,7 +247,58 @@ fn policy(v: VariantArg) -> VariantPolicy {
     }
 }
 
-/// Plain progress lines on stderr, for runs whose stdout is not a terminal (CI, pipes, files).
+/// How a run is shown while it goes: the dashboard when stdout is a terminal (and not `--no-tui`),
+/// else progress lines on stderr.
+enum Display {
+    Dashboard(Dashboard),
+    Lines(tokio::task::JoinHandle<()>),
+}
+
+impl Display {
+    fn start(args: &RunArgs, feed: LiveFeed) -> Display {
+        if !args.no_tui && std::io::stdout().is_terminal() {
+            // Log lines would be drawn into the dashboard: to the log file, or nowhere, while it is up.
+            crate::logging::mute_stderr(true);
+            match Dashboard::start(feed.clone(), args.log_file.as_ref().map(|p| p.display().to_string())) {
+                Ok(dashboard) => return Display::Dashboard(dashboard),
+                Err(e) => {
+                    crate::logging::mute_stderr(false);
+                    tracing::warn!("cannot start the dashboard ({e}); printing progress lines instead");
+                }
+            }
+        }
+        Display::Lines(tokio::spawn(progress_lines(feed.snapshots, feed.info.clients_target)))
+    }
+
+    /// `signal`, or the dashboard's own stop (`q`, Ctrl-C in raw mode), whichever comes first.
+    fn stop_signal(&mut self, signal: impl Future<Output = ()> + 'static) -> Pin<Box<dyn Future<Output = ()>>> {
+        match self {
+            Display::Dashboard(dashboard) => Box::pin(dashboard.stop_signal(signal)),
+            Display::Lines(_) => Box::pin(signal),
+        }
+    }
+
+    /// Ends the display; the terminal is restored when this returns, so the summary can be printed.
+    fn close(self) {
+        match self {
+            Display::Dashboard(dashboard) => {
+                if let Err(e) = dashboard.close() {
+                    eprintln!("hls-swarm: the dashboard failed: {e}");
+                }
+                let dropped = crate::logging::mute_stderr(false);
+                if dropped > 0 {
+                    eprintln!(
+                        "hls-swarm: {dropped} log message(s) were not shown while the dashboard was up; \
+                         --log-file FILE keeps them"
+                    );
+                }
+            }
+            Display::Lines(progress) => progress.abort(),
+        }
+    }
+}
+
+/// Plain progress lines on stderr, for runs without the dashboard (CI, pipes, files, `--no-tui`).
 async fn progress_lines(mut snapshots: watch::Receiver<Arc<Snapshot>>, target: u32) {
     let mut next = Instant::now() + PROGRESS_EVERY;
     loop {

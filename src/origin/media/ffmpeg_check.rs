@@ -49,7 +49,6 @@ fn check(format: &MediaFormat, path: &Path) {
 }
 
 #[test]
-#[ignore = "needs ffmpeg and ffprobe; run with --ignored"]
 fn ffmpeg_decodes_segments_cleanly() {
     let dir = std::env::var_os("HLS_SWARM_MEDIA_DUMP").map_or_else(std::env::temp_dir, PathBuf::from);
     std::fs::create_dir_all(&dir).expect("dump directory");
