@@ -14,6 +14,7 @@
 
 pub mod cli;
 pub mod engine;
+pub mod ffmpeg;
 pub mod hls;
 pub mod live;
 pub mod metrics;
