@@ -5,6 +5,7 @@
 mod client;
 mod tls;
 
+pub(crate) use client::classify;
 pub use client::{BodyMode, Fetch, Loader, NetConfig, NetError, Timings};
 pub use tls::client_config;
 
