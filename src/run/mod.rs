@@ -1,6 +1,8 @@
 //! `hls-swarm run`: the edge where the command line meets the engine. Builds the configuration, starts
 //! the built-in origin when no URL is given, checks the target once, runs the swarm, then prints the
-//! summary and writes the report.
+//! summary and writes the report. The FFmpeg engine's own setup is in `ffmpeg`.
+
+mod ffmpeg;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,7 +13,7 @@ use http::HeaderValue;
 use tokio::sync::watch;
 use url::Url;
 
-use crate::cli::{RunArgs, VariantArg};
+use crate::cli::{EngineArg, RunArgs, VariantArg};
 use crate::engine::{SwarmConfig, SwarmOutcome, run_swarm};
 use crate::hls::{self, VariantPolicy};
 use crate::net::{BodyMode, Loader, NetConfig};
@@ -39,11 +41,21 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
             (url, Some(origin))
         }
     };
+    if args.print_cmd && args.engine != EngineArg::Ffmpeg {
+        eprintln!("hls-swarm: error: --print-cmd prints the FFmpeg command; add --engine ffmpeg");
+        return Ok(ExitCode::from(2));
+    }
     let net = Arc::new(net_config(&args)?);
     let recorder = Recorder::new();
-    if let Err(message) = preflight(&url, &net, &recorder).await {
-        eprintln!("hls-swarm: error: cannot start the run: {message}");
-        return Ok(ExitCode::from(1));
+    let playlist = match preflight(&url, &net, &recorder).await {
+        Ok(p) => p,
+        Err(message) => {
+            eprintln!("hls-swarm: error: cannot start the run: {message}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    if args.engine == EngineArg::Ffmpeg {
+        return ffmpeg::run(&args, url, playlist, recorder, origin).await;
     }
     let viewer = ViewerConfig {
         url: url.clone(),
@@ -64,12 +76,17 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
         viewer,
     };
     let started_at = SystemTime::now();
-    let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty()));
-    let progress = tokio::spawn(progress_lines(snap_rx, args.clients));
+    let (snap_tx, progress) = live_outputs(args.clients);
     let outcome = run_swarm(swarm, crate::signals::shutdown_signal(), snap_tx).await;
     progress.abort();
     let origin = finish_origin(origin).await;
     finish(&args, &url, started_at, outcome, origin)
+}
+
+/// The snapshot channel of a run and its plain progress lines.
+fn live_outputs(clients: u32) -> (watch::Sender<Arc<Snapshot>>, tokio::task::JoinHandle<()>) {
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty()));
+    (snap_tx, tokio::spawn(progress_lines(snap_rx, clients)))
 }
 
 async fn finish_origin(origin: Option<OriginHandle>) -> Option<OriginTotals> {
@@ -88,7 +105,7 @@ fn finish(
 ) -> anyhow::Result<ExitCode> {
     let meta = RunMeta {
         target: url.to_string(),
-        engine: "native",
+        engine: args.engine.as_str(),
         clients_target: args.clients,
         started_at,
         abandoned: outcome.abandoned,
@@ -107,7 +124,8 @@ fn finish(
 
 /// One request before the swarm starts, so a wrong URL, a refused connection or bad TLS ends the run
 /// at once with a clear message instead of a swarm of errors. It is measured and counted like any other.
-async fn preflight(url: &Url, net: &Arc<NetConfig>, recorder: &Recorder) -> Result<(), String> {
+/// Returns the playlist (the FFmpeg engine chooses its variant from it).
+async fn preflight(url: &Url, net: &Arc<NetConfig>, recorder: &Recorder) -> Result<hls::Playlist, String> {
     let mut loader = Loader::new(net.clone());
     let fetch = loader.get(url, BodyMode::Collect { limit: PLAYLIST_LIMIT }).await;
     let parsed = fetch.body.as_deref().map(|b| hls::parse_playlist(b, &fetch.url));
@@ -144,9 +162,10 @@ async fn preflight(url: &Url, net: &Arc<NetConfig>, recorder: &Recorder) -> Resu
         body_bytes: fetch.body_bytes,
         error,
     });
-    match failure {
-        Some((_, detail)) => Err(format!("{url}: {detail}; check the URL, --resolve and --timeout")),
-        None => Ok(()),
+    match (failure, parsed) {
+        (Some((_, detail)), _) => Err(format!("{url}: {detail}; check the URL, --resolve and --timeout")),
+        (None, Some(Ok(playlist))) => Ok(playlist),
+        (None, _) => Err(format!("{url}: empty response; check the URL")),
     }
 }
 
