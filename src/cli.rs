@@ -48,9 +48,20 @@ pub struct RunArgs {
     /// Seed for jitter and backoff (and the built-in origin's faults).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Renditions each viewer plays.
+    /// Renditions each viewer plays. With --engine ffmpeg, highest/lowest/first give FFmpeg that
+    /// variant's media playlist and all gives it the multivariant playlist with -map 0.
     #[arg(long, value_enum, default_value_t = VariantArg::First)]
     pub variant: VariantArg,
+    /// Who plays: native (async viewers inside hls-swarm) or ffmpeg (one FFmpeg process per viewer,
+    /// its HTTP measured by a proxy inside hls-swarm).
+    #[arg(long, value_enum, default_value_t = EngineArg::Native)]
+    pub engine: EngineArg,
+    /// The FFmpeg program for --engine ffmpeg.
+    #[arg(long, value_name = "PATH", default_value = "ffmpeg")]
+    pub ffmpeg: std::path::PathBuf,
+    /// With --engine ffmpeg: print viewer 0's FFmpeg command and environment as a shell line, and exit.
+    #[arg(long)]
+    pub print_cmd: bool,
     /// VOD: media a viewer buffers ahead before it waits.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub buffer: Duration,
@@ -101,6 +112,22 @@ pub struct RunArgs {
     pub metrics_addr: Option<MetricsAddr>,
     #[command(flatten)]
     pub origin_metrics: OriginMetricsArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineArg {
+    Native,
+    Ffmpeg,
+}
+
+impl EngineArg {
+    /// The name reports and the dashboard show.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineArg::Native => "native",
+            EngineArg::Ffmpeg => "ffmpeg",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

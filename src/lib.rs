@@ -9,7 +9,10 @@
 //! - [`hls`]: pure HLS logic (RFC 8216): playlist model, variant choice, live edge, reload timing.
 //! - [`net`]: the HTTP client with phase timings and error classes.
 //! - [`viewer`]: one simulated player: session state machine and playback buffer model.
-//! - [`engine`]: ramp, supervision with backoff, the one-per-second aggregator tick, drain and stop.
+//! - [`engine`]: ramp, supervision with backoff, the one-per-second aggregator tick, drain and stop;
+//!   shared by both engines.
+//! - [`ffmpeg`]: the FFmpeg engine: one FFmpeg process per viewer, its HTTP relayed and recorded by a
+//!   measuring proxy, its `-progress` read for playback health.
 //! - [`report`]: the text summary, progress lines and the JSON report (`schema/report.schema.json`).
 //! - [`tui`]: the terminal dashboard; reads snapshots and the origin view, never touches viewers.
 //! - [`logging`]: where `tracing` output goes (stderr, muted under the dashboard, or `--log-file`).
@@ -20,6 +23,7 @@
 
 pub mod cli;
 pub mod engine;
+pub mod ffmpeg;
 pub mod hls;
 pub mod live;
 pub mod logging;

@@ -1,6 +1,10 @@
 //! The swarm: ramps viewers up on schedule, supervises them (restart with backoff), ticks the
 //! aggregator once a second, and stops through one path (duration, Ctrl-C, SIGTERM, or the TUI's `q`):
 //! no new requests, in-flight ones finish within the drain timeout, a last snapshot is taken.
+//!
+//! The skeleton ([`run_viewers`], [`supervise`]) is shared by both engines: the native one plays each
+//! viewer as an async task ([`run_swarm`]); the FFmpeg one ([`crate::ffmpeg::run_ffmpeg_swarm`]) runs
+//! one FFmpeg process per viewer behind a measuring proxy.
 
 pub mod schedule;
 mod shards;
@@ -16,7 +20,23 @@ use crate::stats::{Aggregator, PlaybackEvent, Recorder, Snapshot};
 use crate::viewer::{SessionEnd, StopSignal, ViewerConfig, run_session};
 use schedule::{Backoff, start_offset};
 
-/// How the swarm runs.
+/// When viewers start and how the run ends; the same for every engine.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub clients: u32,
+    pub ramp_rate: f64,
+    pub ramp_jitter: Duration,
+    /// `None`: until the stop future completes.
+    pub duration: Option<Duration>,
+    /// How long viewer tasks may take to wind down after the stop.
+    pub drain_timeout: Duration,
+    pub seed: u64,
+    /// Single-threaded runtimes the viewers are spread over (the caller's and `threads - 1` more);
+    /// 0 or 1 keeps every viewer on the caller's runtime.
+    pub threads: usize,
+}
+
+/// How the native swarm runs.
 #[derive(Clone)]
 pub struct SwarmConfig {
     pub clients: u32,
@@ -32,6 +52,20 @@ pub struct SwarmConfig {
     pub viewer: ViewerConfig,
 }
 
+impl SwarmConfig {
+    pub fn plan(&self) -> Plan {
+        Plan {
+            clients: self.clients,
+            ramp_rate: self.ramp_rate,
+            ramp_jitter: self.ramp_jitter,
+            duration: self.duration,
+            drain_timeout: self.drain_timeout,
+            seed: self.seed,
+            threads: self.threads,
+        }
+    }
+}
+
 /// What a finished run hands to the reports.
 pub struct SwarmOutcome {
     pub snapshot: Arc<Snapshot>,
@@ -40,27 +74,54 @@ pub struct SwarmOutcome {
     pub abandoned: usize,
 }
 
-/// Runs the swarm until its duration ends or `stop` completes. `snapshots` receives the aggregator's
-/// snapshot every second for the live consumers.
+/// Runs the native swarm until its duration ends or `stop` completes. `snapshots` receives the
+/// aggregator's snapshot every second for the live consumers.
 pub async fn run_swarm(
     config: SwarmConfig,
     stop: impl Future<Output = ()>,
     snapshots: watch::Sender<Arc<Snapshot>>,
 ) -> SwarmOutcome {
+    let plan = config.plan();
     let recorder = config.viewer.recorder.clone();
+    let seed = plan.seed;
+    let viewer = config.viewer;
+    let spawn = move |id: u32, at: Instant, mut stop: StopSignal| {
+        let mut sessions = NativeSessions { id, config: viewer.clone() };
+        async move {
+            if stop.sleep_until(at).await {
+                let recorder = sessions.config.recorder.clone();
+                supervise(id, seed, &recorder, stop, &mut sessions).await;
+            }
+        }
+    };
+    run_viewers(&plan, recorder, spawn, stop, snapshots).await
+}
+
+/// The engine-independent run: starts viewer `i` with `spawn_viewer(i, start_at, stop)` on its shard,
+/// ticks the aggregator, and on the stop waits up to the drain timeout for the viewer tasks to end.
+pub async fn run_viewers<F, Fut>(
+    plan: &Plan,
+    recorder: Recorder,
+    spawn_viewer: F,
+    stop: impl Future<Output = ()>,
+    snapshots: watch::Sender<Arc<Snapshot>>,
+) -> SwarmOutcome
+where
+    F: Fn(u32, Instant, StopSignal) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let started = Instant::now();
     let (stop_tx, stop_rx) = watch::channel(false);
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     let ticker = tokio::spawn(tick_loop(Aggregator::new(recorder.clone(), started), snapshots, done_rx));
-    let shards = shards::Shards::start(config.threads);
+    let shards = shards::Shards::start(plan.threads);
     let mut viewers = JoinSet::new();
-    for i in 0..config.clients {
-        let at = started + start_offset(i, config.ramp_rate, config.ramp_jitter, config.seed);
-        let task = viewer_task(i, at, config.clone(), StopSignal(stop_rx.clone()));
-        viewers.spawn_on(task, shards.handle(i as usize));
+    for i in 0..plan.clients {
+        let at = started + start_offset(i, plan.ramp_rate, plan.ramp_jitter, plan.seed);
+        viewers.spawn_on(spawn_viewer(i, at, StopSignal(stop_rx.clone())), shards.handle(i as usize));
     }
     let until_end = async {
-        match config.duration {
+        match plan.duration {
             Some(d) => tokio::time::sleep(d).await,
             None => std::future::pending().await,
         }
@@ -71,12 +132,13 @@ pub async fn run_swarm(
     }
     let _ = stop_tx.send(true);
     let drain = async { while viewers.join_next().await.is_some() {} };
-    let abandoned = match tokio::time::timeout(config.drain_timeout, drain).await {
+    let abandoned = match tokio::time::timeout(plan.drain_timeout, drain).await {
         Ok(()) => 0,
         Err(_) => {
             let n = viewers.len();
             tracing::warn!("{n} viewer(s) still busy after the drain timeout; their requests in flight are lost");
             viewers.abort_all();
+            while viewers.join_next().await.is_some() {}
             n
         }
     };
@@ -112,18 +174,21 @@ async fn tick_loop(
     last
 }
 
-/// One viewer: waits for its ramp slot, then plays sessions until stop, restarting failed ones after
-/// backoff.
-async fn viewer_task(id: u32, start_at: Instant, config: SwarmConfig, mut stop: StopSignal) {
-    if !stop.sleep_until(start_at).await {
-        return;
-    }
-    let recorder: &Recorder = &config.viewer.recorder;
+/// A viewer's sessions, one after the other: what [`supervise`] restarts.
+pub trait Sessions: Send {
+    /// Plays one session until the stop signal, the end of the stream, or a failure (described by the
+    /// error, for the log).
+    fn play(&mut self, stop: StopSignal) -> impl Future<Output = Result<SessionEnd, String>> + Send;
+}
+
+/// Plays sessions until stop, restarting failed ones after backoff. Records `Started` once, `Restarted`
+/// per restart and `Stopped` once, as the gauges expect.
+pub async fn supervise(id: u32, seed: u64, recorder: &Recorder, mut stop: StopSignal, sessions: &mut impl Sessions) {
     recorder.record_playback(PlaybackEvent::Started);
-    let mut backoff = Backoff::new(config.seed, id);
+    let mut backoff = Backoff::new(seed, id);
     loop {
         let began = Instant::now();
-        match run_session(id, &config.viewer, stop.clone()).await {
+        match sessions.play(stop.clone()).await {
             Ok(SessionEnd::Stopped) => break,
             Ok(SessionEnd::Finished) => continue,
             Err(err) => {
@@ -140,4 +205,16 @@ async fn viewer_task(id: u32, start_at: Instant, config: SwarmConfig, mut stop: 
         }
     }
     recorder.record_playback(PlaybackEvent::Stopped);
+}
+
+/// The native engine's sessions: [`run_session`] on the viewer's shard.
+struct NativeSessions {
+    id: u32,
+    config: ViewerConfig,
+}
+
+impl Sessions for NativeSessions {
+    async fn play(&mut self, stop: StopSignal) -> Result<SessionEnd, String> {
+        run_session(self.id, &self.config, stop).await.map_err(|e| e.to_string())
+    }
 }

@@ -412,7 +412,7 @@ fn origin_key(url: &Url) -> Result<(String, String, u16), NetError> {
     Ok((scheme.to_string(), host.to_string(), port))
 }
 
-fn classify(e: &hyper::Error) -> NetError {
+pub(crate) fn classify(e: &hyper::Error) -> NetError {
     if e.is_timeout() {
         return NetError::Timeout;
     }

@@ -5,5 +5,25 @@
 mod client;
 mod tls;
 
+pub(crate) use client::classify;
 pub use client::{BodyMode, Fetch, Loader, NetConfig, NetError, Timings};
 pub use tls::client_config;
+
+use crate::stats::ErrorClass;
+
+impl NetError {
+    /// The error class reports group this failure under.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            NetError::Dns(_) => ErrorClass::Dns,
+            NetError::Connect(_) => ErrorClass::Connect,
+            NetError::Tls(_) => ErrorClass::Tls,
+            NetError::Timeout => ErrorClass::Timeout,
+            NetError::Reset(_) => ErrorClass::Reset,
+            NetError::Truncated { .. } => ErrorClass::Truncated,
+            NetError::RedirectLoop(_) => ErrorClass::RedirectLoop,
+            NetError::TooLarge(_) => ErrorClass::PlaylistParse,
+            NetError::Other(_) => ErrorClass::Other,
+        }
+    }
+}

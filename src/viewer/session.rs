@@ -9,7 +9,7 @@ use url::Url;
 
 use super::{Playback, StopSignal, TapEvent, ViewerConfig};
 use crate::hls::{self, MediaPlaylist, Playlist, SequenceTracker};
-use crate::net::{BodyMode, Fetch, Loader, NetError};
+use crate::net::{BodyMode, Fetch, Loader};
 use crate::stats::{ErrorClass, Kind, PlaybackEvent, RequestRecord};
 
 /// Consecutive failed segments after which the session gives up (and the supervisor restarts it).
@@ -307,17 +307,7 @@ pub fn request_record(kind: Kind, variant: Option<u16>, fetch: &Fetch, error: Op
 /// The error class of a fetch, before looking at its body: network errors, then the status.
 pub fn failure_of(fetch: &Fetch) -> Option<(ErrorClass, String)> {
     if let Some(e) = &fetch.error {
-        let class = match e {
-            NetError::Dns(_) => ErrorClass::Dns,
-            NetError::Connect(_) => ErrorClass::Connect,
-            NetError::Tls(_) => ErrorClass::Tls,
-            NetError::Timeout => ErrorClass::Timeout,
-            NetError::Reset(_) => ErrorClass::Reset,
-            NetError::Truncated { .. } => ErrorClass::Truncated,
-            NetError::RedirectLoop(_) => ErrorClass::RedirectLoop,
-            NetError::TooLarge(_) => ErrorClass::PlaylistParse,
-            NetError::Other(_) => ErrorClass::Other,
-        };
+        let class = e.class();
         return Some((class, e.to_string()));
     }
     match fetch.status {

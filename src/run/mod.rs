@@ -1,6 +1,9 @@
 //! `hls-swarm run`: the edge where the command line meets the engine. Builds the configuration, starts
-//! the built-in origin when no URL is given, checks the target once, runs the swarm under the dashboard
-//! or progress lines, then prints the summary and writes the report.
+//! the built-in origin when no URL is given, checks the target once, runs the swarm (native or FFmpeg
+//! engine) under the dashboard or progress lines, with the Prometheus endpoint and the origin metrics
+//! scraper, then prints the summary and writes the report. The FFmpeg engine's own setup is in `ffmpeg`.
+
+mod ffmpeg;
 
 use std::future::Future;
 use std::io::IsTerminal;
@@ -15,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use url::Url;
 
-use crate::cli::{RunArgs, VariantArg};
+use crate::cli::{EngineArg, RunArgs, VariantArg};
 use crate::engine::{SwarmConfig, SwarmOutcome, run_swarm};
 use crate::hls::{self, VariantPolicy};
 use crate::live::{LiveFeed, RunInfo};
@@ -38,6 +41,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
+    if args.print_cmd && args.engine != EngineArg::Ffmpeg {
+        eprintln!("hls-swarm: error: --print-cmd prints the FFmpeg command; add --engine ffmpeg");
+        return Ok(ExitCode::from(2));
+    }
     // Ctrl-C and SIGTERM from here on end the run through the drain, summary and report.
     let stop = crate::signals::shutdown_signal();
     let scrape = match args.origin_metrics.to_config() {
@@ -61,27 +68,19 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let net = Arc::new(net_config(&args)?);
     let recorder = Recorder::new();
-    if let Err(message) = preflight(&url, &net, &recorder).await {
-        eprintln!("hls-swarm: error: cannot start the run: {message}");
-        return Ok(ExitCode::from(1));
-    }
-    let viewer = ViewerConfig {
-        url: url.clone(),
-        policy: policy(args.variant),
-        buffer_target: args.buffer,
-        net,
-        recorder,
-        tap: None,
+    let playlist = match preflight(&url, &net, &recorder).await {
+        Ok(p) => p,
+        Err(message) => {
+            eprintln!("hls-swarm: error: cannot start the run: {message}");
+            return Ok(ExitCode::from(1));
+        }
     };
-    let swarm = SwarmConfig {
-        clients: args.clients,
-        ramp_rate: args.ramp_rate,
-        ramp_jitter: args.ramp_jitter,
-        duration: (!args.duration.is_zero()).then_some(args.duration),
-        drain_timeout: args.drain_timeout,
-        seed: args.seed,
-        threads: args.threads.map_or_else(|| default_threads(args.clients), usize::from),
-        viewer,
+    let engine = match args.engine {
+        EngineArg::Native => Engine::Native(native_config(&args, &url, net, recorder)),
+        EngineArg::Ffmpeg => match ffmpeg::prepare(&args, &url, &playlist, recorder)? {
+            Ok(config) => Engine::Ffmpeg(config),
+            Err(code) => return Ok(code),
+        },
     };
     let started_at = SystemTime::now();
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty()));
@@ -90,7 +89,7 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
     let exporter = metrics.map(|listener| start_exporter(listener, feed.clone())).transpose()?;
     let mut display = Display::start(&args, feed);
     let stop = display.stop_signal(stop);
-    let outcome = run_swarm(swarm, stop, snap_tx).await;
+    let outcome = engine.run(stop, snap_tx).await;
     display.close();
     let origin_view = scraper.finish().await;
     let origin = finish_origin(origin).await;
@@ -100,6 +99,50 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
         exporter.shutdown().await;
     }
     result
+}
+
+/// The swarm of one run: both engines produce the same records, snapshots and outcome.
+enum Engine {
+    Native(SwarmConfig),
+    Ffmpeg(crate::ffmpeg::FfmpegSwarmConfig),
+}
+
+impl Engine {
+    async fn run(
+        self,
+        stop: impl std::future::Future<Output = ()>,
+        snapshots: watch::Sender<Arc<Snapshot>>,
+    ) -> SwarmOutcome {
+        match self {
+            Engine::Native(config) => run_swarm(config, stop, snapshots).await,
+            Engine::Ffmpeg(config) => {
+                let outcome = crate::ffmpeg::run_ffmpeg_swarm(config, stop, snapshots).await;
+                eprintln!("hls-swarm: {}", outcome.tally);
+                outcome.swarm
+            }
+        }
+    }
+}
+
+fn native_config(args: &RunArgs, url: &Url, net: Arc<NetConfig>, recorder: Recorder) -> SwarmConfig {
+    let viewer = ViewerConfig {
+        url: url.clone(),
+        policy: policy(args.variant),
+        buffer_target: args.buffer,
+        net,
+        recorder,
+        tap: None,
+    };
+    SwarmConfig {
+        clients: args.clients,
+        ramp_rate: args.ramp_rate,
+        ramp_jitter: args.ramp_jitter,
+        duration: (!args.duration.is_zero()).then_some(args.duration),
+        drain_timeout: args.drain_timeout,
+        seed: args.seed,
+        threads: args.threads.map_or_else(|| default_threads(args.clients), usize::from),
+        viewer,
+    }
 }
 
 /// The origin-metrics scraper of a run, and its channel; `finish` stops it and returns the last view.
@@ -152,7 +195,7 @@ fn start_exporter(listener: TcpListener, feed: LiveFeed) -> anyhow::Result<Expor
 fn run_info(args: &RunArgs, url: &Url) -> RunInfo {
     RunInfo {
         target: url.to_string(),
-        engine: "native",
+        engine: args.engine.as_str(),
         clients_target: args.clients,
         duration: (!args.duration.is_zero()).then_some(args.duration),
         ramp_rate: args.ramp_rate,
@@ -177,7 +220,7 @@ fn finish(
 ) -> anyhow::Result<ExitCode> {
     let meta = RunMeta {
         target: url.to_string(),
-        engine: "native",
+        engine: args.engine.as_str(),
         clients_target: args.clients,
         started_at,
         abandoned: outcome.abandoned,
@@ -197,7 +240,8 @@ fn finish(
 
 /// One request before the swarm starts, so a wrong URL, a refused connection or bad TLS ends the run
 /// at once with a clear message instead of a swarm of errors. It is measured and counted like any other.
-async fn preflight(url: &Url, net: &Arc<NetConfig>, recorder: &Recorder) -> Result<(), String> {
+/// Returns the playlist (the FFmpeg engine chooses its variant from it).
+async fn preflight(url: &Url, net: &Arc<NetConfig>, recorder: &Recorder) -> Result<hls::Playlist, String> {
     let mut loader = Loader::new(net.clone());
     let fetch = loader.get(url, BodyMode::Collect { limit: PLAYLIST_LIMIT }).await;
     let parsed = fetch.body.as_deref().map(|b| hls::parse_playlist(b, &fetch.url));
@@ -212,9 +256,10 @@ async fn preflight(url: &Url, net: &Arc<NetConfig>, recorder: &Recorder) -> Resu
         }
     }
     recorder.record_request(&request_record(kind, None, &fetch, failure.as_ref().map(|f| f.0)));
-    match failure {
-        Some((_, detail)) => Err(format!("{url}: {detail}; check the URL, --resolve and --timeout")),
-        None => Ok(()),
+    match (failure, parsed) {
+        (Some((_, detail)), _) => Err(format!("{url}: {detail}; check the URL, --resolve and --timeout")),
+        (None, Some(Ok(playlist))) => Ok(playlist),
+        (None, _) => Err(format!("{url}: empty response; check the URL")),
     }
 }
 
