@@ -47,25 +47,10 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     // Ctrl-C and SIGTERM from here on end the run through the drain, summary and report.
     let stop = crate::signals::shutdown_signal();
-    let scrape = match args.origin_metrics.to_config() {
-        Ok(c) => c,
-        Err(msg) => {
-            eprintln!("hls-swarm: error: {msg}");
-            return Ok(ExitCode::from(2));
-        }
-    };
+    let Some(scrape) = usage(args.origin_metrics.to_config()) else { return Ok(ExitCode::from(2)) };
     // First, so that a --metrics-addr that cannot be served stops the run before anything starts.
     let metrics = bind_metrics(args.metrics_addr).await?;
-    let (url, origin) = match &args.url {
-        Some(url) => (url.clone(), None),
-        None => {
-            let config = OriginConfig { seed: args.seed, ..OriginConfig::local_default() };
-            let origin = origin::spawn(config).await.context("cannot start the built-in origin")?;
-            let url = Url::parse(origin.url())?.join("master.m3u8")?;
-            eprintln!("hls-swarm: no URL given: using the built-in origin at {url}");
-            (url, Some(origin))
-        }
-    };
+    let (url, origin) = target(&args).await?;
     let net = Arc::new(net_config(&args)?);
     let recorder = Recorder::new();
     let playlist = match preflight(&url, &net, &recorder).await {
@@ -99,6 +84,23 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
         exporter.shutdown().await;
     }
     result
+}
+
+/// A usage error found after parsing: printed, and `None` (the run exits 2).
+fn usage<T>(checked: Result<T, String>) -> Option<T> {
+    checked.map_err(|msg| eprintln!("hls-swarm: error: {msg}")).ok()
+}
+
+/// The URL to play: the one given, or the built-in origin's, started in-process.
+async fn target(args: &RunArgs) -> anyhow::Result<(Url, Option<OriginHandle>)> {
+    if let Some(url) = &args.url {
+        return Ok((url.clone(), None));
+    }
+    let config = OriginConfig { seed: args.seed, ..OriginConfig::local_default() };
+    let origin = origin::spawn(config).await.context("cannot start the built-in origin")?;
+    let url = Url::parse(origin.url())?.join("master.m3u8")?;
+    eprintln!("hls-swarm: no URL given: using the built-in origin at {url}");
+    Ok((url, Some(origin)))
 }
 
 /// The swarm of one run: both engines produce the same records, snapshots and outcome.
