@@ -89,12 +89,17 @@ fn replay(blocks: &[(Duration, ProgressBlock)], until: Duration, target: Duratio
 }
 
 #[test]
-fn real_live_reading_has_startup_and_no_stall() {
+fn real_live_reading_stalls_only_once_the_capture_ends() {
     let blocks = timed_blocks();
-    let events = replay(&blocks, Duration::MAX / 4, Duration::from_secs(1));
+    let events = replay(&blocks, Duration::from_secs(60), Duration::from_secs(1));
     assert!(matches!(events[0], PlaybackEvent::StartupComplete { .. }), "{events:?}");
-    // Past the end of the capture the media time stops: the model stalls once its ~3 s are played.
+    // Past the end of the capture the media time stops: the model stalls once its ~2 s are played,
+    // and not before.
     assert_eq!(events.len(), 3, "startup, then one stall after the capture ends: {events:?}");
+    match events[2] {
+        PlaybackEvent::StallEnded { stalled_for } => assert!(stalled_for > Duration::from_secs(7), "{events:?}"),
+        _ => panic!("{events:?}"),
+    }
 }
 
 #[test]

@@ -143,7 +143,7 @@ async fn the_proxy_adds_little_latency() {
     let (d, p) = (p99(&mut times.0), p99(&mut times.1));
     eprintln!("p99 direct {d:?}, through the proxy {p:?}");
     // The README's release-build figure is the claim (well under 1 ms); a debug build is slower.
-    let limit = if cfg!(debug_assertions) { Duration::from_millis(5) } else { Duration::from_millis(1) };
+    let limit = if cfg!(debug_assertions) { Duration::from_millis(10) } else { Duration::from_millis(1) };
     assert!(p.saturating_sub(d) < limit, "p99 direct {d:?}, through the proxy {p:?}");
     proxy.shutdown(Duration::from_secs(1)).await;
     origin.shutdown().await;
