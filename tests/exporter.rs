@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::Client;
-use hls_swarm::engine::{SwarmConfig, run_swarm};
+use hls_swarm::engine::{Plan, SwarmConfig, run_swarm};
 use hls_swarm::hls::VariantPolicy;
 use hls_swarm::live::{LiveFeed, RunInfo};
 use hls_swarm::metrics::exporter::{self, Binding, MetricsAddr};
@@ -107,13 +107,15 @@ fn swarm_config(url: Url, clients: u32, duration: Duration) -> SwarmConfig {
         tap: None,
     };
     SwarmConfig {
-        clients,
-        ramp_rate: 50.0,
-        ramp_jitter: Duration::ZERO,
-        duration: Some(duration),
-        drain_timeout: Duration::from_secs(5),
-        seed: 1,
-        threads: 2,
+        plan: Plan {
+            clients,
+            ramp_rate: 50.0,
+            ramp_jitter: Duration::ZERO,
+            duration: Some(duration),
+            drain_timeout: Duration::from_secs(5),
+            seed: 1,
+            threads: 2,
+        },
         viewer,
     }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hls_swarm::engine::{SwarmConfig, SwarmOutcome, run_swarm};
+use hls_swarm::engine::{Plan, SwarmConfig, SwarmOutcome, run_swarm};
 use hls_swarm::hls::VariantPolicy;
 use hls_swarm::net::NetConfig;
 use hls_swarm::origin::{self, FaultConfig, OriginConfig, OriginHandle, ServedKind, VariantSpec};
@@ -51,13 +51,15 @@ async fn swarm_url(url: Url, clients: u32, duration: Duration, policy: VariantPo
         tap: Some(Arc::new(move |e: &TapEvent| sink.lock().unwrap().push(e.clone()))),
     };
     let config = SwarmConfig {
-        clients,
-        ramp_rate: 200.0,
-        ramp_jitter: Duration::ZERO,
-        duration: Some(duration),
-        drain_timeout: Duration::from_secs(5),
-        seed: 1,
-        threads: 2,
+        plan: Plan {
+            clients,
+            ramp_rate: 200.0,
+            ramp_jitter: Duration::ZERO,
+            duration: Some(duration),
+            drain_timeout: Duration::from_secs(5),
+            seed: 1,
+            threads: 2,
+        },
         viewer,
     };
     let (tx, mut rx) = watch::channel(Arc::new(Snapshot::empty()));

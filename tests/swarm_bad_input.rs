@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use hls_swarm::engine::{SwarmConfig, run_swarm};
+use hls_swarm::engine::{Plan, SwarmConfig, run_swarm};
 use hls_swarm::hls::VariantPolicy;
 use hls_swarm::net::NetConfig;
 use hls_swarm::stats::{ErrorClass, Recorder, Snapshot};
@@ -82,13 +82,15 @@ async fn play(url: Url, seconds: u64) -> Arc<Snapshot> {
         tap: None,
     };
     let config = SwarmConfig {
-        clients: 2,
-        ramp_rate: 100.0,
-        ramp_jitter: Duration::ZERO,
-        duration: Some(Duration::from_secs(seconds)),
-        drain_timeout: Duration::from_secs(3),
-        seed: 1,
-        threads: 1,
+        plan: Plan {
+            clients: 2,
+            ramp_rate: 100.0,
+            ramp_jitter: Duration::ZERO,
+            duration: Some(Duration::from_secs(seconds)),
+            drain_timeout: Duration::from_secs(3),
+            seed: 1,
+            threads: 1,
+        },
         viewer,
     };
     let (tx, _rx) = watch::channel(Arc::new(Snapshot::empty()));

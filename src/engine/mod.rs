@@ -39,31 +39,8 @@ pub struct Plan {
 /// How the native swarm runs.
 #[derive(Clone)]
 pub struct SwarmConfig {
-    pub clients: u32,
-    pub ramp_rate: f64,
-    pub ramp_jitter: Duration,
-    /// `None`: until the stop future completes.
-    pub duration: Option<Duration>,
-    pub drain_timeout: Duration,
-    pub seed: u64,
-    /// Single-threaded runtimes the viewers are spread over (the caller's and `threads - 1` more);
-    /// 0 or 1 keeps every viewer on the caller's runtime.
-    pub threads: usize,
+    pub plan: Plan,
     pub viewer: ViewerConfig,
-}
-
-impl SwarmConfig {
-    pub fn plan(&self) -> Plan {
-        Plan {
-            clients: self.clients,
-            ramp_rate: self.ramp_rate,
-            ramp_jitter: self.ramp_jitter,
-            duration: self.duration,
-            drain_timeout: self.drain_timeout,
-            seed: self.seed,
-            threads: self.threads,
-        }
-    }
 }
 
 /// What a finished run hands to the reports.
@@ -81,7 +58,7 @@ pub async fn run_swarm(
     stop: impl Future<Output = ()>,
     snapshots: watch::Sender<Arc<Snapshot>>,
 ) -> SwarmOutcome {
-    let plan = config.plan();
+    let plan = config.plan;
     let recorder = config.viewer.recorder.clone();
     let seed = plan.seed;
     let viewer = config.viewer;

@@ -9,7 +9,6 @@ use url::Url;
 
 use super::policy;
 use crate::cli::{RunArgs, VariantArg};
-use crate::engine::Plan;
 use crate::ffmpeg::preflight::{ensure_fd_limit, fds_needed, ffmpeg_version};
 use crate::ffmpeg::{FfmpegOptions, FfmpegSwarmConfig, ProxyConfig, TERM_GRACE, ffmpeg_command};
 use crate::hls::{self, Playlist};
@@ -78,7 +77,7 @@ pub(super) fn prepare(
         timeout: args.timeout,
         variants: input.variants.into(),
     });
-    Ok(Ok(FfmpegSwarmConfig { plan: plan(args), options, proxy, term_grace: TERM_GRACE }))
+    Ok(Ok(FfmpegSwarmConfig { plan: super::plan(args, default_threads), options, proxy, term_grace: TERM_GRACE }))
 }
 
 /// FFmpeg runs (its version goes to stderr) and the open-file limit holds the swarm.
@@ -94,18 +93,6 @@ fn checks(args: &RunArgs, streams: u32) -> Result<(), String> {
         );
     }
     Ok(())
-}
-
-fn plan(args: &RunArgs) -> Plan {
-    Plan {
-        clients: args.clients,
-        ramp_rate: args.ramp_rate,
-        ramp_jitter: args.ramp_jitter,
-        duration: (!args.duration.is_zero()).then_some(args.duration),
-        drain_timeout: args.drain_timeout,
-        seed: args.seed,
-        threads: args.threads.map_or_else(|| default_threads(args.clients), usize::from),
-    }
 }
 
 /// One proxy thread per 100 FFmpeg viewers, up to one per CPU: each viewer relays a whole stream's

@@ -19,7 +19,7 @@ use tokio::sync::{oneshot, watch};
 use url::Url;
 
 use crate::cli::{EngineArg, RunArgs, VariantArg};
-use crate::engine::{SwarmConfig, SwarmOutcome, run_swarm};
+use crate::engine::{Plan, SwarmConfig, SwarmOutcome, run_swarm};
 use crate::hls::{self, VariantPolicy};
 use crate::live::{LiveFeed, RunInfo};
 use crate::metrics::exporter::{self, Binding, ExporterHandle, MetricsAddr};
@@ -135,7 +135,13 @@ fn native_config(args: &RunArgs, url: &Url, net: Arc<NetConfig>, recorder: Recor
         recorder,
         tap: None,
     };
-    SwarmConfig {
+    SwarmConfig { plan: plan(args, default_threads), viewer }
+}
+
+/// When viewers start and how the run ends, from the flags; `default_threads` is the engine's rule
+/// for `--threads` when it is not given.
+fn plan(args: &RunArgs, default_threads: fn(u32) -> usize) -> Plan {
+    Plan {
         clients: args.clients,
         ramp_rate: args.ramp_rate,
         ramp_jitter: args.ramp_jitter,
@@ -143,7 +149,6 @@ fn native_config(args: &RunArgs, url: &Url, net: Arc<NetConfig>, recorder: Recor
         drain_timeout: args.drain_timeout,
         seed: args.seed,
         threads: args.threads.map_or_else(|| default_threads(args.clients), usize::from),
-        viewer,
     }
 }
 
