@@ -212,10 +212,32 @@ mod tests {
         };
         let mut p = Process::spawn(&spec).unwrap();
         let pgid = p.pid() as libc::pid_t;
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Ready once the shell ignores SIGTERM and its sleep has started (no guessed sleep: polled,
+        // bounded).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !(ignores_sigterm(p.pid()) && live_members(pgid).len() >= 2) {
+            assert!(std::time::Instant::now() < deadline, "the test shell never got ready");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         let status = p.terminate(Duration::from_millis(200)).await.unwrap();
         assert_eq!(status.signal(), Some(libc::SIGKILL), "the shell ignores SIGTERM: {status:?}");
-        assert_eq!(live_members(pgid), Vec::<u32>::new(), "the sleep in the group is gone too");
+        // SIGKILL went to the whole group; the kernel finishes the sleep's exit on its own time.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !live_members(pgid).is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the sleep in the group is gone too: {:?}",
+                live_members(pgid)
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Whether process `pid` ignores SIGTERM (bit 15 of SigIgn in /proc/PID/status).
+    fn ignores_sigterm(pid: u32) -> bool {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let mask = status.lines().find_map(|l| l.strip_prefix("SigIgn:")).map(str::trim).unwrap_or("0");
+        u64::from_str_radix(mask, 16).is_ok_and(|m| m & (1 << (libc::SIGTERM - 1)) != 0)
     }
 
     /// Processes of group `pgid` that are not zombies (a killed orphan stays a zombie until init
