@@ -23,6 +23,7 @@ impl Fetched {
 pub struct Client {
     sender: SendRequest<Empty<Bytes>>,
     host: String,
+    addr: std::net::SocketAddr,
 }
 
 impl Client {
@@ -30,10 +31,15 @@ impl Client {
         let stream = TcpStream::connect(addr).await.expect("connect to origin");
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
         tokio::spawn(conn);
-        Client { sender, host: addr.to_string() }
+        Client { sender, host: addr.to_string(), addr }
     }
 
     pub async fn request(&mut self, method: &str, path: &str, headers: &[(&str, &str)]) -> Fetched {
+        // The connection task may still be finishing the previous response; a connection the server
+        // closed is replaced by a new one.
+        if self.sender.ready().await.is_err() {
+            *self = Client::connect(self.addr).await;
+        }
         let mut req = http::Request::builder().method(method).uri(path).header("host", &self.host);
         for (k, v) in headers {
             req = req.header(*k, *v);
