@@ -23,8 +23,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::sync::{OwnedSemaphorePermit, oneshot, watch};
+use tokio::task::JoinHandle;
 
 use super::exposition::render;
 use super::text::CONTENT_TYPE;
@@ -132,48 +132,23 @@ pub fn spawn(listener: TcpListener, feed: LiveFeed) -> io::Result<ExporterHandle
 /// Accepts connections until `shutdown` completes, then lets open responses finish (up to a grace).
 pub async fn serve(listener: TcpListener, feed: LiveFeed, shutdown: impl Future<Output = ()>) {
     let feed = Arc::new(feed);
-    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut connections = JoinSet::new();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = accept(&listener, &limit) => match accepted {
-                Ok((stream, permit)) => {
-                    let _ = stream.set_nodelay(true);
-                    connections.spawn(serve_connection(stream, feed.clone(), stop_rx.clone(), permit));
-                }
-                // Out of file descriptors and the like: back off instead of spinning.
-                Err(err) => {
-                    tracing::warn!("metrics endpoint: accept failed: {err}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            _ = &mut shutdown => break,
-        }
-    }
-    drop(listener);
-    let _ = stop_tx.send(true);
-    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async { while connections.join_next().await.is_some() {} });
-    if drained.await.is_err() {
-        connections.abort_all();
-    }
-}
-
-/// Waits for a connection slot, then for a connection (both cancel-safe, as `select!` needs).
-async fn accept(listener: &TcpListener, limit: &Arc<Semaphore>) -> io::Result<(TcpStream, OwnedSemaphorePermit)> {
-    // The semaphore is never closed.
-    let permit = limit.clone().acquire_owned().await.map_err(io::Error::other)?;
-    let (stream, _) = listener.accept().await?;
-    Ok((stream, permit))
+    let serve = |stream, stop, permit| serve_connection(stream, feed.clone(), stop, permit);
+    crate::net::server::accept_until(
+        listener,
+        Some(MAX_CONNECTIONS),
+        shutdown,
+        SHUTDOWN_GRACE,
+        "metrics endpoint",
+        serve,
+    )
+    .await;
 }
 
 async fn serve_connection(
     stream: TcpStream,
     feed: Arc<LiveFeed>,
     mut stop: watch::Receiver<bool>,
-    _permit: OwnedSemaphorePermit,
+    _permit: Option<OwnedSemaphorePermit>,
 ) {
     let service = service_fn(move |req: Request<Incoming>| {
         let response = respond(&feed, req.method(), req.uri().path());

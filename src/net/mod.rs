@@ -3,6 +3,7 @@
 //! whatever happened.
 
 mod client;
+pub mod server;
 mod tls;
 
 pub(crate) use client::classify;

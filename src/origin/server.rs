@@ -16,7 +16,6 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 
 use super::body::OriginBody;
 use super::clock::StreamClock;
@@ -50,32 +49,8 @@ pub struct OriginState {
 
 /// Accepts connections until `shutdown` completes, then lets open responses finish (up to a grace).
 pub async fn run(listener: TcpListener, state: Arc<OriginState>, shutdown: impl Future<Output = ()>) {
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut connections = JoinSet::new();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    let _ = stream.set_nodelay(true);
-                    connections.spawn(serve_connection(stream, state.clone(), stop_rx.clone()));
-                }
-                // Out of file descriptors and the like: back off instead of spinning.
-                Err(err) => {
-                    tracing::warn!("origin accept failed: {err}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            _ = &mut shutdown => break,
-        }
-    }
-    drop(listener);
-    let _ = stop_tx.send(true);
-    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async { while connections.join_next().await.is_some() {} });
-    if drained.await.is_err() {
-        connections.abort_all();
-    }
+    let serve = |stream, stop, _permit| serve_connection(stream, state.clone(), stop);
+    crate::net::server::accept_until(listener, None, shutdown, SHUTDOWN_GRACE, "origin", serve).await;
 }
 
 async fn serve_connection(stream: tokio::net::TcpStream, state: Arc<OriginState>, mut stop: watch::Receiver<bool>) {

@@ -1,0 +1,70 @@
+//! The accept loop our servers share (the built-in origin, the metrics endpoint): accept until the
+//! shutdown future completes, then tell open connections to finish (a `watch` flag) and wait for them
+//! up to a grace before dropping them, like mini-redis' `server::run`.
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::JoinSet;
+
+/// Runs `serve(stream, stop, permit)` for each accepted connection until `shutdown`. With `limit`, at
+/// most that many connections are open at once (the next is accepted when one closes; the permit
+/// travels with the connection). `name` labels accept errors in the log.
+pub async fn accept_until<F, Fut>(
+    listener: TcpListener,
+    limit: Option<usize>,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+    name: &'static str,
+    mut serve: F,
+) where
+    F: FnMut(TcpStream, watch::Receiver<bool>, Option<OwnedSemaphorePermit>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let limit = limit.map(|n| Arc::new(Semaphore::new(n)));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = accept(&listener, limit.as_ref()) => match accepted {
+                Ok((stream, permit)) => {
+                    let _ = stream.set_nodelay(true);
+                    connections.spawn(serve(stream, stop_rx.clone(), permit));
+                }
+                // Out of file descriptors and the like: back off instead of spinning.
+                Err(err) => {
+                    tracing::warn!("{name}: accept failed: {err}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(grace, async { while connections.join_next().await.is_some() {} });
+    if drained.await.is_err() {
+        connections.abort_all();
+    }
+}
+
+/// Waits for a connection slot (when limited), then for a connection; both cancel-safe, as `select!`
+/// needs.
+async fn accept(
+    listener: &TcpListener,
+    limit: Option<&Arc<Semaphore>>,
+) -> io::Result<(TcpStream, Option<OwnedSemaphorePermit>)> {
+    let permit = match limit {
+        // The semaphore is never closed.
+        Some(l) => Some(l.clone().acquire_owned().await.map_err(io::Error::other)?),
+        None => None,
+    };
+    let (stream, _) = listener.accept().await?;
+    Ok((stream, permit))
+}
