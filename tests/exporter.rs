@@ -11,15 +11,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::Client;
-use hls_swarm::engine::{Plan, SwarmConfig, run_swarm};
-use hls_swarm::hls::VariantPolicy;
+use hls_swarm::engine::{SwarmConfig, run_swarm};
 use hls_swarm::live::{LiveFeed, RunInfo};
 use hls_swarm::metrics::exporter::{self, Binding, MetricsAddr};
 use hls_swarm::metrics::origin::OriginView;
-use hls_swarm::net::NetConfig;
 use hls_swarm::origin::{self, OriginConfig};
-use hls_swarm::stats::{Recorder, Snapshot};
-use hls_swarm::viewer::ViewerConfig;
+use hls_swarm::stats::Snapshot;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use url::Url;
@@ -96,28 +93,7 @@ fn run_info(target: &str, clients: u32) -> RunInfo {
 }
 
 fn swarm_config(url: Url, clients: u32, duration: Duration) -> SwarmConfig {
-    let mut net = NetConfig::with_defaults().unwrap();
-    net.timeout = Duration::from_secs(3);
-    let viewer = ViewerConfig {
-        url,
-        policy: VariantPolicy::First,
-        buffer_target: Duration::from_secs(2),
-        net: Arc::new(net),
-        recorder: Recorder::new(),
-        tap: None,
-    };
-    SwarmConfig {
-        plan: Plan {
-            clients,
-            ramp_rate: 50.0,
-            ramp_jitter: Duration::ZERO,
-            duration: Some(duration),
-            drain_timeout: Duration::from_secs(5),
-            seed: 1,
-            threads: 2,
-        },
-        viewer,
-    }
+    common::swarm_config(url, clients, duration, 50.0, 2)
 }
 
 /// Scrapes once per new snapshot while the swarm runs, then once more after it ended.

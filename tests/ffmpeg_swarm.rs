@@ -2,6 +2,8 @@
 //! and its report is checked against what the origin served. ffmpeg is installed by scripts/test.sh;
 //! without it these tests fail, they do not skip.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -125,7 +127,7 @@ fn five_ffmpeg_viewers_are_counted_exactly_and_sigterm_leaves_no_ffmpeg() {
 
     let report = read_report(&run.dir.join("report.json"));
     assert_eq!(report["engine"], "ffmpeg");
-    validate(&report);
+    common::validate_report(&report);
     let c = origin.counters();
     for (kind, served) in [
         ("multivariant", ServedKind::Multivariant),
@@ -161,14 +163,6 @@ fn segments_grow_every_two_seconds(report: &serde_json::Value, run: &Run) {
 
 fn read_report(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("report written")).expect("report is JSON")
-}
-
-fn validate(report: &serde_json::Value) {
-    let schema: serde_json::Value =
-        serde_json::from_str(include_str!("../schema/report.schema.json")).expect("schema is JSON");
-    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
-    let errors: Vec<String> = validator.iter_errors(report).map(|e| format!("{e} at {}", e.instance_path())).collect();
-    assert!(errors.is_empty(), "report does not match schema/report.schema.json: {errors:#?}");
 }
 
 /// A player that ignores SIGTERM and never notices that its proxy is gone (a real FFmpeg soon exits

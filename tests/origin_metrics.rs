@@ -4,6 +4,8 @@
 //! `origin_metrics` object. The peers are installed by scripts/test.sh; without them these tests fail,
 //! they do not skip.
 
+mod common;
+
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -213,16 +215,7 @@ fn run_reports_origin_metrics_of_the_host_and_the_builtin_origin() {
     assert!(om["builtin"]["requests_total"].as_u64().unwrap() > 0, "{om:#}");
     assert!(om["builtin"]["bytes_per_s"]["max"].as_f64().unwrap() > 0.0, "{om:#}");
     assert!(om.get("nginx").is_none());
-    validate(&report);
-}
-
-fn validate(report: &serde_json::Value) {
-    let schema: serde_json::Value =
-        serde_json::from_str(include_str!("../schema/report.schema.json")).expect("schema is JSON");
-    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
-    let errors: Vec<String> =
-        validator.iter_errors(report).map(|e| format!("{} at {}", e, e.instance_path())).collect();
-    assert!(errors.is_empty(), "report does not match schema/report.schema.json: {errors:#?}");
+    common::validate_report(&report);
 }
 
 fn scrape_config(args: &[&str]) -> Result<ScrapeConfig, String> {

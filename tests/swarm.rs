@@ -1,5 +1,7 @@
 //! The native swarm end to end against the in-process origin on 127.0.0.1:0 with sub-second segments.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -218,18 +220,9 @@ fn report_counts_equal_the_origin_ground_truth() {
     }
     assert_eq!(report["segments"]["downloaded"].as_u64().unwrap(), c.requests(ServedKind::Segment, "200"));
     assert!(report["segments"]["downloaded"].as_u64().unwrap() > 8 * 2 * 4);
-    validate(&report);
+    common::validate_report(&report);
     rt.block_on(origin.shutdown());
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn validate(report: &serde_json::Value) {
-    let schema: serde_json::Value =
-        serde_json::from_str(include_str!("../schema/report.schema.json")).expect("schema is JSON");
-    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
-    let errors: Vec<String> =
-        validator.iter_errors(report).map(|e| format!("{} at {}", e, e.instance_path())).collect();
-    assert!(errors.is_empty(), "report does not match schema/report.schema.json: {errors:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,17 +1,17 @@
 //! Malformed playlists and unreachable targets: each is an error class on its request, the viewer
 //! retries with backoff, and nothing panics.
 
+mod common;
+
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use hls_swarm::engine::{Plan, SwarmConfig, run_swarm};
-use hls_swarm::hls::VariantPolicy;
+use hls_swarm::engine::run_swarm;
 use hls_swarm::net::NetConfig;
-use hls_swarm::stats::{ErrorClass, Recorder, Snapshot};
-use hls_swarm::viewer::ViewerConfig;
+use hls_swarm::stats::{ErrorClass, Snapshot};
 use http_body_util::Full;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -71,28 +71,9 @@ async fn bad_origin() -> std::net::SocketAddr {
 }
 
 async fn play(url: Url, seconds: u64) -> Arc<Snapshot> {
-    let mut net = NetConfig::with_defaults().unwrap();
-    net.timeout = Duration::from_secs(2);
-    let viewer = ViewerConfig {
-        url,
-        policy: VariantPolicy::First,
-        buffer_target: Duration::from_secs(2),
-        net: Arc::new(net),
-        recorder: Recorder::new(),
-        tap: None,
-    };
-    let config = SwarmConfig {
-        plan: Plan {
-            clients: 2,
-            ramp_rate: 100.0,
-            ramp_jitter: Duration::ZERO,
-            duration: Some(Duration::from_secs(seconds)),
-            drain_timeout: Duration::from_secs(3),
-            seed: 1,
-            threads: 1,
-        },
-        viewer,
-    };
+    let mut config = common::swarm_config(url, 2, Duration::from_secs(seconds), 100.0, 1);
+    config.plan.drain_timeout = Duration::from_secs(3);
+    config.viewer.net = Arc::new(NetConfig { timeout: Duration::from_secs(2), ..(*config.viewer.net).clone() });
     let (tx, _rx) = watch::channel(Arc::new(Snapshot::empty()));
     run_swarm(config, std::future::pending(), tx).await.snapshot
 }

@@ -60,3 +60,44 @@ impl Client {
 pub fn sample(exposition: &str, name_and_labels: &str) -> Option<f64> {
     exposition.lines().find_map(|l| l.strip_prefix(name_and_labels).and_then(|rest| rest.trim().parse().ok()))
 }
+
+/// Asserts that `report` matches schema/report.schema.json.
+pub fn validate_report(report: &serde_json::Value) {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../schema/report.schema.json")).expect("schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> =
+        validator.iter_errors(report).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "report does not match schema/report.schema.json: {errors:#?}");
+}
+
+/// A native swarm of `clients` viewers playing `url` (first variant) for `duration`.
+pub fn swarm_config(
+    url: url::Url,
+    clients: u32,
+    duration: std::time::Duration,
+    ramp_rate: f64,
+    threads: usize,
+) -> hls_swarm::engine::SwarmConfig {
+    use std::time::Duration;
+    let mut net = hls_swarm::net::NetConfig::with_defaults().unwrap();
+    net.timeout = Duration::from_secs(3);
+    let viewer = hls_swarm::viewer::ViewerConfig {
+        url,
+        policy: hls_swarm::hls::VariantPolicy::First,
+        buffer_target: Duration::from_secs(2),
+        net: std::sync::Arc::new(net),
+        recorder: hls_swarm::stats::Recorder::new(),
+        tap: None,
+    };
+    let plan = hls_swarm::engine::Plan {
+        clients,
+        ramp_rate,
+        ramp_jitter: Duration::ZERO,
+        duration: Some(duration),
+        drain_timeout: Duration::from_secs(5),
+        seed: 1,
+        threads,
+    };
+    hls_swarm::engine::SwarmConfig { plan, viewer }
+}
