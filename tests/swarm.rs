@@ -220,6 +220,9 @@ fn report_counts_equal_the_origin_ground_truth() {
     }
     assert_eq!(report["segments"]["downloaded"].as_u64().unwrap(), c.requests(ServedKind::Segment, "200"));
     assert!(report["segments"]["downloaded"].as_u64().unwrap() > 8 * 2 * 4);
+    // Keep-alive as a player keeps it: one connection per variant player for the whole run, plus the
+    // preflight request's.
+    assert_eq!(c.connections_total(), 8 * 2 + 1, "connections opened by the preflight and 8 viewers of 2 variants");
     common::validate_report(&report);
     rt.block_on(origin.shutdown());
     let _ = std::fs::remove_dir_all(&dir);

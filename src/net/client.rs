@@ -4,8 +4,8 @@
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -93,50 +93,98 @@ pub struct Fetch {
     pub started: Instant,
 }
 
-/// The future that runs a hyper connection (reads, writes, keep-alive); `None` once it has ended.
-type Driver = Option<Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>>;
+/// Any byte stream a connection runs on: TCP, or TLS over TCP.
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static> Stream for T {}
+type BoxStream = Box<dyn Stream>;
 
-/// A keep-alive connection whose driver runs inside the viewer's own task, polled alongside each request
-/// ([`drive`]) instead of in a task of its own: no cross-task wake-up per body chunk and no extra task
-/// per connection, which matters at thousands of viewers per core. Between requests nobody polls it; a
-/// connection the server closed meanwhile fails on its next use and the request is retried once.
-struct Connection {
-    origin: (String, String, u16),
+/// hyper's state for one exchange on a kept-alive stream.
+type Conn = http1::Connection<TokioIo<BoxStream>, Empty<Bytes>>;
+
+/// `(scheme, host, port)`: which streams a request may reuse.
+type Origin = (String, String, u16);
+
+/// One request's HTTP/1.1 exchange: hyper's connection over a stream, driven inside the viewer's own task
+/// ([`drive`]) instead of in a task of its own: no cross-task wake-up per body chunk and no extra task per
+/// connection, which matters at thousands of viewers per core. `None` once the connection has ended.
+struct Exchange {
     sender: SendRequest<Empty<Bytes>>,
-    driver: Driver,
+    conn: Option<Conn>,
 }
 
-/// Awaits `fut` while polling the connection's driver, which needs polling to move bytes.
-async fn drive<T>(driver: &mut Driver, fut: impl Future<Output = T>) -> T {
+impl Exchange {
+    async fn start(stream: BoxStream) -> Result<Self, NetError> {
+        let (sender, conn) = http1::Builder::new()
+            .read_buf_exact_size(Some(READ_BUF))
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| NetError::Other(format!("HTTP handshake: {e}")))?;
+        Ok(Self { sender, conn: Some(conn) })
+    }
+
+    /// Ends the exchange after a complete response and hands the stream back for the next request, or
+    /// `None` when it cannot be reused (the connection ended, or bytes arrived that no request asked for).
+    fn park(self) -> Option<BoxStream> {
+        let Self { sender, conn } = self;
+        drop(sender);
+        let mut conn = conn?;
+        // With its sender gone and no request in flight, the dispatcher finishes on this poll without
+        // touching the stream; a connection that would need another poll is not reused.
+        let mut cx = Context::from_waker(Waker::noop());
+        match conn.poll_without_shutdown(&mut cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(_)) | Poll::Pending => return None,
+        }
+        let parts = conn.into_parts();
+        parts.read_buf.is_empty().then(|| parts.io.into_inner())
+    }
+}
+
+/// Awaits `fut` while polling the connection, which needs polling to move bytes.
+async fn drive<T>(conn: &mut Option<Conn>, fut: impl Future<Output = T>) -> T {
     tokio::pin!(fut);
     loop {
-        let Some(d) = driver.as_mut() else { return fut.await };
+        let Some(c) = conn.as_mut() else { return fut.await };
         tokio::select! {
             biased;
             out = &mut fut => return out,
-            _ = d.as_mut() => *driver = None,
+            _ = std::future::poll_fn(|cx| c.poll_without_shutdown(cx)) => *conn = None,
         }
     }
 }
 
-/// One keep-alive connection slot.
+/// One keep-alive connection slot, as a player's loader keeps one.
+///
+/// Between requests it holds the bare stream and nothing of hyper's: hyper 1's client keeps, per
+/// connection, a request channel whose blocks hold 32 requests (about 8.5 KB each, and a second block once
+/// the connection has sent 32), an 8 KiB head buffer and the read buffer. Idle, that is some 25 KB per
+/// connection, two connections per viewer, and nothing of it is configurable. So each request builds
+/// hyper's connection over the kept stream and takes the stream back after a complete response
+/// ([`Exchange::park`]): on the wire it is the same keep-alive connection, and a viewer's memory between
+/// requests is its sockets and its player state.
 pub struct Loader {
     config: Arc<NetConfig>,
-    conn: Option<Connection>,
+    idle: Option<(Origin, BoxStream)>,
 }
 
 impl Loader {
     pub fn new(config: Arc<NetConfig>) -> Self {
-        Self { config, conn: None }
+        Self { config, idle: None }
     }
 
     /// Drops the connection (a player does after errors).
     pub fn reset(&mut self) {
-        self.conn = None;
+        self.idle = None;
     }
 
     /// GETs `url`, following redirects, and measures it.
     pub async fn get(&mut self, url: &Url, mode: BodyMode) -> Fetch {
+        // Boxed: a request's state (hyper's futures, timers) lives on the heap while it runs instead of
+        // sitting in every idle viewer's task.
+        Box::pin(self.get_redirects(url, mode)).await
+    }
+
+    async fn get_redirects(&mut self, url: &Url, mode: BodyMode) -> Fetch {
         let started = Instant::now();
         let mut fetch = Fetch {
             url: url.clone(),
@@ -168,16 +216,15 @@ impl Loader {
     /// One hop; returns the redirect target when the response is a redirect.
     async fn get_once(&mut self, fetch: &mut Fetch, mode: BodyMode) -> Option<Url> {
         let url = fetch.url.clone();
-        let reused = self.ensure_connection(&url, fetch).await.ok()?;
-        let response = match self.send(&url, fetch).await {
+        let origin = origin_key(&url).map_err(|e| fetch.error = Some(e)).ok()?;
+        let (mut exchange, reused) = self.exchange(&origin, fetch).await.map_err(|e| fetch.error = Some(e)).ok()?;
+        let response = match Self::send(&self.config, &mut exchange, &url, fetch).await {
             Err(err) if reused && fetch.status.is_none() => {
                 // A kept-alive connection the server had closed: retry once on a fresh one, as
                 // browsers and players do for idempotent requests.
                 tracing::debug!("retrying {url} on a new connection after: {err}");
-                self.conn = None;
-                fetch.error = None;
-                self.ensure_connection(&url, fetch).await.ok()?;
-                self.send(&url, fetch).await.map_err(|e| fetch.error = Some(e)).ok()?
+                (exchange, _) = self.exchange(&origin, fetch).await.map_err(|e| fetch.error = Some(e)).ok()?;
+                Self::send(&self.config, &mut exchange, &url, fetch).await.map_err(|e| fetch.error = Some(e)).ok()?
             }
             Err(err) => {
                 fetch.error = Some(err);
@@ -188,39 +235,26 @@ impl Loader {
         fetch.status = Some(response.status().as_u16());
         let location = redirect_target(&url, &response);
         let expected = content_length(&response);
-        let keep_alive = !connection_close(&response);
-        let mut driver = self.conn.as_mut().and_then(|c| c.driver.take());
-        Self::read_body(self.config.timeout, response.into_body(), &mut driver, fetch, mode, expected).await;
-        if let Some(c) = self.conn.as_mut() {
-            c.driver = driver;
-        }
-        if fetch.error.is_some() || !keep_alive {
-            self.conn = None;
+        let keep_alive = keeps_alive(&response);
+        Self::read_body(self.config.timeout, response.into_body(), &mut exchange.conn, fetch, mode, expected).await;
+        if fetch.error.is_none() && keep_alive {
+            self.idle = exchange.park().map(|stream| (origin, stream));
         }
         if location.is_some() && fetch.error.is_none() { location } else { None }
     }
-}
 
-impl Loader {
-    /// Reuses the open connection to the URL's origin, or opens one and times DNS, connect and TLS.
-    /// Returns whether the connection was reused.
-    async fn ensure_connection(&mut self, url: &Url, fetch: &mut Fetch) -> Result<bool, ()> {
-        let key = origin_key(url).map_err(|e| fetch.error = Some(e))?;
-        if let Some(conn) = &self.conn {
-            if conn.origin == key && !conn.sender.is_closed() && conn.sender.is_ready() {
-                return Ok(true);
-            }
-        }
-        self.conn = None;
-        // Boxed: opening is rare, and inline its state would sit in every request's future.
-        let (sender, driver) =
-            Box::pin(Self::open(&self.config, &key, fetch)).await.map_err(|e| fetch.error = Some(e))?;
-        self.conn = Some(Connection { origin: key, sender, driver: Some(driver) });
-        Ok(false)
+    /// Starts an exchange on the kept stream to `origin`, or on a new one (timing DNS, connect and TLS).
+    /// Returns whether the stream was reused.
+    async fn exchange(&mut self, origin: &Origin, fetch: &mut Fetch) -> Result<(Exchange, bool), NetError> {
+        let (stream, reused) = match self.idle.take() {
+            Some((kept, stream)) if kept == *origin => (stream, true),
+            _ => (Self::open(&self.config, origin, fetch).await?, false),
+        };
+        Ok((Exchange::start(stream).await?, reused))
     }
 
-    async fn open(config: &NetConfig, key: &(String, String, u16), fetch: &mut Fetch) -> Result<Opened, NetError> {
-        let (scheme, host, port) = key;
+    async fn open(config: &NetConfig, origin: &Origin, fetch: &mut Fetch) -> Result<BoxStream, NetError> {
+        let (scheme, host, port) = origin;
         let limit = config.timeout;
         let addr = match (config.resolve, host.trim_matches(['[', ']']).parse::<IpAddr>()) {
             (Some(ip), _) | (None, Ok(ip)) => SocketAddr::new(ip, *port),
@@ -244,36 +278,37 @@ impl Loader {
         };
         fetch.timings.connect = Some(t.elapsed());
         let _ = tcp.set_nodelay(true);
-        if scheme == "https" {
-            let name = ServerName::try_from(host.trim_matches(['[', ']']).to_string())
-                .map_err(|e| NetError::Tls(format!("{host}: {e}")))?;
-            let t = Instant::now();
-            let connector = tokio_rustls::TlsConnector::from(config.tls.clone());
-            let tls = match timeout(limit, connector.connect(name, tcp)).await {
-                Err(_) => return Err(NetError::Timeout),
-                Ok(Err(e)) => return Err(NetError::Tls(format!("{host}: {e}"))),
-                Ok(Ok(s)) => s,
-            };
-            fetch.timings.tls = Some(t.elapsed());
-            handshake(tls).await
-        } else {
-            handshake(tcp).await
+        if scheme != "https" {
+            return Ok(Box::new(tcp));
         }
+        let name = ServerName::try_from(host.trim_matches(['[', ']']).to_string())
+            .map_err(|e| NetError::Tls(format!("{host}: {e}")))?;
+        let t = Instant::now();
+        let connector = tokio_rustls::TlsConnector::from(config.tls.clone());
+        let tls = match timeout(limit, connector.connect(name, tcp)).await {
+            Err(_) => return Err(NetError::Timeout),
+            Ok(Err(e)) => return Err(NetError::Tls(format!("{host}: {e}"))),
+            Ok(Ok(s)) => s,
+        };
+        fetch.timings.tls = Some(t.elapsed());
+        Ok(Box::new(tls))
     }
 
-    /// Sends the request on the open connection and waits for the response head.
-    async fn send(&mut self, url: &Url, fetch: &mut Fetch) -> Result<http::Response<hyper::body::Incoming>, NetError> {
-        let Some(conn) = self.conn.as_mut() else { return Err(NetError::Other("no connection".into())) };
-        let req = self.config.request(url)?;
-        let response = match timeout(self.config.timeout, drive(&mut conn.driver, conn.sender.send_request(req))).await
+    /// Sends the request and waits for the response head.
+    async fn send(
+        config: &NetConfig,
+        exchange: &mut Exchange,
+        url: &Url,
+        fetch: &mut Fetch,
+    ) -> Result<http::Response<hyper::body::Incoming>, NetError> {
+        let req = config.request(url)?;
+        let response = match timeout(config.timeout, drive(&mut exchange.conn, exchange.sender.send_request(req))).await
         {
             Err(_) => Err(NetError::Timeout),
             Ok(Err(e)) => Err(classify(&e)),
             Ok(Ok(r)) => Ok(r),
         };
-        if response.is_err() {
-            self.conn = None;
-        } else {
+        if response.is_ok() {
             fetch.timings.headers = Some(fetch.started.elapsed());
         }
         response
@@ -282,7 +317,7 @@ impl Loader {
     async fn read_body(
         idle_limit: Duration,
         mut body: hyper::body::Incoming,
-        driver: &mut Driver,
+        driver: &mut Option<Conn>,
         fetch: &mut Fetch,
         mode: BodyMode,
         expected: Option<u64>,
@@ -388,21 +423,7 @@ impl NetConfig {
     }
 }
 
-type Opened = (SendRequest<Empty<Bytes>>, Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>);
-
-async fn handshake<S>(io: S) -> Result<Opened, NetError>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (sender, conn) = http1::Builder::new()
-        .read_buf_exact_size(Some(READ_BUF))
-        .handshake(TokioIo::new(io))
-        .await
-        .map_err(|e| NetError::Other(format!("HTTP handshake: {e}")))?;
-    Ok((sender, Box::pin(conn)))
-}
-
-fn origin_key(url: &Url) -> Result<(String, String, u16), NetError> {
+fn origin_key(url: &Url) -> Result<Origin, NetError> {
     let scheme = url.scheme();
     if scheme != "http" && scheme != "https" {
         return Err(NetError::Other(format!("unsupported scheme '{scheme}' in {url}; use http or https")));
@@ -436,8 +457,20 @@ fn content_length<B>(r: &http::Response<B>) -> Option<u64> {
     r.headers().get(header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
 }
 
-fn connection_close<B>(r: &http::Response<B>) -> bool {
-    r.headers().get(header::CONNECTION).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("close"))
+/// Whether the server keeps the connection open after this response (RFC 9112 9.3): HTTP/1.1 unless
+/// `Connection: close`, HTTP/1.0 only with `Connection: keep-alive`.
+fn keeps_alive<B>(r: &http::Response<B>) -> bool {
+    let has = |token: &str| {
+        r.headers()
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    };
+    match r.version() {
+        http::Version::HTTP_10 => has("keep-alive"),
+        _ => !has("close"),
+    }
 }
 
 fn redirect_target<B>(base: &Url, r: &http::Response<B>) -> Option<Url> {

@@ -67,7 +67,7 @@ pub async fn run_session(viewer: u32, config: &ViewerConfig, stop: StopSignal) -
     }
 }
 
-/// Plays one variant: its own playlist and segment loaders, sequence tracker and (for the primary
+/// Plays one variant: its own loader (keep-alive connection), sequence tracker and (for the primary
 /// variant) the buffer model.
 struct Player<'a> {
     viewer: u32,

@@ -1,0 +1,219 @@
+//! The client's keep-alive: a loader keeps one connection across requests (plain and TLS), and opens a
+//! new one exactly when the server ends the old one (`Connection: close`, HTTP/1.0, a close while idle,
+//! bytes nobody asked for, a cut body), without counting an error where a player would see none.
+//!
+//! The server is scripted on raw TCP so that each of those behaviours is exact.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use hls_swarm::net::{BodyMode, Fetch, Loader, NetConfig, NetError};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use url::Url;
+
+/// What the server saw: connections accepted, and a signal each time it closed one.
+#[derive(Clone)]
+struct Log {
+    connections: Arc<AtomicUsize>,
+    closed: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<()>>>,
+}
+
+impl Log {
+    fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    /// Waits until the server has closed a connection (after `/once`).
+    async fn server_closed(&self) {
+        self.closed.lock().await.recv().await.expect("server running");
+    }
+}
+
+/// Reads one request head; `None` at EOF.
+async fn read_head<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> Option<String> {
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+            buf.drain(..end + 4);
+            return Some(head);
+        }
+        let mut chunk = [0u8; 1024];
+        match s.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// Answers requests on one connection by path until the script or the client ends it.
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, closed: mpsc::UnboundedSender<()>) {
+    let mut buf = Vec::new();
+    while let Some(head) = read_head(&mut s, &mut buf).await {
+        let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+        let (reply, then_close): (&[u8], bool) = match path.as_str() {
+            "/ok" => (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", false),
+            "/chunked" => (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", false),
+            "/close" => (b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello", true),
+            "/http10" => (b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello", true),
+            "/once" => (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", true),
+            "/extra" => (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloXYZ", false),
+            "/short" => (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello", true),
+            "/redirect" => (b"HTTP/1.1 302 Found\r\nLocation: /ok\r\nContent-Length: 0\r\n\r\n", false),
+            _ => (b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", false),
+        };
+        if s.write_all(reply).await.is_err() || s.flush().await.is_err() {
+            break;
+        }
+        if then_close {
+            let _ = s.shutdown().await;
+            drop(s);
+            let _ = closed.send(());
+            return;
+        }
+    }
+}
+
+/// A scripted server on 127.0.0.1:0; with `tls`, behind a self-signed certificate.
+async fn server(tls: bool) -> (Url, Log) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let log = Log { connections: Arc::default(), closed: Arc::new(tokio::sync::Mutex::new(rx)) };
+    let acceptor = tls.then(|| {
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.cert.der().clone()], key)
+            .unwrap();
+        tokio_rustls::TlsAcceptor::from(Arc::new(config))
+    });
+    let connections = log.connections.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            connections.fetch_add(1, Ordering::SeqCst);
+            let closed = tx.clone();
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                match acceptor {
+                    Some(a) => {
+                        if let Ok(s) = a.accept(stream).await {
+                            serve(s, closed).await
+                        }
+                    }
+                    None => serve(stream, closed).await,
+                }
+            });
+        }
+    });
+    let scheme = if tls { "https" } else { "http" };
+    let host = if tls { "localhost" } else { "127.0.0.1" };
+    (Url::parse(&format!("{scheme}://{host}:{}/", addr.port())).unwrap(), log)
+}
+
+fn loader(insecure: bool) -> Loader {
+    let mut config = NetConfig::with_defaults().unwrap();
+    if insecure {
+        config.tls = hls_swarm::net::client_config(true).unwrap();
+        config.resolve = Some("127.0.0.1".parse().unwrap());
+    }
+    Loader::new(Arc::new(config))
+}
+
+async fn get(loader: &mut Loader, base: &Url, path: &str) -> Fetch {
+    loader.get(&base.join(path).unwrap(), BodyMode::Collect { limit: 1024 }).await
+}
+
+fn assert_ok(f: &Fetch) {
+    assert_eq!(f.error, None, "{}", f.url);
+    assert_eq!(f.status, Some(200), "{}", f.url);
+    assert_eq!(f.body.as_deref(), Some(&b"hello"[..]), "{}", f.url);
+}
+
+#[tokio::test]
+async fn one_connection_carries_every_request() {
+    let (base, log) = server(false).await;
+    let mut l = loader(false);
+    for i in 0..40 {
+        // More than 32 requests: past the point where hyper's request channel would grow.
+        let f = get(&mut l, &base, if i % 2 == 0 { "/ok" } else { "/chunked" }).await;
+        assert_ok(&f);
+        assert_eq!(f.timings.connect.is_some(), i == 0, "request {i} connected anew");
+    }
+    assert_eq!(log.connections(), 1);
+}
+
+#[tokio::test]
+async fn tls_connection_is_kept_alive() {
+    let (base, log) = server(true).await;
+    let mut l = loader(true);
+    for i in 0..5 {
+        let f = get(&mut l, &base, "/ok").await;
+        assert_ok(&f);
+        assert_eq!(f.timings.tls.is_some(), i == 0, "request {i} shook hands anew");
+    }
+    assert_eq!(log.connections(), 1);
+}
+
+#[tokio::test]
+async fn a_connection_the_server_ends_is_replaced_without_an_error() {
+    for path in ["/close", "/http10"] {
+        let (base, log) = server(false).await;
+        let mut l = loader(false);
+        for _ in 0..3 {
+            let f = get(&mut l, &base, path).await;
+            assert_ok(&f);
+            assert!(f.timings.connect.is_some(), "{path}: reused a connection the server ended");
+        }
+        assert_eq!(log.connections(), 3, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_kept_connection_closed_while_idle_is_retried_once() {
+    let (base, log) = server(false).await;
+    let mut l = loader(false);
+    assert_ok(&get(&mut l, &base, "/once").await);
+    log.server_closed().await;
+    let f = get(&mut l, &base, "/ok").await;
+    assert_ok(&f);
+    assert!(f.timings.connect.is_some(), "the retry opened a connection");
+    assert_eq!(log.connections(), 2);
+}
+
+#[tokio::test]
+async fn bytes_after_a_response_end_its_connection() {
+    let (base, log) = server(false).await;
+    let mut l = loader(false);
+    assert_ok(&get(&mut l, &base, "/extra").await);
+    let f = get(&mut l, &base, "/ok").await;
+    assert_ok(&f);
+    assert!(f.timings.connect.is_some());
+    assert_eq!(log.connections(), 2);
+}
+
+#[tokio::test]
+async fn a_cut_body_is_truncated_and_its_connection_dropped() {
+    let (base, log) = server(false).await;
+    let mut l = loader(false);
+    let f = get(&mut l, &base, "/short").await;
+    assert_eq!(f.error, Some(NetError::Truncated { got: 5, expected: 10 }));
+    assert_ok(&get(&mut l, &base, "/ok").await);
+    assert_eq!(log.connections(), 2);
+}
+
+#[tokio::test]
+async fn a_redirect_to_the_same_origin_reuses_the_connection() {
+    let (base, log) = server(false).await;
+    let mut l = loader(false);
+    let f = get(&mut l, &base, "/redirect").await;
+    assert_ok(&f);
+    assert_eq!(f.url.path(), "/ok");
+    assert_eq!(log.connections(), 1);
+}
