@@ -42,6 +42,8 @@ bytes=$(total "$work/load.json" bytes)
 errs=$(python3 -c "import json; r=json.load(open('$work/load.json')); print(sum(r['errors'].values()), r['playback']['stall_count'], r['segments']['downloaded'])")
 c=$(cpu "$work/load.err")
 echo "swarm: $viewers viewers, ${secs}s: requests $reqs, body bytes $bytes, (errors stalls segments) $errs"
+conns=$(curl -s "$(head -1 "$work/origin")metrics" | awk '/^hls_origin_connections_total /{print $2}')
+echo "swarm: the origin accepted $conns connections (2 runs: 1 + $viewers viewers, and their preflights)"
 echo "swarm: max RSS $load_kb KiB, base (1 viewer) $base_kb KiB -> $(( (load_kb - base_kb) * 1024 / viewers )) bytes per viewer"
 echo "swarm: CPU $c s -> $(echo "$c * 1000000 / $reqs" | bc -l | cut -c1-6) us per request," \
   "$(echo "$c / ($bytes / 1000000000)" | bc -l | cut -c1-6) s per GB, $(echo "$c * 1000 / $reqs" | bc -l | cut -c1-6) s per 1,000 requests"
