@@ -81,6 +81,10 @@ pub struct RunArgs {
     /// Connect timeout, and the longest wait for a response head or the next body bytes.
     #[arg(long, default_value = "10s", value_parser = parse_nonzero_duration)]
     pub timeout: Duration,
+    /// Offer HTTP/2 by ALPN on https URLs, as browsers and players do; the server chooses, and plain
+    /// http stays HTTP/1.1. One HTTP/2 connection per variant player. Native engine only.
+    #[arg(long)]
+    pub http2: bool,
     /// Skip TLS certificate verification. Needs --dangerous.
     #[arg(long, requires = "dangerous")]
     pub insecure: bool,

@@ -31,6 +31,7 @@ fn bad_flag_values_name_the_flag_and_exit_2() {
         (&["run", "--resolve", "127.0.0.1"], "--dangerous"),
         (&["run", "--variant", "middle"], "--variant"),
         (&["run", "--metrics-addr", "nowhere"], "--metrics-addr"),
+        (&["run", "--engine", "ffmpeg", "--http2", "--metrics-addr", "none"], "--http2"),
     ];
     for (args, flag) in cases {
         let (code, _, err) = hls_swarm(args);

@@ -75,24 +75,28 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, closed: mpsc::Unboun
     }
 }
 
-/// A scripted server on 127.0.0.1:0; with `tls`, behind a self-signed certificate.
+fn self_signed(alpn: &[&[u8]]) -> tokio_rustls::TlsAcceptor {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key)
+        .unwrap();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
+/// A scripted server on 127.0.0.1:0; with `tls`, behind a self-signed certificate (no ALPN: it speaks
+/// HTTP/1.1 only).
 async fn server(tls: bool) -> (Url, Log) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = mpsc::unbounded_channel();
     let log = Log { connections: Arc::default(), closed: Arc::new(tokio::sync::Mutex::new(rx)) };
-    let acceptor = tls.then(|| {
-        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(vec![cert.cert.der().clone()], key)
-            .unwrap();
-        tokio_rustls::TlsAcceptor::from(Arc::new(config))
-    });
+    let acceptor = tls.then(|| self_signed(&[]));
     let connections = log.connections.clone();
     tokio::spawn(async move {
         loop {
@@ -118,9 +122,14 @@ async fn server(tls: bool) -> (Url, Log) {
 }
 
 fn loader(insecure: bool) -> Loader {
+    tls_loader(insecure, false)
+}
+
+/// With `insecure`, accepts the test's self-signed certificate; with `http2`, offers h2 by ALPN.
+fn tls_loader(insecure: bool, http2: bool) -> Loader {
     let mut config = NetConfig::with_defaults().unwrap();
+    config.tls = hls_swarm::net::client_config(insecure, http2).unwrap();
     if insecure {
-        config.tls = hls_swarm::net::client_config(true).unwrap();
         config.resolve = Some("127.0.0.1".parse().unwrap());
     }
     Loader::new(Arc::new(config))
@@ -216,4 +225,110 @@ async fn a_redirect_to_the_same_origin_reuses_the_connection() {
     assert_ok(&f);
     assert_eq!(f.url.path(), "/ok");
     assert_eq!(log.connections(), 1);
+}
+
+/// A hyper server behind TLS that offers h2 and http/1.1 by ALPN. `/ok` answers "hello"; `/bye` answers
+/// too, then shuts its connection down gracefully (HTTP/2 GOAWAY, or close after the response).
+async fn h2_server() -> (Url, Arc<AtomicUsize>) {
+    use hyper::service::service_fn;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let acceptor = self_signed(&[b"h2", b"http/1.1"]);
+    let connections = Arc::new(AtomicUsize::new(0));
+    let count = connections.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            count.fetch_add(1, Ordering::SeqCst);
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(stream).await else { return };
+                let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+                let bye = Arc::new(tokio::sync::Notify::new());
+                let said_bye = bye.clone();
+                let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let said_bye = said_bye.clone();
+                    async move {
+                        if req.uri().path() == "/bye" {
+                            said_bye.notify_one();
+                        }
+                        let version = format!("{:?}", req.version());
+                        Ok::<_, std::convert::Infallible>(
+                            http::Response::builder()
+                                .header("x-version", version)
+                                .body(http_body_util::Full::new(bytes::Bytes::from_static(b"hello")))
+                                .unwrap(),
+                        )
+                    }
+                });
+                let io = TokioIo::new(tls);
+                if h2 {
+                    let conn =
+                        hyper::server::conn::http2::Builder::new(TokioExecutor::new()).serve_connection(io, service);
+                    tokio::pin!(conn);
+                    tokio::select! {
+                        _ = conn.as_mut() => return,
+                        _ = bye.notified() => conn.as_mut().graceful_shutdown(),
+                    }
+                    let _ = conn.await;
+                } else {
+                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+                }
+            });
+        }
+    });
+    (Url::parse(&format!("https://localhost:{port}/")).unwrap(), connections)
+}
+
+#[tokio::test]
+async fn http2_by_alpn_keeps_one_connection() {
+    let (base, connections) = h2_server().await;
+    let mut l = tls_loader(true, true);
+    for i in 0..40 {
+        let f = get(&mut l, &base, "/ok").await;
+        assert_ok(&f);
+        assert_eq!(f.version, Some(http::Version::HTTP_2), "request {i}");
+        assert_eq!(f.timings.tls.is_some(), i == 0, "request {i} shook hands anew");
+    }
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn without_http2_the_same_server_is_spoken_to_in_http1() {
+    let (base, connections) = h2_server().await;
+    let mut l = tls_loader(true, false);
+    for _ in 0..3 {
+        let f = get(&mut l, &base, "/ok").await;
+        assert_ok(&f);
+        assert_eq!(f.version, Some(http::Version::HTTP_11));
+    }
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn http2_offered_to_an_http1_server_falls_back() {
+    let (base, log) = server(true).await;
+    let mut l = tls_loader(true, true);
+    for _ in 0..3 {
+        let f = get(&mut l, &base, "/ok").await;
+        assert_ok(&f);
+        assert_eq!(f.version, Some(http::Version::HTTP_11));
+    }
+    assert_eq!(log.connections(), 1);
+}
+
+#[tokio::test]
+async fn an_http2_connection_the_server_ends_is_replaced_without_an_error() {
+    let (base, connections) = h2_server().await;
+    let mut l = tls_loader(true, true);
+    assert_ok(&get(&mut l, &base, "/bye").await);
+    // The GOAWAY may reach the client before or after its next request: either way no error.
+    for _ in 0..3 {
+        let f = get(&mut l, &base, "/ok").await;
+        assert_ok(&f);
+        assert_eq!(f.version, Some(http::Version::HTTP_2));
+    }
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
 }

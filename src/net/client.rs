@@ -4,14 +4,17 @@
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use futures_util::future::Either;
 use http::header::{self, HeaderName, HeaderValue};
 use http_body_util::{BodyExt, Empty};
-use hyper::client::conn::http1::{self, SendRequest};
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::TokioExecutor;
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
@@ -91,6 +94,8 @@ pub struct Fetch {
     pub error: Option<NetError>,
     /// Time the request was started.
     pub started: Instant,
+    /// The HTTP version of the last response.
+    pub version: Option<http::Version>,
 }
 
 /// Any byte stream a connection runs on: TCP, or TLS over TCP.
@@ -98,36 +103,106 @@ trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'sta
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static> Stream for T {}
 type BoxStream = Box<dyn Stream>;
 
-/// hyper's state for one exchange on a kept-alive stream.
-type Conn = http1::Connection<TokioIo<BoxStream>, Empty<Bytes>>;
+/// hyper's state for one HTTP/1.1 exchange on a kept-alive stream.
+type H1Conn = http1::Connection<TokioIo<BoxStream>, Empty<Bytes>>;
 
-/// `(scheme, host, port)`: which streams a request may reuse.
+/// hyper's HTTP/2 connection: its frames are read and written by a task hyper spawns; this part hands it
+/// our requests.
+type H2Conn = http2::Connection<TokioIo<BoxStream>, Empty<Bytes>, TokioExecutor>;
+
+/// `(scheme, host, port)`: which connections a request may reuse.
 type Origin = (String, String, u16);
 
-/// One request's HTTP/1.1 exchange: hyper's connection over a stream, driven inside the viewer's own task
+enum Sender {
+    H1(http1::SendRequest<Empty<Bytes>>),
+    H2(http2::SendRequest<Empty<Bytes>>),
+}
+
+/// The part of a connection that must be polled to move bytes.
+// The HTTP/1.1 variant is large but lives only in a running request's (boxed) future; boxing it would
+// cost an allocation per request for nothing.
+#[allow(clippy::large_enum_variant)]
+enum Driver {
+    H1(H1Conn),
+    H2(Pin<Box<H2Conn>>),
+}
+
+impl Driver {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<hyper::Result<()>> {
+        match self {
+            Driver::H1(c) => c.poll_without_shutdown(cx),
+            Driver::H2(c) => c.as_mut().poll(cx),
+        }
+    }
+}
+
+/// One request's exchange: hyper's connection over a stream, driven inside the viewer's own task
 /// ([`drive`]) instead of in a task of its own: no cross-task wake-up per body chunk and no extra task per
-/// connection, which matters at thousands of viewers per core. `None` once the connection has ended.
+/// connection, which matters at thousands of viewers per core. `conn` is `None` once the connection has
+/// ended.
+///
+/// HTTP/1.1 exchanges last one request (see [`Loader`]); an HTTP/2 one (negotiated by ALPN with
+/// `--http2`) is kept whole between requests, as its stream state and header tables must be.
 struct Exchange {
-    sender: SendRequest<Empty<Bytes>>,
-    conn: Option<Conn>,
+    sender: Sender,
+    conn: Option<Driver>,
+}
+
+/// What a loader keeps between requests.
+enum Kept {
+    /// An HTTP/1.1 stream, bare.
+    Stream(BoxStream),
+    /// An HTTP/2 connection (boxed: a loader is part of every viewer's task).
+    H2(Box<Exchange>),
 }
 
 impl Exchange {
-    async fn start(stream: BoxStream) -> Result<Self, NetError> {
-        let (sender, conn) = http1::Builder::new()
-            .read_buf_exact_size(Some(READ_BUF))
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| NetError::Other(format!("HTTP handshake: {e}")))?;
-        Ok(Self { sender, conn: Some(conn) })
+    async fn start(stream: BoxStream, h2: bool) -> Result<Self, NetError> {
+        let io = TokioIo::new(stream);
+        let failed = |e: hyper::Error| NetError::Other(format!("HTTP handshake: {e}"));
+        if h2 {
+            let (sender, conn) = http2::Builder::new(TokioExecutor::new()).handshake(io).await.map_err(failed)?;
+            return Ok(Self { sender: Sender::H2(sender), conn: Some(Driver::H2(Box::pin(conn))) });
+        }
+        let (sender, conn) =
+            http1::Builder::new().read_buf_exact_size(Some(READ_BUF)).handshake(io).await.map_err(failed)?;
+        Ok(Self { sender: Sender::H1(sender), conn: Some(Driver::H1(conn)) })
     }
 
-    /// Ends the exchange after a complete response and hands the stream back for the next request, or
-    /// `None` when it cannot be reused (the connection ended, or bytes arrived that no request asked for).
-    fn park(self) -> Option<BoxStream> {
+    fn send(
+        &mut self,
+        req: http::Request<Empty<Bytes>>,
+    ) -> impl Future<Output = hyper::Result<http::Response<hyper::body::Incoming>>> + use<> {
+        match &mut self.sender {
+            Sender::H1(s) => Either::Left(s.send_request(req)),
+            Sender::H2(s) => Either::Right(s.send_request(req)),
+        }
+    }
+
+    fn is_h2(&self) -> bool {
+        matches!(self.sender, Sender::H2(_))
+    }
+
+    /// An HTTP/2 connection that can take another request.
+    fn is_open(&self) -> bool {
+        match &self.sender {
+            Sender::H2(s) => self.conn.is_some() && !s.is_closed() && s.is_ready(),
+            Sender::H1(_) => false,
+        }
+    }
+
+    /// Ends the exchange after a complete response and keeps what the next request can reuse: the bare
+    /// stream of an HTTP/1.1 connection, or `None` when it cannot be reused (the connection ended, or
+    /// bytes arrived that no request asked for); an HTTP/2 connection as it is.
+    fn park(self) -> Option<Kept> {
         let Self { sender, conn } = self;
-        drop(sender);
-        let mut conn = conn?;
+        let mut conn = match (sender, conn) {
+            (Sender::H2(sender), Some(conn)) => {
+                return Some(Kept::H2(Box::new(Self { sender: Sender::H2(sender), conn: Some(conn) })));
+            }
+            (_, Some(Driver::H1(conn))) => conn,
+            _ => return None,
+        };
         // With its sender gone and no request in flight, the dispatcher finishes on this poll without
         // touching the stream; a connection that would need another poll is not reused.
         let mut cx = Context::from_waker(Waker::noop());
@@ -136,19 +211,19 @@ impl Exchange {
             Poll::Ready(Err(_)) | Poll::Pending => return None,
         }
         let parts = conn.into_parts();
-        parts.read_buf.is_empty().then(|| parts.io.into_inner())
+        parts.read_buf.is_empty().then(|| Kept::Stream(parts.io.into_inner()))
     }
 }
 
 /// Awaits `fut` while polling the connection, which needs polling to move bytes.
-async fn drive<T>(conn: &mut Option<Conn>, fut: impl Future<Output = T>) -> T {
+async fn drive<T>(conn: &mut Option<Driver>, fut: impl Future<Output = T>) -> T {
     tokio::pin!(fut);
     loop {
         let Some(c) = conn.as_mut() else { return fut.await };
         tokio::select! {
             biased;
             out = &mut fut => return out,
-            _ = std::future::poll_fn(|cx| c.poll_without_shutdown(cx)) => *conn = None,
+            _ = std::future::poll_fn(|cx| c.poll(cx)) => *conn = None,
         }
     }
 }
@@ -164,7 +239,7 @@ async fn drive<T>(conn: &mut Option<Conn>, fut: impl Future<Output = T>) -> T {
 /// requests is its sockets and its player state.
 pub struct Loader {
     config: Arc<NetConfig>,
-    idle: Option<(Origin, BoxStream)>,
+    idle: Option<(Origin, Kept)>,
 }
 
 impl Loader {
@@ -194,6 +269,7 @@ impl Loader {
             body: None,
             error: None,
             started,
+            version: None,
         };
         for _ in 0..=self.config.max_redirects {
             let location = self.get_once(&mut fetch, mode).await;
@@ -235,25 +311,31 @@ impl Loader {
         fetch.status = Some(response.status().as_u16());
         let location = redirect_target(&url, &response);
         let expected = content_length(&response);
+        fetch.version = Some(response.version());
         let keep_alive = keeps_alive(&response);
         Self::read_body(self.config.timeout, response.into_body(), &mut exchange.conn, fetch, mode, expected).await;
         if fetch.error.is_none() && keep_alive {
-            self.idle = exchange.park().map(|stream| (origin, stream));
+            self.idle = exchange.park().map(|kept| (origin, kept));
         }
         if location.is_some() && fetch.error.is_none() { location } else { None }
     }
 
-    /// Starts an exchange on the kept stream to `origin`, or on a new one (timing DNS, connect and TLS).
-    /// Returns whether the stream was reused.
+    /// Starts an exchange on the kept connection to `origin`, or on a new one (timing DNS, connect and
+    /// TLS). Returns whether the connection was reused.
     async fn exchange(&mut self, origin: &Origin, fetch: &mut Fetch) -> Result<(Exchange, bool), NetError> {
-        let (stream, reused) = match self.idle.take() {
-            Some((kept, stream)) if kept == *origin => (stream, true),
-            _ => (Self::open(&self.config, origin, fetch).await?, false),
-        };
-        Ok((Exchange::start(stream).await?, reused))
+        match self.idle.take() {
+            Some((o, Kept::Stream(stream))) if o == *origin => {
+                return Ok((Exchange::start(stream, false).await?, true));
+            }
+            Some((o, Kept::H2(exchange))) if o == *origin && exchange.is_open() => return Ok((*exchange, true)),
+            _ => {}
+        }
+        let (stream, h2) = Self::open(&self.config, origin, fetch).await?;
+        Ok((Exchange::start(stream, h2).await?, false))
     }
 
-    async fn open(config: &NetConfig, origin: &Origin, fetch: &mut Fetch) -> Result<BoxStream, NetError> {
+    /// Opens a connection; returns its stream and whether TLS negotiated HTTP/2 (ALPN).
+    async fn open(config: &NetConfig, origin: &Origin, fetch: &mut Fetch) -> Result<(BoxStream, bool), NetError> {
         let (scheme, host, port) = origin;
         let limit = config.timeout;
         let addr = match (config.resolve, host.trim_matches(['[', ']']).parse::<IpAddr>()) {
@@ -279,7 +361,7 @@ impl Loader {
         fetch.timings.connect = Some(t.elapsed());
         let _ = tcp.set_nodelay(true);
         if scheme != "https" {
-            return Ok(Box::new(tcp));
+            return Ok((Box::new(tcp), false));
         }
         let name = ServerName::try_from(host.trim_matches(['[', ']']).to_string())
             .map_err(|e| NetError::Tls(format!("{host}: {e}")))?;
@@ -291,7 +373,8 @@ impl Loader {
             Ok(Ok(s)) => s,
         };
         fetch.timings.tls = Some(t.elapsed());
-        Ok(Box::new(tls))
+        let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+        Ok((Box::new(tls), h2))
     }
 
     /// Sends the request and waits for the response head.
@@ -301,9 +384,9 @@ impl Loader {
         url: &Url,
         fetch: &mut Fetch,
     ) -> Result<http::Response<hyper::body::Incoming>, NetError> {
-        let req = config.request(url)?;
-        let response = match timeout(config.timeout, drive(&mut exchange.conn, exchange.sender.send_request(req))).await
-        {
+        let req = config.request(url, exchange.is_h2())?;
+        let sent = exchange.send(req);
+        let response = match timeout(config.timeout, drive(&mut exchange.conn, sent)).await {
             Err(_) => Err(NetError::Timeout),
             Ok(Err(e)) => Err(classify(&e)),
             Ok(Ok(r)) => Ok(r),
@@ -317,7 +400,7 @@ impl Loader {
     async fn read_body(
         idle_limit: Duration,
         mut body: hyper::body::Incoming,
-        driver: &mut Option<Conn>,
+        driver: &mut Option<Driver>,
         fetch: &mut Fetch,
         mode: BodyMode,
         expected: Option<u64>,
@@ -401,18 +484,27 @@ impl NetConfig {
             no_cache: false,
             user_agent: HeaderValue::from_static(concat!("hls-swarm/", env!("CARGO_PKG_VERSION"))),
             timeout: Duration::from_secs(10),
-            tls: super::tls::client_config(false)?,
+            tls: super::tls::client_config(false, false)?,
             max_redirects: 5,
         })
     }
 
-    fn request(&self, url: &Url) -> Result<http::Request<Empty<Bytes>>, NetError> {
-        let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
-        let host = &url[url::Position::BeforeHost..url::Position::AfterPort];
-        let mut req = http::Request::get(path)
-            .header(header::HOST, host)
-            .header(header::USER_AGENT, self.user_agent.clone())
-            .header(header::ACCEPT, "*/*");
+    /// Whether TLS offers HTTP/2 by ALPN (`--http2`).
+    pub fn offers_http2(&self) -> bool {
+        self.tls.alpn_protocols.iter().any(|p| p == b"h2")
+    }
+
+    /// The GET for `url`: origin-form with a Host header over HTTP/1.1; over HTTP/2 the absolute URI,
+    /// whose authority hyper sends as `:authority`.
+    fn request(&self, url: &Url, h2: bool) -> Result<http::Request<Empty<Bytes>>, NetError> {
+        let mut req = if h2 {
+            http::Request::get(&url[..url::Position::AfterQuery]).version(http::Version::HTTP_2)
+        } else {
+            let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
+            let host = &url[url::Position::BeforeHost..url::Position::AfterPort];
+            http::Request::get(path).header(header::HOST, host)
+        };
+        req = req.header(header::USER_AGENT, self.user_agent.clone()).header(header::ACCEPT, "*/*");
         if self.no_cache {
             req = req.header(header::CACHE_CONTROL, "no-cache").header(header::PRAGMA, "no-cache");
         }

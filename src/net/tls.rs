@@ -8,7 +8,8 @@ use rustls::crypto::{CryptoProvider, ring};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-pub fn client_config(insecure: bool) -> Result<Arc<ClientConfig>, rustls::Error> {
+/// With `http2`, ALPN offers h2 before http/1.1 and the server chooses; otherwise only http/1.1.
+pub fn client_config(insecure: bool, http2: bool) -> Result<Arc<ClientConfig>, rustls::Error> {
     let provider = Arc::new(ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions()?;
     let mut config = if insecure {
@@ -17,7 +18,7 @@ pub fn client_config(insecure: bool) -> Result<Arc<ClientConfig>, rustls::Error>
         let roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
         builder.with_root_certificates(roots).with_no_client_auth()
     };
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = if http2 { vec![b"h2".to_vec(), b"http/1.1".to_vec()] } else { vec![b"http/1.1".to_vec()] };
     Ok(Arc::new(config))
 }
 

@@ -45,6 +45,12 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!("hls-swarm: error: --print-cmd prints the FFmpeg command; add --engine ffmpeg");
         return Ok(ExitCode::from(2));
     }
+    if args.http2 && args.engine == EngineArg::Ffmpeg {
+        eprintln!(
+            "hls-swarm: error: --http2 is for the native engine (FFmpeg speaks HTTP/1.1); drop it or --engine ffmpeg"
+        );
+        return Ok(ExitCode::from(2));
+    }
     // Ctrl-C and SIGTERM from here on end the run through the drain, summary and report.
     let stop = crate::signals::shutdown_signal();
     let Some(scrape) = usage(args.origin_metrics.to_config()) else { return Ok(ExitCode::from(2)) };
@@ -251,6 +257,12 @@ fn finish(
 async fn preflight(url: &Url, net: &Arc<NetConfig>, recorder: &Recorder) -> Result<hls::Playlist, String> {
     let mut loader = Loader::new(net.clone());
     let fetch = loader.get(url, BodyMode::Collect { limit: PLAYLIST_LIMIT }).await;
+    if net.offers_http2() && fetch.url.scheme() == "https" {
+        // --http2 offers it; say what the server chose, so a run over HTTP/1.1 is not taken for one over h2.
+        if let Some(version) = fetch.version {
+            eprintln!("hls-swarm: --http2: {} answered over {version:?}", fetch.url);
+        }
+    }
     let parsed = fetch.body.as_deref().map(|b| hls::parse_playlist(b, &fetch.url));
     let kind = match &parsed {
         Some(Ok(hls::Playlist::Media(_))) => Kind::MediaPlaylist,
@@ -278,7 +290,7 @@ fn net_config(args: &RunArgs) -> anyhow::Result<NetConfig> {
         user_agent: HeaderValue::from_str(&args.user_agent)
             .map_err(|_| anyhow::anyhow!("--user-agent has characters a header cannot carry"))?,
         timeout: args.timeout,
-        tls: crate::net::client_config(args.insecure).context("cannot set up TLS")?,
+        tls: crate::net::client_config(args.insecure, args.http2).context("cannot set up TLS")?,
         max_redirects: 5,
     })
 }
