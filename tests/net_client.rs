@@ -57,6 +57,8 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, closed: mpsc::Unboun
             "/chunked" => (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", false),
             "/close" => (b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello", true),
             "/http10" => (b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello", true),
+            "/http10-keep" => (b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 5\r\n\r\nhello", false),
+            "/to-eof" => (b"HTTP/1.1 200 OK\r\n\r\nhello", true),
             "/once" => (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", true),
             "/extra" => (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloXYZ", false),
             "/short" => (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello", true),
@@ -172,7 +174,7 @@ async fn tls_connection_is_kept_alive() {
 
 #[tokio::test]
 async fn a_connection_the_server_ends_is_replaced_without_an_error() {
-    for path in ["/close", "/http10"] {
+    for path in ["/close", "/http10", "/to-eof"] {
         let (base, log) = server(false).await;
         let mut l = loader(false);
         for _ in 0..3 {
@@ -182,6 +184,16 @@ async fn a_connection_the_server_ends_is_replaced_without_an_error() {
         }
         assert_eq!(log.connections(), 3, "{path}");
     }
+}
+
+#[tokio::test]
+async fn http10_with_keep_alive_is_reused() {
+    let (base, log) = server(false).await;
+    let mut l = loader(false);
+    for _ in 0..3 {
+        assert_ok(&get(&mut l, &base, "/http10-keep").await);
+    }
+    assert_eq!(log.connections(), 1);
 }
 
 #[tokio::test]

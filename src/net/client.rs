@@ -549,11 +549,21 @@ fn content_length<B>(r: &http::Response<B>) -> Option<u64> {
     r.headers().get(header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
 }
 
-/// Whether the server keeps the connection open after this response (RFC 9112 9.3): HTTP/1.1 unless
+/// Whether the connection can carry another request after this response. HTTP/2: yes (a GOAWAY shows
+/// on the sender). HTTP/1.x (RFC 9112 6.3, 9.3): not when the body runs to the connection's close (no
+/// Content-Length, no Transfer-Encoding, a status that has a body), and otherwise HTTP/1.1 unless
 /// `Connection: close`, HTTP/1.0 only with `Connection: keep-alive`.
 fn keeps_alive<B>(r: &http::Response<B>) -> bool {
+    if r.version() == http::Version::HTTP_2 {
+        return true;
+    }
+    let headers = r.headers();
+    let bodiless = r.status().is_informational() || matches!(r.status().as_u16(), 204 | 304);
+    if !bodiless && !headers.contains_key(header::CONTENT_LENGTH) && !headers.contains_key(header::TRANSFER_ENCODING) {
+        return false;
+    }
     let has = |token: &str| {
-        r.headers()
+        headers
             .get_all(header::CONNECTION)
             .iter()
             .filter_map(|v| v.to_str().ok())
