@@ -13,10 +13,13 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use url::Url;
 
-/// What the server saw: connections accepted, and a signal each time it closed one.
+/// What the server saw, and a hand on when it closes a held connection.
 #[derive(Clone)]
 struct Log {
     connections: Arc<AtomicUsize>,
+    paths: Arc<std::sync::Mutex<Vec<String>>>,
+    /// Lets the connection that answered `/hold` close.
+    release: Arc<tokio::sync::Notify>,
     closed: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<()>>>,
 }
 
@@ -25,10 +28,23 @@ impl Log {
         self.connections.load(Ordering::SeqCst)
     }
 
-    /// Waits until the server has closed a connection (after `/once`).
-    async fn server_closed(&self) {
+    fn requests_for(&self, path: &str) -> usize {
+        self.paths.lock().unwrap().iter().filter(|p| *p == path).count()
+    }
+
+    /// Closes the connection held after `/hold` and waits until it is closed.
+    async fn close_held(&self) {
+        self.release.notify_one();
         self.closed.lock().await.recv().await.expect("server running");
     }
+}
+
+/// The server side of [`Log`].
+#[derive(Clone)]
+struct Script {
+    paths: Arc<std::sync::Mutex<Vec<String>>>,
+    release: Arc<tokio::sync::Notify>,
+    closed: mpsc::UnboundedSender<()>,
 }
 
 /// Reads one request head; `None` at EOF.
@@ -48,30 +64,37 @@ async fn read_head<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> Option
 }
 
 /// Answers requests on one connection by path until the script or the client ends it.
-async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, closed: mpsc::UnboundedSender<()>) {
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, script: Script) {
     let mut buf = Vec::new();
     while let Some(head) = read_head(&mut s, &mut buf).await {
         let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+        script.paths.lock().unwrap().push(path.clone());
         let (reply, then_close): (&[u8], bool) = match path.as_str() {
-            "/ok" => (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", false),
+            "/ok" | "/hold" => (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", path == "/hold"),
             "/chunked" => (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", false),
             "/close" => (b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello", true),
             "/http10" => (b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello", true),
             "/http10-keep" => (b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 5\r\n\r\nhello", false),
             "/to-eof" => (b"HTTP/1.1 200 OK\r\n\r\nhello", true),
-            "/once" => (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", true),
             "/extra" => (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloXYZ", false),
             "/short" => (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello", true),
             "/redirect" => (b"HTTP/1.1 302 Found\r\nLocation: /ok\r\nContent-Length: 0\r\n\r\n", false),
+            // A 304 has no body, whatever its Content-Length says (RFC 9110 8.6).
+            "/not-modified" => (b"HTTP/1.1 304 Not Modified\r\nContent-Length: 100\r\n\r\n", false),
+            // No answer: the client times out.
+            "/silent" => continue,
             _ => (b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", false),
         };
         if s.write_all(reply).await.is_err() || s.flush().await.is_err() {
             break;
         }
         if then_close {
+            if path == "/hold" {
+                script.release.notified().await;
+            }
             let _ = s.shutdown().await;
             drop(s);
-            let _ = closed.send(());
+            let _ = script.closed.send(());
             return;
         }
     }
@@ -97,23 +120,29 @@ async fn server(tls: bool) -> (Url, Log) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = mpsc::unbounded_channel();
-    let log = Log { connections: Arc::default(), closed: Arc::new(tokio::sync::Mutex::new(rx)) };
+    let log = Log {
+        connections: Arc::default(),
+        paths: Arc::default(),
+        release: Arc::default(),
+        closed: Arc::new(tokio::sync::Mutex::new(rx)),
+    };
+    let script = Script { paths: log.paths.clone(), release: log.release.clone(), closed: tx };
     let acceptor = tls.then(|| self_signed(&[]));
     let connections = log.connections.clone();
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else { return };
             connections.fetch_add(1, Ordering::SeqCst);
-            let closed = tx.clone();
+            let script = script.clone();
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
                 match acceptor {
                     Some(a) => {
                         if let Ok(s) = a.accept(stream).await {
-                            serve(s, closed).await
+                            serve(s, script).await
                         }
                     }
-                    None => serve(stream, closed).await,
+                    None => serve(stream, script).await,
                 }
             });
         }
@@ -180,7 +209,8 @@ async fn a_connection_the_server_ends_is_replaced_without_an_error() {
         for _ in 0..3 {
             let f = get(&mut l, &base, path).await;
             assert_ok(&f);
-            assert!(f.timings.connect.is_some(), "{path}: reused a connection the server ended");
+            assert!(f.timings.connect.is_some(), "{path}: no new connection");
+            assert!(!f.reconnected, "{path}: a connection the server ended was kept and tried again");
         }
         assert_eq!(log.connections(), 3, "{path}");
     }
@@ -200,12 +230,40 @@ async fn http10_with_keep_alive_is_reused() {
 async fn a_kept_connection_closed_while_idle_is_retried_once() {
     let (base, log) = server(false).await;
     let mut l = loader(false);
-    assert_ok(&get(&mut l, &base, "/once").await);
-    log.server_closed().await;
+    let f = get(&mut l, &base, "/hold").await;
+    assert_ok(&f);
+    assert!(!f.reconnected);
+    log.close_held().await;
     let f = get(&mut l, &base, "/ok").await;
     assert_ok(&f);
+    assert!(f.reconnected, "the kept connection was tried, found closed, and replaced");
     assert!(f.timings.connect.is_some(), "the retry opened a connection");
     assert_eq!(log.connections(), 2);
+    assert_eq!(log.requests_for("/ok"), 1, "the request reached the server once");
+}
+
+#[tokio::test]
+async fn a_timeout_on_a_kept_connection_is_not_sent_again() {
+    let (base, log) = server(false).await;
+    let mut config = NetConfig::with_defaults().unwrap();
+    config.timeout = std::time::Duration::from_millis(200);
+    let mut l = Loader::new(Arc::new(config));
+    assert_ok(&get(&mut l, &base, "/ok").await);
+    let f = get(&mut l, &base, "/silent").await;
+    assert_eq!(f.error, Some(NetError::Timeout));
+    assert!(!f.reconnected);
+    assert_eq!(log.requests_for("/silent"), 1, "a timed-out request was sent again");
+    assert_eq!(log.connections(), 1);
+}
+
+#[tokio::test]
+async fn a_304_has_no_body_whatever_its_content_length() {
+    let (base, log) = server(false).await;
+    let mut l = loader(false);
+    let f = get(&mut l, &base, "/not-modified").await;
+    assert_eq!((f.status, f.error, f.body_bytes), (Some(304), None, 0));
+    assert_ok(&get(&mut l, &base, "/ok").await);
+    assert_eq!(log.connections(), 1);
 }
 
 #[tokio::test]

@@ -96,6 +96,8 @@ pub struct Fetch {
     pub started: Instant,
     /// The HTTP version of the last response.
     pub version: Option<http::Version>,
+    /// The kept connection was found closed by the server, and the request went again on a new one.
+    pub reconnected: bool,
 }
 
 /// Any byte stream a connection runs on: TCP, or TLS over TCP.
@@ -183,8 +185,19 @@ impl Exchange {
         matches!(self.sender, Sender::H2(_))
     }
 
-    /// An HTTP/2 connection that can take another request.
-    fn is_open(&self) -> bool {
+    /// The kept HTTP/2 connection, if it can take another request.
+    fn if_open(mut self: Box<Self>) -> Option<Self> {
+        self.is_open().then_some(*self)
+    }
+
+    fn is_open(&mut self) -> bool {
+        // Nobody polls the connection between requests: poll it once, so that a connection the server
+        // ended meanwhile (GOAWAY, close) shows now instead of cancelling the next request.
+        if let Some(conn) = self.conn.as_mut() {
+            if conn.poll(&mut Context::from_waker(Waker::noop())).is_ready() {
+                self.conn = None;
+            }
+        }
         match &self.sender {
             Sender::H2(s) => self.conn.is_some() && !s.is_closed() && s.is_ready(),
             Sender::H1(_) => false,
@@ -213,6 +226,16 @@ impl Exchange {
         let parts = conn.into_parts();
         parts.read_buf.is_empty().then(|| Kept::Stream(parts.io.into_inner()))
     }
+}
+
+/// A request that got no response head.
+struct SendFailed {
+    error: NetError,
+    /// The connection ended before any response: hyper cancelled the request unsent (it found the
+    /// connection closed), or the connection closed with the response incomplete. On a kept connection
+    /// that is the server having closed it while idle, and the request may go again on a new one. Never
+    /// after a timeout: the server may be working on it, and a load tester must not send it twice.
+    stale: bool,
 }
 
 /// Awaits `fut` while polling the connection, which needs polling to move bytes.
@@ -270,6 +293,7 @@ impl Loader {
             error: None,
             started,
             version: None,
+            reconnected: false,
         };
         for _ in 0..=self.config.max_redirects {
             let location = self.get_once(&mut fetch, mode).await;
@@ -295,15 +319,19 @@ impl Loader {
         let origin = origin_key(&url).map_err(|e| fetch.error = Some(e)).ok()?;
         let (mut exchange, reused) = self.exchange(&origin, fetch).await.map_err(|e| fetch.error = Some(e)).ok()?;
         let response = match Self::send(&self.config, &mut exchange, &url, fetch).await {
-            Err(err) if reused && fetch.status.is_none() => {
-                // A kept-alive connection the server had closed: retry once on a fresh one, as
-                // browsers and players do for idempotent requests.
-                tracing::debug!("retrying {url} on a new connection after: {err}");
+            Err(SendFailed { error, stale: true }) if reused => {
+                // The kept connection had been closed by the server: once more on a new one, as browsers
+                // and players do for idempotent requests.
+                tracing::debug!("retrying {url} on a new connection after: {error}");
+                fetch.reconnected = true;
                 (exchange, _) = self.exchange(&origin, fetch).await.map_err(|e| fetch.error = Some(e)).ok()?;
-                Self::send(&self.config, &mut exchange, &url, fetch).await.map_err(|e| fetch.error = Some(e)).ok()?
+                Self::send(&self.config, &mut exchange, &url, fetch)
+                    .await
+                    .map_err(|f| fetch.error = Some(f.error))
+                    .ok()?
             }
-            Err(err) => {
-                fetch.error = Some(err);
+            Err(failed) => {
+                fetch.error = Some(failed.error);
                 return None;
             }
             Ok(r) => r,
@@ -323,12 +351,13 @@ impl Loader {
     /// Starts an exchange on the kept connection to `origin`, or on a new one (timing DNS, connect and
     /// TLS). Returns whether the connection was reused.
     async fn exchange(&mut self, origin: &Origin, fetch: &mut Fetch) -> Result<(Exchange, bool), NetError> {
-        match self.idle.take() {
-            Some((o, Kept::Stream(stream))) if o == *origin => {
-                return Ok((Exchange::start(stream, false).await?, true));
-            }
-            Some((o, Kept::H2(exchange))) if o == *origin && exchange.is_open() => return Ok((*exchange, true)),
-            _ => {}
+        let kept = match self.idle.take() {
+            Some((o, Kept::Stream(stream))) if o == *origin => Some(Exchange::start(stream, false).await?),
+            Some((o, Kept::H2(exchange))) if o == *origin => exchange.if_open(),
+            _ => None,
+        };
+        if let Some(exchange) = kept {
+            return Ok((exchange, true));
         }
         let (stream, h2) = Self::open(&self.config, origin, fetch).await?;
         Ok((Exchange::start(stream, h2).await?, false))
@@ -383,12 +412,12 @@ impl Loader {
         exchange: &mut Exchange,
         url: &Url,
         fetch: &mut Fetch,
-    ) -> Result<http::Response<hyper::body::Incoming>, NetError> {
-        let req = config.request(url, exchange.is_h2())?;
+    ) -> Result<http::Response<hyper::body::Incoming>, SendFailed> {
+        let req = config.request(url, exchange.is_h2()).map_err(|error| SendFailed { error, stale: false })?;
         let sent = exchange.send(req);
         let response = match timeout(config.timeout, drive(&mut exchange.conn, sent)).await {
-            Err(_) => Err(NetError::Timeout),
-            Ok(Err(e)) => Err(classify(&e)),
+            Err(_) => Err(SendFailed { error: NetError::Timeout, stale: false }),
+            Ok(Err(e)) => Err(SendFailed { error: classify(&e), stale: e.is_canceled() || e.is_incomplete_message() }),
             Ok(Ok(r)) => Ok(r),
         };
         if response.is_ok() {
@@ -545,14 +574,20 @@ pub(crate) fn classify(e: &hyper::Error) -> NetError {
     NetError::Other(e.to_string())
 }
 
+/// The body length the response announces; none for statuses that have no body (RFC 9110 8.6).
 fn content_length<B>(r: &http::Response<B>) -> Option<u64> {
+    if r.status().is_informational() || matches!(r.status().as_u16(), 204 | 304) {
+        return None;
+    }
     r.headers().get(header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
 }
 
-/// Whether the connection can carry another request after this response. HTTP/2: yes (a GOAWAY shows
-/// on the sender). HTTP/1.x (RFC 9112 6.3, 9.3): not when the body runs to the connection's close (no
-/// Content-Length, no Transfer-Encoding, a status that has a body), and otherwise HTTP/1.1 unless
-/// `Connection: close`, HTTP/1.0 only with `Connection: keep-alive`.
+/// Whether the connection can carry another request after this response. HTTP/2: yes (a GOAWAY is seen
+/// before the next request, in [`Exchange::if_open`]). HTTP/1.x (RFC 9112 6.3, 9.3): not when the body
+/// runs to the connection's close (no Content-Length, no Transfer-Encoding, a status that has a body),
+/// and otherwise HTTP/1.1 unless `Connection: close`, HTTP/1.0 only with `Connection: keep-alive`.
+/// hyper's own connection state says the same, and [`Exchange::park`] hands back no stream it closed;
+/// this decides from the response itself, without relying on when hyper notices.
 fn keeps_alive<B>(r: &http::Response<B>) -> bool {
     if r.version() == http::Version::HTTP_2 {
         return true;
