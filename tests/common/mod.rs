@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: a plain HTTP/1.1 client over one keep-alive connection.
 #![allow(dead_code)]
 
+pub mod peers;
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::SendRequest;
