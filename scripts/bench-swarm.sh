@@ -3,12 +3,20 @@
 # the origin in a separate process on loopback. Prints RSS per viewer above a 1-viewer base, CPU per
 # request, CPU per GB and per 1,000 requests, and the same for wrk fetching the same segment over
 # keep-alive (the floor).
-# Usage: scripts/bench-swarm.sh [VIEWERS] [SECONDS]
+# With `tls` or `h2`, Debian's nginx terminates TLS (and HTTP/2) in front of the origin and the swarm
+# goes through it (`h2`: with --http2); wrk then fetches over TLS too.
+# Usage: scripts/bench-swarm.sh [VIEWERS] [SECONDS] [plain|tls|h2]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 viewers=${1:-5000}
 secs=${2:-60}
+mode=${3:-plain}
+case $mode in plain|tls|h2) ;; *) echo "mode must be plain, tls or h2, not '$mode'" >&2; exit 2;; esac
 need=()
+if [ "$mode" != plain ]; then
+  [ -x /usr/sbin/nginx ] || need+=(nginx)
+  command -v openssl >/dev/null || need+=(openssl)
+fi
 command -v wrk >/dev/null || need+=(wrk)
 [ -x /usr/bin/time ] || need+=(time)
 command -v bc >/dev/null || need+=(bc)
@@ -19,9 +27,45 @@ bin=./target/release/hls-swarm
 work=$(mktemp -d)
 $bin origin --listen 127.0.0.1:0 --variants 240p:256k --segment-duration 2 --window 10 >"$work/origin" 2>/dev/null &
 origin=$!
-trap 'kill $origin 2>/dev/null; rm -rf "$work"' EXIT
+nginx=""
+trap 'kill $origin $nginx 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 50); do [ -s "$work/origin" ] && break; sleep 0.1; done
-url="$(head -1 "$work/origin")master.m3u8"
+base="$(head -1 "$work/origin")"
+flags=()
+if [ "$mode" != plain ]; then
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout "$work/key.pem" \
+    -out "$work/cert.pem" 2>/dev/null
+  h2=""; [ "$mode" = h2 ] && h2=" http2"
+  upstream=${base#http://}; upstream=${upstream%/}
+  cat >"$work/nginx.conf" <<CONF
+master_process off;
+daemon off;
+worker_rlimit_nofile 30000;
+pid $work/nginx.pid;
+error_log $work/error.log;
+events { worker_connections 25000; }
+http {
+  access_log off;
+  client_body_temp_path $work/body; proxy_temp_path $work/proxy; fastcgi_temp_path $work/fastcgi;
+  uwsgi_temp_path $work/uwsgi; scgi_temp_path $work/scgi;
+  keepalive_requests 100000;
+  upstream origin { server $upstream; keepalive 64; }
+  server {
+    listen 127.0.0.1:$port ssl$h2;
+    ssl_certificate $work/cert.pem; ssl_certificate_key $work/key.pem;
+    location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+CONF
+  /usr/sbin/nginx -c "$work/nginx.conf" -p "$work" -e "$work/error.log" &
+  nginx=$!
+  for _ in $(seq 50); do curl -sk -o /dev/null "https://127.0.0.1:$port/" && break; sleep 0.1; done
+  base="https://localhost:$port/"
+  flags=(--resolve 127.0.0.1 --insecure --dangerous)
+  [ "$mode" = h2 ] && flags+=(--http2)
+fi
+url="${base}master.m3u8"
 
 # field NAME FILE: a value from GNU time -v output
 field() { grep -F "$1" "$2" | awk -F': ' '{print $2}'; }
@@ -30,7 +74,7 @@ cpu() { echo "$(field 'User time' "$1") + $(field 'System time' "$1")" | bc -l; 
 total() { python3 -c "import json,sys; r=json.load(open('$1')); print(sum(k['$2'] for k in r['requests'].values()))"; }
 
 swarm() { # VIEWERS SECONDS NAME
-  /usr/bin/time -v $bin run "$url" --clients "$1" --ramp-rate 500 --duration "$2" --report "$work/$3.json" \
+  /usr/bin/time -v $bin run "$url" "${flags[@]}" --clients "$1" --ramp-rate 500 --duration "$2" --report "$work/$3.json" \
     >"$work/$3.out" 2>"$work/$3.err"
 }
 swarm 1 10 base
@@ -41,17 +85,22 @@ reqs=$(total "$work/load.json" count)
 bytes=$(total "$work/load.json" bytes)
 errs=$(python3 -c "import json; r=json.load(open('$work/load.json')); print(sum(r['errors'].values()), r['playback']['stall_count'], r['segments']['downloaded'])")
 c=$(cpu "$work/load.err")
-echo "swarm: $viewers viewers, ${secs}s: requests $reqs, body bytes $bytes, (errors stalls segments) $errs"
+echo "swarm ($mode): $viewers viewers, ${secs}s: requests $reqs, body bytes $bytes, (errors stalls segments) $errs"
 conns=$(curl -s "$(head -1 "$work/origin")metrics" | awk '/^hls_origin_connections_total /{print $2}')
-echo "swarm: the origin accepted $conns connections (2 runs: 1 + $viewers viewers, and their preflights)"
+if [ "$mode" = plain ]; then
+  echo "swarm: the origin accepted $conns connections (2 runs: 1 + $viewers viewers, and their preflights)"
+else
+  echo "swarm: the origin accepted $conns connections (from nginx)"
+fi
 echo "swarm: max RSS $load_kb KiB, base (1 viewer) $base_kb KiB -> $(( (load_kb - base_kb) * 1024 / viewers )) bytes per viewer"
 echo "swarm: CPU $c s -> $(echo "$c * 1000000 / $reqs" | bc -l | cut -c1-6) us per request," \
   "$(echo "$c / ($bytes / 1000000000)" | bc -l | cut -c1-6) s per GB, $(echo "$c * 1000 / $reqs" | bc -l | cut -c1-6) s per 1,000 requests"
 
 seg=$(curl -s "$(head -1 "$work/origin")240p/stream.m3u8" | grep '^seg' | tail -1)
-/usr/bin/time -v wrk -t1 -c50 -d10s "$(head -1 "$work/origin")240p/$seg" >"$work/wrk.out" 2>"$work/wrk.err"
+wurl="${base/localhost/127.0.0.1}240p/$seg"
+/usr/bin/time -v wrk -t1 -c50 -d10s "$wurl" >"$work/wrk.out" 2>"$work/wrk.err"
 wreqs=$(grep -oE '^ +[0-9]+ requests' "$work/wrk.out" | grep -oE '[0-9]+')
-wsize=$(curl -s -o /dev/null -w '%{size_download}' "$(head -1 "$work/origin")240p/$seg")
+wsize=$(curl -sk -o /dev/null -w '%{size_download}' "$wurl")
 wc=$(cpu "$work/wrk.err")
 echo "wrk:   $wreqs requests of $wsize bytes, CPU $wc s -> $(echo "$wc * 1000000 / $wreqs" | bc -l | cut -c1-6) us per request," \
   "$(echo "$wc / ($wreqs * $wsize / 1000000000)" | bc -l | cut -c1-6) s per GB"
