@@ -1,4 +1,5 @@
-//! HTTP client with phase timings. One [`Loader`] is one keep-alive connection slot, as a player's
+//! HTTP client with phase timings (HTTP/1.1; HTTP/2 by ALPN when asked). One [`Loader`] is one
+//! keep-alive connection slot, as a player's
 //! playlist loader or segment loader holds one; every request returns a [`Fetch`] with what was measured,
 //! whatever happened.
 
