@@ -1,7 +1,6 @@
 //! HTTP client with phase timings (HTTP/1.1; HTTP/2 by ALPN when asked). One [`Loader`] is one
-//! keep-alive connection slot, as a player's
-//! playlist loader or segment loader holds one; every request returns a [`Fetch`] with what was measured,
-//! whatever happened.
+//! keep-alive connection slot, as a player's playlist loader or segment loader holds one; every request
+//! returns a [`Fetch`] with what was measured, whatever happened.
 
 mod client;
 pub mod server;
