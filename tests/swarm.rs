@@ -223,6 +223,12 @@ fn report_counts_equal_the_origin_ground_truth() {
     // Keep-alive as a player keeps it: one connection per variant player for the whole run, plus the
     // preflight request's.
     assert_eq!(c.connections_total(), 8 * 2 + 1, "connections opened by the preflight and 8 viewers of 2 variants");
+    assert_eq!(report["connections"]["opened"].as_u64(), Some(c.connections_total()), "connections in the report");
+    assert_eq!(report["connections"]["connect_ms"]["count"].as_u64(), Some(c.connections_total()));
+    assert!(
+        report["connections"]["tls_ms"].is_null() && report["connections"]["dns_ms"].is_null(),
+        "plain http to an IP"
+    );
     common::validate_report(&report);
     rt.block_on(origin.shutdown());
     let _ = std::fs::remove_dir_all(&dir);

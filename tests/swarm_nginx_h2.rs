@@ -89,6 +89,8 @@ fn http2_run_through_nginx_counts_what_the_origin_served() {
     assert!(lines.iter().all(|l| l.starts_with("HTTP/2.0 ")), "a request was not HTTP/2:\n{log}");
     let connections: BTreeSet<&str> = lines.iter().map(|l| l.split(' ').nth(1).unwrap()).collect();
     assert_eq!(connections.len(), 4 + 1, "one HTTP/2 connection per viewer and the preflight's:\n{log}");
+    assert_eq!(report["connections"]["opened"].as_u64(), Some(5), "{:#}", report["connections"]);
+    assert_eq!(report["connections"]["tls_ms"]["count"].as_u64(), Some(5), "{:#}", report["connections"]);
     drop(nginx);
     rt.block_on(origin.shutdown());
 }

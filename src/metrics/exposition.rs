@@ -24,8 +24,18 @@ pub fn render(info: &RunInfo, snapshot: &Snapshot, origin: &OriginView) -> Strin
     let mut out = Exposition::new(PREFIX);
     run_families(&mut out, info, snapshot);
     request_families(&mut out, snapshot);
-    latency_histogram(&mut out, snapshot, "request_ttfb_seconds", Metric::Ttfb, TTFB_HELP);
-    latency_histogram(&mut out, snapshot, "request_duration_seconds", Metric::Duration, DURATION_HELP);
+    let per_kind = |metric: fn(Kind) -> Metric| Kind::ALL.map(|k| (k.as_str(), metric(k)));
+    latency_histogram(&mut out, snapshot, "request_ttfb_seconds", TTFB_HELP, "kind", &per_kind(Metric::Ttfb));
+    latency_histogram(
+        &mut out,
+        snapshot,
+        "request_duration_seconds",
+        DURATION_HELP,
+        "kind",
+        &per_kind(Metric::Duration),
+    );
+    let phases = [("dns", Metric::Dns), ("connect", Metric::Connect), ("tls", Metric::Tls)];
+    latency_histogram(&mut out, snapshot, "connection_setup_seconds", SETUP_HELP, "phase", &phases);
     throughput_family(&mut out, snapshot);
     playback_families(&mut out, snapshot);
     origin_families(&mut out, origin);
@@ -34,6 +44,8 @@ pub fn render(info: &RunInfo, snapshot: &Snapshot, origin: &OriginView) -> Strin
 
 const TTFB_HELP: &str = "Time from sending a request to its first body byte, ok requests, whole run.";
 const DURATION_HELP: &str = "Time from sending a request to the end of its body, ok requests, whole run.";
+const SETUP_HELP: &str = "Setup of each connection opened (DNS lookup, TCP connect, TLS handshake), whole run; \
+                          the connect count is the connections opened.";
 
 fn run_families(out: &mut Exposition, info: &RunInfo, s: &Snapshot) {
     let version = env!("CARGO_PKG_VERSION");
@@ -77,10 +89,17 @@ fn request_families(out: &mut Exposition, s: &Snapshot) {
 /// A bucket `le=B` counts the HdrHistogram buckets up to the one holding B, as HdrHistogram's
 /// `count_between(0, B)` does: a sample within the histogram's precision (0.1%) above a bound can
 /// be counted under it. `_sum` weighs each bucket by its middle value, as HdrHistogram's mean does.
-fn latency_histogram(out: &mut Exposition, s: &Snapshot, name: &'static str, metric: fn(Kind) -> Metric, help: &str) {
+/// One histogram family: a label set `label="<value>"` per `(value, metric)` of `series`.
+fn latency_histogram(
+    out: &mut Exposition,
+    s: &Snapshot,
+    name: &'static str,
+    help: &str,
+    label: &str,
+    series: &[(&str, Metric)],
+) {
     let mut f = out.family(name, Type::Histogram, help);
-    for kind in Kind::ALL {
-        let metric = metric(kind);
+    for &(value_label, metric) in series {
         let tops = LATENCY_BOUNDS_S.map(|b| metric.highest_equivalent((b * 1e6) as u64));
         let mut cumulative = [0u64; LATENCY_BOUNDS_S.len()];
         let (mut count, mut sum_us) = (0u64, 0u128);
@@ -92,24 +111,24 @@ fn latency_histogram(out: &mut Exposition, s: &Snapshot, name: &'static str, met
                 cumulative[first] += n;
             }
         }
-        write_histogram(&mut f, kind.as_str(), &cumulative, count, sum_us as f64 / 1e6);
+        write_histogram(&mut f, (label, value_label), &cumulative, count, sum_us as f64 / 1e6);
     }
 }
 
 /// Writes one label set of a histogram; `per_bound` holds each bound's own (not yet cumulative)
 /// count.
-fn write_histogram(f: &mut Family<'_>, kind: &str, per_bound: &[u64], count: u64, sum: f64) {
+fn write_histogram(f: &mut Family<'_>, label: (&str, &str), per_bound: &[u64], count: u64, sum: f64) {
     let mut running = 0;
     let mut le = String::new();
     for (bound, n) in LATENCY_BOUNDS_S.iter().zip(per_bound) {
         running += n;
         le.clear();
         super::text::write_value(&mut le, (*bound).into());
-        f.suffixed("_bucket", &[("kind", kind), ("le", &le)], running);
+        f.suffixed("_bucket", &[label, ("le", &le)], running);
     }
-    f.suffixed("_bucket", &[("kind", kind), ("le", "+Inf")], count);
-    f.suffixed("_sum", &[("kind", kind)], sum);
-    f.suffixed("_count", &[("kind", kind)], count);
+    f.suffixed("_bucket", &[label, ("le", "+Inf")], count);
+    f.suffixed("_sum", &[label], sum);
+    f.suffixed("_count", &[label], count);
 }
 
 /// Segment throughput percentiles per window, as a gauge family rather than a summary: a summary
@@ -241,7 +260,11 @@ mod tests {
         for _ in 0..3 {
             recorder.record_playback(PlaybackEvent::Started);
         }
-        recorder.record_request(&request(Kind::Multivariant, 3, 2, 420));
+        // A viewer's first request opens a TLS connection to a host name.
+        let mut opened = request(Kind::Multivariant, 3, 2, 420);
+        (opened.dns, opened.connect, opened.tls) =
+            (Some(Duration::from_micros(700)), Some(Duration::from_micros(300)), Some(Duration::from_millis(7)));
+        recorder.record_request(&opened);
         for ms in [1, 2, 4, 9] {
             recorder.record_request(&request(Kind::MediaPlaylist, ms, ms, 300));
         }
@@ -249,8 +272,10 @@ mod tests {
         for (ms, bytes) in [(40, 100_000), (120, 250_000), (600, 250_000), (12_000, 250_000)] {
             recorder.record_request(&request(Kind::Segment, ms, 10, bytes));
         }
+        // A failed request on a new connection: its setup counts all the same.
         let mut failed = request(Kind::Segment, 5, 5, 0);
-        failed.status = Some(503);
+        (failed.status, failed.connect, failed.tls) =
+            (Some(503), Some(Duration::from_millis(30)), Some(Duration::from_millis(60)));
         recorder.record_request(&failed);
         let mut timeout = request(Kind::MediaPlaylist, 3_000, 0, 0);
         (timeout.status, timeout.ttfb, timeout.error) = (None, None, Some(ErrorClass::Timeout));

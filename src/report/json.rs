@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{OriginTotals, RunMeta};
 use crate::metrics::origin::OriginView;
-use crate::stats::{ErrorClass, Kind, Percentiles, Snapshot, TimelinePoint};
+use crate::stats::{ConnectionStats, ErrorClass, Kind, Percentiles, Snapshot, TimelinePoint};
 
 pub const REPORT_SCHEMA_VERSION: u32 = 1;
 
@@ -24,6 +24,7 @@ pub struct Report {
     pub segments: Segments,
     pub errors: BTreeMap<&'static str, u64>,
     pub playback: Playback,
+    pub connections: ConnectionStats,
     pub timeline: Vec<TimelinePoint>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origin: Option<OriginTotals>,
@@ -123,6 +124,7 @@ pub fn build_report(snapshot: &Snapshot, meta: &RunMeta) -> Report {
             stall_seconds: playback.stall_seconds,
             stalled_viewers_peak: snapshot.gauges.peak_stalled,
         },
+        connections: run.connections.clone(),
         timeline: snapshot.timeline.iter().copied().collect(),
         origin: meta.origin.clone(),
         origin_metrics: meta.origin_metrics.clone(),

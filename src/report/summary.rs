@@ -91,6 +91,18 @@ pub fn summary(snapshot: &Snapshot, meta: &RunMeta) -> String {
         pb.stall_seconds,
         snapshot.gauges.peak_stalled
     );
+    let c = &run.connections;
+    let phase = |name: &str, p: Option<&Percentiles>| {
+        p.map_or(String::new(), |p| format!("  {name} p50 {:.1} ms  p99 {:.1} ms", p.p50, p.p99))
+    };
+    let _ = writeln!(
+        out,
+        "conns     opened {}{}{}{}",
+        c.opened,
+        phase("connect", c.connect_ms.as_ref()),
+        phase("tls", c.tls_ms.as_ref()),
+        phase("dns", c.dns_ms.as_ref()),
+    );
     let errors: Vec<String> = ErrorClass::ALL
         .iter()
         .filter_map(|&c| {

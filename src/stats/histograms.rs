@@ -34,10 +34,16 @@ pub enum Metric {
     SegmentThroughput,
     /// Viewer startup (start to first segment buffered), microseconds.
     Startup,
+    /// Connection phases of requests that opened a connection, whatever the response: DNS lookup,
+    /// TCP connect, TLS handshake, microseconds. A phase that failed has no sample (its error class
+    /// counts it).
+    Dns,
+    Connect,
+    Tls,
 }
 
 impl Metric {
-    pub const COUNT: usize = 2 * Kind::COUNT + 2;
+    pub const COUNT: usize = 2 * Kind::COUNT + 5;
 
     pub fn index(self) -> usize {
         match self {
@@ -45,6 +51,9 @@ impl Metric {
             Metric::Duration(k) => Kind::COUNT + k.index(),
             Metric::SegmentThroughput => 2 * Kind::COUNT,
             Metric::Startup => 2 * Kind::COUNT + 1,
+            Metric::Dns => 2 * Kind::COUNT + 2,
+            Metric::Connect => 2 * Kind::COUNT + 3,
+            Metric::Tls => 2 * Kind::COUNT + 4,
         }
     }
 
@@ -53,7 +62,10 @@ impl Metric {
             i if i < Kind::COUNT => Metric::Ttfb(Kind::ALL[i]),
             i if i < 2 * Kind::COUNT => Metric::Duration(Kind::ALL[i - Kind::COUNT]),
             i if i == 2 * Kind::COUNT => Metric::SegmentThroughput,
-            _ => Metric::Startup,
+            i if i == 2 * Kind::COUNT + 1 => Metric::Startup,
+            i if i == 2 * Kind::COUNT + 2 => Metric::Dns,
+            i if i == 2 * Kind::COUNT + 3 => Metric::Connect,
+            _ => Metric::Tls,
         }
     }
 
@@ -68,6 +80,9 @@ impl Metric {
             Metric::Duration(k) => format!("duration_us.{}", k.as_str()),
             Metric::SegmentThroughput => "segment_throughput_bps".to_owned(),
             Metric::Startup => "startup_us".to_owned(),
+            Metric::Dns => "dns_us".to_owned(),
+            Metric::Connect => "connect_us".to_owned(),
+            Metric::Tls => "tls_us".to_owned(),
         }
     }
 
@@ -215,6 +230,11 @@ impl HistSet {
     /// The distributions of one request; only ok requests have latency and throughput samples, so
     /// a fast error status or a timeout does not move what viewers received (errors are counted).
     pub(crate) fn record_request(&mut self, r: &RequestRecord) {
+        for (metric, phase) in [(Metric::Dns, r.dns), (Metric::Connect, r.connect), (Metric::Tls, r.tls)] {
+            if let Some(d) = phase {
+                self.record(metric, micros(d));
+            }
+        }
         if !r.is_ok() {
             return;
         }

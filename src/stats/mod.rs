@@ -42,4 +42,4 @@ pub use recorder::{Gauges, Recorder};
 pub use run_histograms::{RunHistograms, StatsError};
 pub use snapshot::{Snapshot, Windows};
 pub use timeline::{Timeline, TimelinePoint};
-pub use window::{KindStats, PlaybackStats, Window, WindowStats};
+pub use window::{ConnectionStats, KindStats, PlaybackStats, Window, WindowStats};

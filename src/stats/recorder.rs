@@ -104,7 +104,7 @@ impl Recorder {
 
     pub fn record_request(&self, record: &RequestRecord) {
         self.inner.counts.record_request(record);
-        if record.is_ok() {
+        if record.is_ok() || record.connect.is_some() || record.dns.is_some() {
             self.with_shard(|set| set.record_request(record));
         }
     }

@@ -128,6 +128,38 @@ fn windows_keep_samples_for_their_length_then_empty() {
 }
 
 #[test]
+fn connection_phases_count_whatever_the_response() {
+    let start = Instant::now();
+    let recorder = Recorder::with_shards(1);
+    let mut agg = Aggregator::new(recorder.clone(), start);
+    // A new connection whose request failed with a 503: its setup still counts.
+    let mut failed = segment(40, 0);
+    failed.status = Some(503);
+    failed.connect = Some(Duration::from_millis(2));
+    failed.tls = Some(Duration::from_millis(8));
+    recorder.record_request(&failed);
+    // A new plain connection, ok; then a request on a kept connection (no phases).
+    let mut fresh = segment(30, 500);
+    fresh.dns = Some(Duration::from_millis(1));
+    fresh.connect = Some(Duration::from_millis(4));
+    recorder.record_request(&fresh);
+    recorder.record_request(&segment(20, 500));
+    let snap = agg.tick(secs(start, 1));
+    for w in [Window::S1, Window::Run] {
+        let c = &snap.window(w).connections;
+        assert_eq!(c.opened, 2, "{w:?}");
+        let connect = c.connect_ms.unwrap();
+        assert!((connect.min - 2.0).abs() < 0.01 && (connect.max - 4.0).abs() < 0.01, "{connect:?}");
+        assert_eq!(c.tls_ms.map(|p| p.count), Some(1));
+        assert_eq!(c.dns_ms.map(|p| p.count), Some(1));
+    }
+    assert_eq!(snap.window(Window::Run).kinds[Kind::Segment].duration_ms.unwrap().count, 2, "only ok requests");
+    let snap = agg.tick(secs(start, 2));
+    assert_eq!(snap.window(Window::S1).connections, ConnectionStats::default());
+    assert_eq!(snap.window(Window::Run).connections.opened, 2);
+}
+
+#[test]
 fn timeline_has_one_point_per_tick_with_deltas() {
     let start = Instant::now();
     let recorder = Recorder::with_shards(2);

@@ -87,6 +87,16 @@ pub struct PlaybackStats {
     pub segments_skipped: u64,
 }
 
+/// Connections opened in a window: the setup phases of each, measured on the request that opened it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ConnectionStats {
+    /// Connections opened (TCP connect completed).
+    pub opened: u64,
+    pub dns_ms: Option<Percentiles>,
+    pub connect_ms: Option<Percentiles>,
+    pub tls_ms: Option<Percentiles>,
+}
+
 /// Everything a consumer shows for one window.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct WindowStats {
@@ -108,6 +118,7 @@ pub struct WindowStats {
     pub errors_by_class: ErrorCounts,
     pub kinds: PerKind<KindStats>,
     pub playback: PlaybackStats,
+    pub connections: ConnectionStats,
 }
 
 impl WindowStats {
@@ -166,6 +177,12 @@ impl WindowStats {
             errors_by_class: counts.errors_by_class(),
             kinds,
             playback,
+            connections: ConnectionStats {
+                opened: pct[Metric::Connect.index()].map_or(0, |p| p.count),
+                dns_ms: pct[Metric::Dns.index()],
+                connect_ms: pct[Metric::Connect.index()],
+                tls_ms: pct[Metric::Tls.index()],
+            },
         }
     }
 }
