@@ -88,7 +88,7 @@ c=$(cpu "$work/load.err")
 echo "swarm ($mode): $viewers viewers, ${secs}s: requests $reqs, body bytes $bytes, (errors stalls segments) $errs"
 conns=$(curl -s "$(head -1 "$work/origin")metrics" | awk '/^hls_origin_connections_total /{print $2}')
 if [ "$mode" = plain ]; then
-  echo "swarm: the origin accepted $conns connections (2 runs: 1 + $viewers viewers, and their preflights)"
+  echo "swarm: the origin accepted $conns connections (expected $((viewers + 4)): 1 + $viewers viewers, 2 preflights, this scrape)"
 else
   echo "swarm: the origin accepted $conns connections (from nginx)"
 fi
