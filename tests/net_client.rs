@@ -83,6 +83,8 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, script: Script) {
             "/not-modified" => (b"HTTP/1.1 304 Not Modified\r\nContent-Length: 100\r\n\r\n", false),
             // No answer: the client times out.
             "/silent" => continue,
+            // Read, then gone without a word: the server got the request.
+            "/vanish" => return,
             _ => (b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", false),
         };
         if s.write_all(reply).await.is_err() || s.flush().await.is_err() {
@@ -246,13 +248,27 @@ async fn a_kept_connection_closed_while_idle_is_retried_once() {
 async fn a_timeout_on_a_kept_connection_is_not_sent_again() {
     let (base, log) = server(false).await;
     let mut config = NetConfig::with_defaults().unwrap();
-    config.timeout = std::time::Duration::from_millis(200);
+    config.timeout = std::time::Duration::from_secs(1);
     let mut l = Loader::new(Arc::new(config));
     assert_ok(&get(&mut l, &base, "/ok").await);
     let f = get(&mut l, &base, "/silent").await;
     assert_eq!(f.error, Some(NetError::Timeout));
     assert!(!f.reconnected);
     assert_eq!(log.requests_for("/silent"), 1, "a timed-out request was sent again");
+    assert_eq!(log.connections(), 1);
+}
+
+#[tokio::test]
+async fn a_request_the_server_received_is_not_sent_again() {
+    let (base, log) = server(false).await;
+    let mut l = loader(false);
+    assert_ok(&get(&mut l, &base, "/ok").await);
+    // On the kept connection the server reads the request and closes: it may have acted on it, so
+    // the request is a failure, not retried unseen.
+    let f = get(&mut l, &base, "/vanish").await;
+    assert!(matches!(f.error, Some(NetError::Reset(_))), "{:?}", f.error);
+    assert!(!f.reconnected);
+    assert_eq!(log.requests_for("/vanish"), 1, "a request the server received was sent again");
     assert_eq!(log.connections(), 1);
 }
 

@@ -231,10 +231,11 @@ impl Exchange {
 /// A request that got no response head.
 struct SendFailed {
     error: NetError,
-    /// The connection ended before any response: hyper cancelled the request unsent (it found the
-    /// connection closed), or the connection closed with the response incomplete. On a kept connection
-    /// that is the server having closed it while idle, and the request may go again on a new one. Never
-    /// after a timeout: the server may be working on it, and a load tester must not send it twice.
+    /// hyper never sent the request: it found the kept connection closed (it reads before it writes,
+    /// so a server's close while idle shows here). The request may go again on a new one. Not when
+    /// the connection ended after the request was written (the server may have received it, even
+    /// served it) and never after a timeout: a load tester must not send a request twice and count it
+    /// once.
     stale: bool,
 }
 
@@ -417,7 +418,7 @@ impl Loader {
         let sent = exchange.send(req);
         let response = match timeout(config.timeout, drive(&mut exchange.conn, sent)).await {
             Err(_) => Err(SendFailed { error: NetError::Timeout, stale: false }),
-            Ok(Err(e)) => Err(SendFailed { error: classify(&e), stale: e.is_canceled() || e.is_incomplete_message() }),
+            Ok(Err(e)) => Err(SendFailed { error: classify(&e), stale: never_sent(&e) }),
             Ok(Ok(r)) => Ok(r),
         };
         if response.is_ok() {
@@ -552,6 +553,12 @@ fn origin_key(url: &Url) -> Result<Origin, NetError> {
     let host = url.host_str().ok_or_else(|| NetError::Other(format!("no host in {url}")))?;
     let port = url.port_or_known_default().unwrap_or(80);
     Ok((scheme.to_string(), host.to_string(), port))
+}
+
+/// Whether hyper failed a request without writing any of it (its connection was found closed):
+/// only such a request may be retried unseen.
+pub(crate) fn never_sent(e: &hyper::Error) -> bool {
+    e.is_canceled() || e.is_closed()
 }
 
 pub(crate) fn classify(e: &hyper::Error) -> NetError {

@@ -6,8 +6,8 @@ mod client;
 pub mod server;
 mod tls;
 
-pub(crate) use client::classify;
 pub use client::{BodyMode, Fetch, Loader, NetConfig, NetError, Timings};
+pub(crate) use client::{classify, never_sent};
 pub use tls::client_config;
 
 use crate::stats::ErrorClass;

@@ -118,7 +118,9 @@ async fn send(
             }
             Ok(Err(e)) => {
                 *slot = None;
-                if reused && attempt == 0 {
+                // Only a request hyper never wrote goes again: one the origin may have received is
+                // counted as failed, not sent twice (see net::never_sent).
+                if reused && attempt == 0 && crate::net::never_sent(&e) {
                     tracing::debug!("retrying {} on a new connection after: {e}", m.url);
                     continue;
                 }
