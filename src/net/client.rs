@@ -185,23 +185,20 @@ impl Exchange {
         matches!(self.sender, Sender::H2(_))
     }
 
-    /// The kept HTTP/2 connection, if it can take another request.
+    /// The kept HTTP/2 connection, if it can take another request. Nobody polls it between requests, so
+    /// it is polled once here: a connection the server ended meanwhile (GOAWAY, close) shows now instead
+    /// of cancelling the next request.
     fn if_open(mut self: Box<Self>) -> Option<Self> {
-        self.is_open().then_some(*self)
-    }
-
-    fn is_open(&mut self) -> bool {
-        // Nobody polls the connection between requests: poll it once, so that a connection the server
-        // ended meanwhile (GOAWAY, close) shows now instead of cancelling the next request.
         if let Some(conn) = self.conn.as_mut() {
             if conn.poll(&mut Context::from_waker(Waker::noop())).is_ready() {
                 self.conn = None;
             }
         }
-        match &self.sender {
+        let open = match &self.sender {
             Sender::H2(s) => self.conn.is_some() && !s.is_closed() && s.is_ready(),
             Sender::H1(_) => false,
-        }
+        };
+        open.then_some(*self)
     }
 
     /// Ends the exchange after a complete response and keeps what the next request can reuse: the bare
@@ -257,7 +254,7 @@ async fn drive<T>(conn: &mut Option<Driver>, fut: impl Future<Output = T>) -> T 
 /// Between requests it holds the bare stream and nothing of hyper's: hyper 1's client keeps, per
 /// connection, a request channel whose blocks hold 32 requests (about 8.5 KB each, and a second block once
 /// the connection has sent 32), an 8 KiB head buffer and the read buffer. Idle, that is some 25 KB per
-/// connection, two connections per viewer, and nothing of it is configurable. So each request builds
+/// connection, one per variant a viewer plays, and nothing of it is configurable. So each request builds
 /// hyper's connection over the kept stream and takes the stream back after a complete response
 /// ([`Exchange::park`]): on the wire it is the same keep-alive connection, and a viewer's memory between
 /// requests is its sockets and its player state.
