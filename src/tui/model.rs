@@ -87,6 +87,9 @@ pub struct Requests {
     pub other: Option<Counter>,
     /// Body bytes of every kind; the rates are bytes per second.
     pub bytes: Counter,
+    /// Connections opened: a kept-alive swarm opens one per viewer and variant, so a rate that stays
+    /// up is the server closing connections.
+    pub connections: Counter,
     pub ok: u64,
     pub errors: u64,
 }
@@ -277,6 +280,7 @@ fn requests(snap: &Snapshot) -> Requests {
         segments: counter(snap, |w| w.kinds[Kind::Segment].requests),
         other: (other.total > 0).then_some(other),
         bytes: counter(snap, |w| w.bytes),
+        connections: counter(snap, |w| w.connections.opened),
         ok: run.ok,
         errors: run.errors,
     }

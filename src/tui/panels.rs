@@ -45,6 +45,7 @@ pub fn requests(frame: &mut Frame, area: Rect, vm: &ViewModel, compact: bool) {
     }
     lines.push(row("bytes", &r.bytes, opt_byte_rate, bytes(r.bytes.total as f64)));
     if !compact {
+        lines.push(row("conns", &r.connections, req_rate, count(r.connections.total)));
         lines.push(Line::from(vec![
             dim("ok "),
             Span::from(count(r.ok)),

@@ -68,7 +68,10 @@ fn simulate(start: Instant, seconds: u64, faults: bool) -> (Arc<Snapshot>, Histo
         let due = (t * 5).min(u64::from(TARGET));
         for v in active..due {
             recorder.record_playback(PlaybackEvent::Started);
-            recorder.record_request(&request(Kind::Multivariant, 15, 16, 420));
+            // A viewer's first request opens its connection.
+            let mut first = request(Kind::Multivariant, 15, 16, 420);
+            first.connect = Some(Duration::from_micros(300));
+            recorder.record_request(&first);
             let startup = Duration::from_millis(450 + (v * 37) % 900);
             recorder.record_playback(PlaybackEvent::StartupComplete { startup });
         }
