@@ -54,7 +54,7 @@ pub(super) async fn open(state: Arc<ViewerState>, req: Request<Incoming>) -> Res
     tokio::spawn(async move {
         let _token = token;
         let mut shutdown = state.shutdown.clone();
-        let mut origin = Counting { inner: opened.stream, bytes: 0, first: None, started };
+        let mut origin = Counting { inner: opened.stream, bytes: 0, first: None, started, failed: false };
         let relayed = async {
             let client = hyper::upgrade::on(req).await.map_err(io::Error::other)?;
             tokio::io::copy_bidirectional(&mut TokioIo::new(client), &mut origin).await
@@ -66,6 +66,9 @@ pub(super) async fn open(state: Arc<ViewerState>, req: Request<Incoming>) -> Res
             }),
             _ = shut_down(&mut shutdown) => None,
         };
+        // Only the origin's side failing is an error of the origin: FFmpeg resetting its end (it closes
+        // connections it is done with, or is stopped at the end of the run) is the player leaving.
+        let error = error.filter(|_| origin.failed);
         record.error = error;
         record.ttfb = origin.first;
         record.total = started.elapsed();
@@ -75,12 +78,22 @@ pub(super) async fn open(state: Arc<ViewerState>, req: Request<Incoming>) -> Res
     plain(StatusCode::OK)
 }
 
-/// The origin side of a tunnel, counting what it reads.
+/// The origin side of a tunnel, counting what it reads and noting whether it failed.
 struct Counting<S> {
     inner: S,
     bytes: u64,
     first: Option<Duration>,
     started: Instant,
+    failed: bool,
+}
+
+impl<S> Counting<S> {
+    fn note<T>(&mut self, polled: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if let Poll::Ready(Err(_)) = &polled {
+            self.failed = true;
+        }
+        polled
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Counting<S> {
@@ -92,20 +105,23 @@ impl<S: AsyncRead + Unpin> AsyncRead for Counting<S> {
             self.first = Some(self.started.elapsed());
         }
         self.bytes += got;
-        polled
+        self.note(polled)
     }
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for Counting<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, data)
+        let polled = Pin::new(&mut self.inner).poll_write(cx, data);
+        self.note(polled)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let polled = Pin::new(&mut self.inner).poll_flush(cx);
+        self.note(polled)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        let polled = Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.note(polled)
     }
 }
