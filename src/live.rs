@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::metrics::origin::OriginView;
+use crate::metrics::origin_view::OriginView;
 use crate::stats::Snapshot;
 
 /// Facts fixed for the whole run.

@@ -14,7 +14,7 @@ use common::Client;
 use hls_swarm::engine::{SwarmConfig, run_swarm};
 use hls_swarm::live::{LiveFeed, RunInfo};
 use hls_swarm::metrics::exporter::{self, Binding, MetricsAddr};
-use hls_swarm::metrics::origin::OriginView;
+use hls_swarm::metrics::origin_view::OriginView;
 use hls_swarm::origin::{self, OriginConfig};
 use hls_swarm::stats::Snapshot;
 use tokio::net::TcpListener;

@@ -13,7 +13,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hls_swarm::metrics::origin::OriginView;
+use hls_swarm::metrics::origin_view::OriginView;
 use hls_swarm::metrics::{ScrapeConfig, spawn_scraper};
 use tokio::sync::watch;
 use url::Url;

@@ -153,7 +153,7 @@ fn a_panic_restores_the_terminal_before_its_message() {
 #[ignore = "run inside tmux by a_panic_restores_the_terminal_before_its_message"]
 fn panic_child() {
     use hls_swarm::live::{LiveFeed, RunInfo};
-    use hls_swarm::metrics::origin::OriginView;
+    use hls_swarm::metrics::origin_view::OriginView;
     use hls_swarm::stats::Snapshot;
     use std::sync::Arc;
     use tokio::sync::watch;

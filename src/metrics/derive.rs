@@ -1,4 +1,4 @@
-//! From successive scrapes to the figures of an [`OriginView`](super::origin::OriginView): pure state
+//! From successive scrapes to the figures of an [`OriginView`](super::origin_view::OriginView): pure state
 //! machines fed with (instant, page) pairs, so every rule is tested without a network.
 //!
 //! Rules:
@@ -13,8 +13,8 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use super::origin::{BuiltInFigures, HostFigures, NginxFigures, SourceState, Stat};
-use super::textformat::Exposition;
+use super::origin_view::{BuiltInFigures, HostFigures, NginxFigures, SourceState, Stat};
+use super::text_parser::Exposition;
 use crate::origin::{Counters, ServedKind};
 
 /// Most points a [`Series`] keeps, whatever the window and interval.

@@ -27,7 +27,7 @@ use tokio::sync::{OwnedSemaphorePermit, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::exposition::render;
-use super::text::CONTENT_TYPE;
+use super::text_writer::CONTENT_TYPE;
 use crate::live::LiveFeed;
 
 /// `--metrics-addr` when the flag is not given.
@@ -200,7 +200,7 @@ fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>)
 mod tests {
     use super::*;
     use crate::live::RunInfo;
-    use crate::metrics::origin::OriginView;
+    use crate::metrics::origin_view::OriginView;
     use crate::stats::Snapshot;
     use std::time::Instant;
 

@@ -7,10 +7,10 @@
 //! they only grow; windowed figures (throughput per window) are gauges.
 
 use crate::live::RunInfo;
-use crate::metrics::origin::{OriginView, SourceState, Stat};
+use crate::metrics::origin_view::{OriginView, SourceState, Stat};
 use crate::stats::{ErrorClass, Kind, Metric, Snapshot, StatusClass, Window};
 
-use super::text::{Exposition, Family, Type};
+use super::text_writer::{Exposition, Family, Type};
 
 /// Prefix of every family.
 pub const PREFIX: &str = "hls_swarm_";
@@ -123,7 +123,7 @@ fn write_histogram(f: &mut Family<'_>, label: (&str, &str), per_bound: &[u64], c
     for (bound, n) in LATENCY_BOUNDS_S.iter().zip(per_bound) {
         running += n;
         le.clear();
-        super::text::write_value(&mut le, (*bound).into());
+        super::text_writer::write_value(&mut le, (*bound).into());
         f.suffixed("_bucket", &[label, ("le", &le)], running);
     }
     f.suffixed("_bucket", &[label, ("le", "+Inf")], count);
@@ -228,7 +228,7 @@ fn gauge(out: &mut Exposition, name: &'static str, help: &str, stat: Option<Stat
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::origin::{BuiltInFigures, HostFigures, NginxFigures};
+    use crate::metrics::origin_view::{BuiltInFigures, HostFigures, NginxFigures};
     use crate::stats::{Aggregator, PlaybackEvent, Recorder, RequestRecord};
     use std::sync::Arc;
     use std::time::{Duration, Instant};

@@ -13,8 +13,8 @@ use tokio::time::{MissedTickBehavior, timeout};
 use url::Url;
 
 use super::derive::{BuiltinReading, BuiltinState, HostState, NginxState, Tracker};
-use super::origin::OriginView;
-use super::textformat::{Exposition, parse_bytes};
+use super::origin_view::OriginView;
+use super::text_parser::{Exposition, parse_bytes};
 use crate::net::{BodyMode, Loader, NetConfig};
 use crate::origin::Counters;
 

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{OriginTotals, RunMeta};
-use crate::metrics::origin::OriginView;
+use super::{BuiltinOriginCounts, RunMeta};
+use crate::metrics::origin_view::OriginView;
 use crate::stats::{ConnectionStats, ErrorClass, Kind, Percentiles, Snapshot, TimelinePoint};
 
 pub const REPORT_SCHEMA_VERSION: u32 = 1;
@@ -27,7 +27,7 @@ pub struct Report {
     pub connections: ConnectionStats,
     pub timeline: Vec<TimelinePoint>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub origin: Option<OriginTotals>,
+    pub origin: Option<BuiltinOriginCounts>,
     /// The origin side as scraped (node_exporter, nginx exporter) or read from the built-in origin.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origin_metrics: Option<OriginView>,

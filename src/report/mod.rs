@@ -6,7 +6,7 @@ mod summary;
 
 use std::time::SystemTime;
 
-use crate::metrics::origin::OriginView;
+use crate::metrics::origin_view::OriginView;
 use crate::origin::{Counters, ServedKind};
 
 pub use json::{REPORT_SCHEMA_VERSION, Report, build_report};
@@ -22,23 +22,23 @@ pub struct RunMeta {
     /// Viewers still busy when the drain timeout ran out.
     pub abandoned: usize,
     /// The built-in origin's own counts, when it was the target.
-    pub origin: Option<OriginTotals>,
+    pub origin: Option<BuiltinOriginCounts>,
     /// The last view of the origin-metrics scraper, when anything was scraped.
     pub origin_metrics: Option<OriginView>,
 }
 
 /// What the origin says it served, by kind (`multivariant`, `media_playlist`, `segment`, `other`).
 #[derive(Clone, Debug, Default, serde::Serialize)]
-pub struct OriginTotals {
+pub struct BuiltinOriginCounts {
     pub source: &'static str,
     pub requests: std::collections::BTreeMap<&'static str, u64>,
     pub bytes: std::collections::BTreeMap<&'static str, u64>,
 }
 
-impl OriginTotals {
+impl BuiltinOriginCounts {
     /// Reads the built-in origin's counters.
     pub fn from_counters(c: &Counters) -> Self {
-        let mut t = OriginTotals { source: "built-in", ..Default::default() };
+        let mut t = BuiltinOriginCounts { source: "built-in", ..Default::default() };
         for kind in ServedKind::ALL {
             t.requests.insert(kind.as_str(), c.requests_all(kind));
             t.bytes.insert(kind.as_str(), c.body_bytes(kind));

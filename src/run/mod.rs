@@ -23,11 +23,11 @@ use crate::engine::{Plan, SwarmConfig, SwarmOutcome, run_swarm};
 use crate::hls::{self, VariantPolicy};
 use crate::live::{LiveFeed, RunInfo};
 use crate::metrics::exporter::{self, Binding, ExporterHandle, MetricsAddr};
-use crate::metrics::origin::OriginView;
+use crate::metrics::origin_view::OriginView;
 use crate::metrics::{ScrapeConfig, spawn_scraper};
 use crate::net::{BodyMode, Loader, NetConfig};
 use crate::origin::{self, OriginConfig, OriginHandle};
-use crate::report::{OriginTotals, RunMeta, build_report, summary};
+use crate::report::{BuiltinOriginCounts, RunMeta, build_report, summary};
 use crate::stats::{ErrorClass, Kind, Recorder, Snapshot};
 use crate::tui::Dashboard;
 use crate::viewer::{PLAYLIST_LIMIT, ViewerConfig, failure_of, request_record};
@@ -216,9 +216,9 @@ fn run_info(args: &RunArgs, url: &Url) -> RunInfo {
     }
 }
 
-async fn finish_origin(origin: Option<OriginHandle>) -> Option<OriginTotals> {
+async fn finish_origin(origin: Option<OriginHandle>) -> Option<BuiltinOriginCounts> {
     let origin = origin?;
-    let totals = OriginTotals::from_counters(origin.counters());
+    let totals = BuiltinOriginCounts::from_counters(origin.counters());
     origin.shutdown().await;
     Some(totals)
 }
@@ -228,7 +228,7 @@ fn finish(
     url: &Url,
     started_at: SystemTime,
     outcome: SwarmOutcome,
-    origin: Option<OriginTotals>,
+    origin: Option<BuiltinOriginCounts>,
     origin_metrics: Option<OriginView>,
 ) -> anyhow::Result<ExitCode> {
     let meta = RunMeta {

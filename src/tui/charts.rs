@@ -14,7 +14,7 @@ use super::format::{byte_rate, count, per_s};
 use super::model::Charts;
 use super::panels::opt_ms_unit;
 
-pub use super::origin::origin;
+pub use super::origin_panel::origin;
 
 /// One chart: its name, latest value, and bars (oldest first; `None` is a gap).
 struct Series {

@@ -5,7 +5,7 @@
 //! - [`model`]: the [`ViewModel`], plain numbers built from the run's facts, the latest snapshot, the
 //!   origin view and a short per-tick [`History`];
 //! - [`draw()`]: a pure function of the view model, so frames are tested on ratatui's `TestBackend`;
-//!   `panels`, `charts` and `origin` draw the parts;
+//!   `panels`, `charts` and `origin_panel` draw the parts;
 //! - `terminal`: raw mode and the alternate screen, restored by a drop guard and a panic hook.
 //!
 //! Threading: the dashboard runs on its own OS thread. Drawing writes to the terminal with blocking
@@ -16,7 +16,7 @@ mod charts;
 mod draw;
 mod format;
 pub mod model;
-mod origin;
+mod origin_panel;
 mod panels;
 mod terminal;
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::live::RunInfo;
-use crate::metrics::origin::{BuiltInFigures, HostFigures, NginxFigures, OriginView};
+use crate::metrics::origin_view::{BuiltInFigures, HostFigures, NginxFigures, OriginView};
 use crate::stats::{ErrorClass, Kind, Percentiles, Snapshot, Window, WindowStats};
 
 /// Points the charts keep: wider than any chart column count on a real terminal.

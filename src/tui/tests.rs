@@ -10,7 +10,7 @@ use ratatui::backend::TestBackend;
 
 use super::{History, Status, ViewModel, draw};
 use crate::live::RunInfo;
-use crate::metrics::origin::{BuiltInFigures, HostFigures, NginxFigures, OriginView, SourceState, Stat};
+use crate::metrics::origin_view::{BuiltInFigures, HostFigures, NginxFigures, OriginView, SourceState, Stat};
 use crate::stats::{Aggregator, ErrorClass, Kind, PlaybackEvent, Recorder, RequestRecord, Snapshot};
 
 const TARGET: u32 = 100;

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use super::{NGINX_EXPORTER, NODE_EXPORTER};
 use crate::metrics::derive::{BuiltinReading, BuiltinState, HostState, NginxState, Series, Tracker};
-use crate::metrics::origin::Stat;
-use crate::metrics::textformat::{Exposition, parse};
+use crate::metrics::origin_view::Stat;
+use crate::metrics::text_parser::{Exposition, parse};
 
 const WINDOW: Duration = Duration::from_secs(30);
 
@@ -32,7 +32,7 @@ fn secs(t0: Instant, s: f64) -> Instant {
     t0 + Duration::from_secs_f64(s)
 }
 
-fn figures(h: &HostState) -> crate::metrics::origin::HostFigures {
+fn figures(h: &HostState) -> crate::metrics::origin_view::HostFigures {
     h.figures(Tracker::new("x").state(Instant::now()))
 }
 

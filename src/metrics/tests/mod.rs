@@ -3,8 +3,8 @@
 
 mod derive;
 mod scrape;
-mod textformat;
-mod textformat_props;
+mod text_parser;
+mod text_parser_props;
 
 const NODE_EXPORTER: &str = include_str!("../../../tests/data/node_exporter.prom");
 const NGINX_EXPORTER: &str = include_str!("../../../tests/data/nginx_exporter.prom");

@@ -14,7 +14,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::time::timeout;
 use url::Url;
 
-use crate::metrics::origin::OriginView;
+use crate::metrics::origin_view::OriginView;
 use crate::metrics::{ScrapeConfig, spawn_scraper};
 use crate::net::{BodyMode, Loader, NetConfig};
 

@@ -11,7 +11,7 @@ use ratatui::widgets::Paragraph;
 use super::draw::{dim, panel};
 use super::format::{byte_rate, count, opt_byte_rate, per_s};
 use super::model::Origin;
-use crate::metrics::origin::{SourceState, Stat};
+use crate::metrics::origin_view::{SourceState, Stat};
 use crate::report::bytes;
 
 /// One scraped figure as spans: its value, or why there is none.

@@ -2,7 +2,7 @@
 //! built-in origin's OpenMetrics page) and on hand-written lines with tricky label values.
 
 use super::{NGINX_EXPORTER, NODE_EXPORTER, TRICKY};
-use crate::metrics::textformat::{MetricType, Sample, parse, parse_bytes};
+use crate::metrics::text_parser::{MetricType, Sample, parse, parse_bytes};
 use crate::origin::{Counters, ServedKind};
 
 fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -1,10 +1,10 @@
 //! The Prometheus text-format parser on arbitrary bytes: it must not panic, and what it reads must
 //! render to a page that reads back the same. Run from the crate root with the recorded pages as seeds:
-//! `mkdir -p fuzz/corpus/textformat && cp tests/data/*.prom fuzz/corpus/textformat/ &&
-//! cargo +nightly fuzz run textformat -- -max_total_time=600`.
+//! `mkdir -p fuzz/corpus/text_parser && cp tests/data/*.prom fuzz/corpus/text_parser/ &&
+//! cargo +nightly fuzz run text_parser -- -max_total_time=600`.
 #![no_main]
 
-use hls_swarm::metrics::textformat::{Sample, parse, parse_bytes};
+use hls_swarm::metrics::text_parser::{Sample, parse, parse_bytes};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

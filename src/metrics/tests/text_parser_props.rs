@@ -1,13 +1,13 @@
 //! Properties of the text-format parser: whatever samples are rendered (any label value, any float,
 //! comments and CRLF between them) parse back equal; no input panics; and a bounded fuzz loop over
 //! strings built from the format's own punctuation, which reaches the odd corners faster than random
-//! bytes do (the same target runs unbounded under cargo-fuzz: `fuzz/fuzz_targets/textformat.rs`).
+//! bytes do (the same target runs unbounded under cargo-fuzz: `fuzz/fuzz_targets/text_parser.rs`).
 
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 
-use crate::metrics::textformat::{Exposition, Sample, parse, parse_bytes};
+use crate::metrics::text_parser::{Exposition, Sample, parse, parse_bytes};
 
 fn sample() -> impl Strategy<Value = Sample> {
     let name = "[a-zA-Z_:][a-zA-Z0-9_:]{0,24}";
