@@ -9,12 +9,9 @@ use ratatui::symbols::bar;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, RenderDirection, Sparkline, SparklineBar};
 
-use super::draw::{dim, panel};
-use super::format::{byte_rate, count, per_s};
+use super::format::{byte_rate, count, opt_ms_unit, per_s};
 use super::model::Charts;
-use super::panels::opt_ms_unit;
-
-pub use super::origin_panel::origin;
+use super::widgets::{dim, panel};
 
 /// One chart: its name, latest value, and bars (oldest first; `None` is a gap).
 struct Series {

@@ -8,11 +8,12 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::Paragraph;
 
 use super::format::clock;
 use super::model::{Header, ViewModel};
-use super::{charts, panels};
+use super::widgets::{dim, panel};
+use super::{charts, origin_panel, panels};
 
 /// Smallest size for the wide arrangement (columns, rows).
 pub const WIDE: (u16, u16) = (120, 36);
@@ -28,15 +29,6 @@ pub fn draw(frame: &mut Frame, vm: &ViewModel) {
 }
 
 /// A panel's frame: a full border when wide, a titled top rule when compact.
-pub(super) fn panel(title: impl Into<Line<'static>>, compact: bool) -> Block<'static> {
-    let borders = if compact { Borders::TOP } else { Borders::ALL };
-    Block::new().borders(borders).border_style(Style::new().fg(Color::DarkGray)).title(title.into().bold())
-}
-
-pub(super) fn dim(text: impl Into<String>) -> Span<'static> {
-    Span::styled(text.into(), Style::new().fg(Color::DarkGray))
-}
-
 fn wide(frame: &mut Frame, area: Rect, vm: &ViewModel) {
     let [header, top, middle, bottom, footer] = Layout::vertical([
         Constraint::Length(4),
@@ -61,7 +53,7 @@ fn wide(frame: &mut Frame, area: Rect, vm: &ViewModel) {
             let [chart_area, origin_area] =
                 Layout::horizontal([Constraint::Ratio(2, 3), Constraint::Ratio(1, 3)]).areas(bottom);
             charts::grid(frame, chart_area, &vm.charts);
-            charts::origin(frame, origin_area, origin, false);
+            origin_panel::origin(frame, origin_area, origin, false);
         }
         None => charts::grid(frame, bottom, &vm.charts),
     }
@@ -121,7 +113,7 @@ fn compact(frame: &mut Frame, area: Rect, vm: &ViewModel) {
         charts::strips(frame, chart_area, &vm.charts, rows.charts_titled);
     }
     if let Some(origin) = vm.origin.as_ref().filter(|_| rows.origin > 0) {
-        charts::origin(frame, origin_area, origin, true);
+        origin_panel::origin(frame, origin_area, origin, true);
     }
     draw_footer(frame, footer, vm);
 }

@@ -115,3 +115,8 @@ mod tests {
         assert_eq!(percent(0.0031), "0.31 %");
     }
 }
+
+/// Milliseconds for the charts' titles.
+pub fn opt_ms_unit(v: Option<f64>) -> String {
+    v.map_or_else(|| NONE.into(), ms_unit)
+}

@@ -21,6 +21,7 @@ mod panels;
 mod terminal;
 #[cfg(test)]
 mod tests;
+mod widgets;
 
 use std::future::Future;
 use std::io;

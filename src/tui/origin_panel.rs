@@ -8,9 +8,9 @@ use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::draw::{dim, panel};
 use super::format::{byte_rate, count, opt_byte_rate, per_s};
 use super::model::Origin;
+use super::widgets::{dim, panel};
 use crate::metrics::origin_view::{SourceState, Stat};
 use crate::report::bytes;
 

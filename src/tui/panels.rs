@@ -7,9 +7,9 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::draw::{dim, panel};
 use super::format::{NONE, byte_rate, count, ms_unit, opt_byte_rate, opt_ms, opt_per_s, per_s, percent, window};
 use super::model::{Counter, Health, ViewModel};
+use super::widgets::{dim, panel};
 use crate::report::bytes;
 use crate::stats::Percentiles;
 
@@ -213,9 +213,4 @@ pub fn errors(frame: &mut Frame, area: Rect, vm: &ViewModel, compact: bool) {
         lines.push(Line::from(dim(format!("+{} more classes, {} errors", e.rows.len() - shown, count(rest)))));
     }
     render(frame, area, Line::from(title), compact, lines);
-}
-
-/// Milliseconds for the charts' titles.
-pub(super) fn opt_ms_unit(v: Option<f64>) -> String {
-    v.map_or_else(|| NONE.into(), ms_unit)
 }
