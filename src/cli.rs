@@ -346,10 +346,10 @@ fn parse_segment_duration(text: &str) -> Result<Duration, String> {
 
 impl OriginArgs {
     pub fn to_config(&self) -> Result<OriginConfig, String> {
-        if let Some(vod) = self.vod {
-            if vod < self.segment_duration {
-                return Err("--vod must be at least one --segment-duration long".into());
-            }
+        if let Some(vod) = self.vod
+            && vod < self.segment_duration
+        {
+            return Err("--vod must be at least one --segment-duration long".into());
         }
         Ok(OriginConfig {
             listen: self.listen,

@@ -56,7 +56,7 @@ async fn bad_origin() -> std::net::SocketAddr {
                         "/empty-master.m3u8" => Bytes::from("#EXTM3U\n#EXT-X-INDEPENDENT-SEGMENTS\n"),
                         "/backwards.m3u8" => {
                             let n = loads.fetch_add(1, Ordering::Relaxed);
-                            Bytes::from(live(if n % 2 == 0 { 100 } else { 50 }, "\n"))
+                            Bytes::from(live(if n.is_multiple_of(2) { 100 } else { 50 }, "\n"))
                         }
                         p if p.ends_with(".ts") => Bytes::from(vec![0x47u8; 188 * 10]),
                         _ => Bytes::from("#EXTM3U\n"),

@@ -175,18 +175,18 @@ impl HostState {
                         is this node_exporter's /metrics?"
                 .into());
         }
-        if !cpus.is_empty() {
-            if let Some((busy, dt)) = self.cpu_busy.update(at, busy) {
-                // Busy CPU-seconds over available CPU-seconds; timing jitter between scrapes can
-                // push it a hair past 100.
-                let percent = busy / (dt.as_secs_f64() * cpus.len() as f64) * 100.0;
-                self.cpu.push(at, percent.clamp(0.0, 100.0));
-            }
+        if !cpus.is_empty()
+            && let Some((busy, dt)) = self.cpu_busy.update(at, busy)
+        {
+            // Busy CPU-seconds over available CPU-seconds; timing jitter between scrapes can
+            // push it a hair past 100.
+            let percent = busy / (dt.as_secs_f64() * cpus.len() as f64) * 100.0;
+            self.cpu.push(at, percent.clamp(0.0, 100.0));
         }
-        if let (Some(total), Some(avail)) = (total, page.value("node_memory_MemAvailable_bytes")) {
-            if total > 0.0 {
-                self.memory.push(at, ((1.0 - avail / total) * 100.0).clamp(0.0, 100.0));
-            }
+        if let (Some(total), Some(avail)) = (total, page.value("node_memory_MemAvailable_bytes"))
+            && total > 0.0
+        {
+            self.memory.push(at, ((1.0 - avail / total) * 100.0).clamp(0.0, 100.0));
         }
         if let Some(r) = self.rx.rate(at, rx) {
             self.rx_rate.push(at, r);

@@ -167,10 +167,10 @@ async fn fetch(loader: &mut Loader, url: &Url, limit: Duration) -> (Instant, Res
         (None, Some(status), _) => Err(format!("HTTP {status}")),
         (None, None, _) => Err("no response".to_owned()),
     };
-    if let Ok(p) = &page {
-        if p.bad_lines > 0 {
-            tracing::debug!("origin metrics: {url}: skipped {} bad line(s), first {:?}", p.bad_lines, p.first_bad_line);
-        }
+    if let Ok(p) = &page
+        && p.bad_lines > 0
+    {
+        tracing::debug!("origin metrics: {url}: skipped {} bad line(s), first {:?}", p.bad_lines, p.first_bad_line);
     }
     (at, page)
 }

@@ -189,10 +189,10 @@ impl Exchange {
     /// it is polled once here: a connection the server ended meanwhile (GOAWAY, close) shows now instead
     /// of cancelling the next request.
     fn if_open(mut self: Box<Self>) -> Option<Self> {
-        if let Some(conn) = self.conn.as_mut() {
-            if conn.poll(&mut Context::from_waker(Waker::noop())).is_ready() {
-                self.conn = None;
-            }
+        if let Some(conn) = self.conn.as_mut()
+            && conn.poll(&mut Context::from_waker(Waker::noop())).is_ready()
+        {
+            self.conn = None;
         }
         let open = match &self.sender {
             Sender::H2(s) => self.conn.is_some() && !s.is_closed() && s.is_ready(),
@@ -490,10 +490,10 @@ impl Loader {
                 }
             }
         }
-        if fetch.error.is_none() {
-            if let Some(expected) = expected.filter(|e| got < *e) {
-                fetch.error = Some(NetError::Truncated { got, expected });
-            }
+        if fetch.error.is_none()
+            && let Some(expected) = expected.filter(|e| got < *e)
+        {
+            fetch.error = Some(NetError::Truncated { got, expected });
         }
         if got == 0 {
             fetch.timings.ttfb = fetch.timings.headers;

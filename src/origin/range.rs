@@ -32,10 +32,10 @@ pub fn parse_range(header: &str, len: u64) -> RangeOutcome {
             }
         }
         (false, Some(start), end) if last.trim().is_empty() || end.is_some() => {
-            if let Some(e) = end {
-                if e < start {
-                    return RangeOutcome::Full;
-                }
+            if let Some(e) = end
+                && e < start
+            {
+                return RangeOutcome::Full;
             }
             if start >= len {
                 return RangeOutcome::Unsatisfiable;

@@ -269,10 +269,10 @@ async fn preflight(url: &Url, net: &Arc<NetConfig>, recorder: &Recorder) -> Resu
         _ => Kind::Multivariant,
     };
     let mut failure = failure_of(&fetch);
-    if failure.is_none() {
-        if let Some(Err(e)) = &parsed {
-            failure = Some((ErrorClass::PlaylistParse, format!("not an HLS playlist: {e}")));
-        }
+    if failure.is_none()
+        && let Some(Err(e)) = &parsed
+    {
+        failure = Some((ErrorClass::PlaylistParse, format!("not an HLS playlist: {e}")));
     }
     recorder.record_request(&request_record(kind, None, &fetch, failure.as_ref().map(|f| f.0)));
     match (failure, parsed) {

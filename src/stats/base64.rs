@@ -24,7 +24,7 @@ pub(crate) fn encode(bytes: &[u8]) -> String {
 /// `None` on a character outside the alphabet or a length that is not a multiple of 4.
 pub(crate) fn decode(text: &str) -> Option<Vec<u8>> {
     let text = text.as_bytes();
-    if text.len() % 4 != 0 {
+    if !text.len().is_multiple_of(4) {
         return None;
     }
     let mut out = Vec::with_capacity(text.len() / 4 * 3);

@@ -20,7 +20,7 @@ pub fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -92,6 +92,11 @@ pub fn window(w: crate::stats::Window) -> &'static str {
     }
 }
 
+/// Milliseconds for the charts' titles.
+pub fn opt_ms_unit(v: Option<f64>) -> String {
+    v.map_or_else(|| NONE.into(), ms_unit)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,9 +119,4 @@ mod tests {
         assert_eq!(opt_per_s(None), "-");
         assert_eq!(percent(0.0031), "0.31 %");
     }
-}
-
-/// Milliseconds for the charts' titles.
-pub fn opt_ms_unit(v: Option<f64>) -> String {
-    v.map_or_else(|| NONE.into(), ms_unit)
 }

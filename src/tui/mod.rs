@@ -130,10 +130,10 @@ impl Ui {
                 None => break,
             }
             // Resizes need nothing more: the next `draw` fits the new size.
-            if event::poll(FRAME)? {
-                if let Event::Key(key) = event::read()? {
-                    self.on_key(key);
-                }
+            if event::poll(FRAME)?
+                && let Event::Key(key) = event::read()?
+            {
+                self.on_key(key);
             }
         }
         Ok(())

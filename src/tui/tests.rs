@@ -37,7 +37,7 @@ fn request(kind: Kind, ttfb_ms: u64, total_ms: u64, bytes: u64) -> RequestRecord
 /// `faults`, one segment in 40 is a 503 and one in 250 times out, and the origin slows down for ten
 /// seconds after t = 100.
 fn traffic(recorder: &Recorder, v: u64, t: u64, faults: bool) {
-    if (v + t) % 2 == 0 {
+    if (v + t).is_multiple_of(2) {
         let ttfb = 12 + (v * 7 + t * 3) % 30;
         recorder.record_request(&request(Kind::MediaPlaylist, ttfb, ttfb + 2, 640));
         return;

@@ -214,11 +214,11 @@ impl Drop for ProxyBody {
     fn drop(&mut self) {
         // hyper drops a body without polling it when the request was HEAD; the Measure's own drop
         // records anything else as cut short.
-        if let Some((body, measure)) = self.inner.as_mut() {
-            if body.is_end_stream() {
-                let short = measure.expected.is_some_and(|e| measure.bytes < e);
-                measure.record(short.then_some(ErrorClass::Truncated));
-            }
+        if let Some((body, measure)) = self.inner.as_mut()
+            && body.is_end_stream()
+        {
+            let short = measure.expected.is_some_and(|e| measure.bytes < e);
+            measure.record(short.then_some(ErrorClass::Truncated));
         }
     }
 }

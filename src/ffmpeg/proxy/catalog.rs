@@ -95,10 +95,10 @@ impl Catalog {
                     for (uri, kind) in
                         [(s.map.as_ref().map(|m| &m.uri), Kind::Init), (s.key.as_ref().map(|k| &k.uri), Kind::Key)]
                     {
-                        if let Some(uri) = uri.map(Url::as_str) {
-                            if !entries.iter().any(|(u, _)| u == uri) {
-                                entries.push((uri.to_string(), kind));
-                            }
+                        if let Some(uri) = uri.map(Url::as_str)
+                            && !entries.iter().any(|(u, _)| u == uri)
+                        {
+                            entries.push((uri.to_string(), kind));
                         }
                     }
                 }

@@ -56,10 +56,10 @@ pub(super) async fn forward(
         *req.method_mut() = parts.method.clone();
         *req.uri_mut() = path.parse().unwrap_or_default();
         *req.headers_mut() = end_to_end(&parts.headers);
-        if !req.headers().contains_key(header::HOST) {
-            if let Ok(host) = m_host.parse() {
-                req.headers_mut().insert(header::HOST, host);
-            }
+        if !req.headers().contains_key(header::HOST)
+            && let Ok(host) = m_host.parse()
+        {
+            req.headers_mut().insert(header::HOST, host);
         }
         req
     };
