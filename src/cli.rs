@@ -1,15 +1,15 @@
-//! The command line. Help text comes from the doc comments; value parsers live in [`crate::units`] and
-//! name what form they expect, and clap names the flag and exits with code 2 on bad input.
+//! The command line, flags only. Help text comes from the doc comments; value parsers (here and in
+//! [`crate::units`]) name what form they expect, and clap names the flag and exits with code 2 on bad
+//! input. Checks across flags, and turning flags into a plan, are [`crate::settings`]'s.
 
 use std::net::SocketAddr;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::metrics::ScrapeConfig;
 use crate::metrics::exporter::MetricsAddr;
-use crate::origin::{self, FaultConfig, OriginConfig, VariantSpec};
+use crate::origin::VariantSpec;
 use crate::units::{parse_bitrate, parse_bytes, parse_duration, parse_rate};
 
 #[derive(Debug, Parser)]
@@ -122,16 +122,6 @@ pub struct RunArgs {
 pub enum EngineArg {
     Native,
     Ffmpeg,
-}
-
-impl EngineArg {
-    /// The name reports and the dashboard show.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EngineArg::Native => "native",
-            EngineArg::Ffmpeg => "ffmpeg",
-        }
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -251,32 +241,6 @@ pub struct OriginMetricsArgs {
     pub window: Duration,
 }
 
-impl OriginMetricsArgs {
-    /// The scraper's configuration; an error names the flag to change.
-    pub fn to_config(&self) -> Result<ScrapeConfig, String> {
-        if self.window < self.interval {
-            return Err(format!(
-                "--origin-metrics-window ({:?}) must be at least --origin-metrics-interval ({:?})",
-                self.window, self.interval
-            ));
-        }
-        let defaults = match &self.host {
-            Some(host) => Some(
-                ScrapeConfig::host_defaults(host)
-                    .map_err(|e| format!("--origin-metrics-host '{host}' does not make a URL: {e}"))?,
-            ),
-            None => None,
-        };
-        let (node, nginx) = defaults.map_or((None, None), |(n, x)| (Some(n), Some(x)));
-        Ok(ScrapeConfig {
-            node: self.node.clone().or(node),
-            nginx: self.nginx.clone().or(nginx),
-            interval: self.interval,
-            window: self.window,
-        })
-    }
-}
-
 fn parse_metrics_url(text: &str) -> Result<url::Url, String> {
     let mut url = url::Url::parse(text)
         .map_err(|e| format!("'{text}' is not a URL ({e}); use e.g. http://origin:9100/metrics"))?;
@@ -342,60 +306,4 @@ fn parse_segment_duration(text: &str) -> Result<Duration, String> {
         return Err(format!("'{text}' is out of range; use 34ms (one frame) to 600s"));
     }
     Ok(d)
-}
-
-impl OriginArgs {
-    pub fn to_config(&self) -> Result<OriginConfig, String> {
-        if let Some(vod) = self.vod
-            && vod < self.segment_duration
-        {
-            return Err("--vod must be at least one --segment-duration long".into());
-        }
-        Ok(OriginConfig {
-            listen: self.listen,
-            variants: self.variants.0.clone(),
-            window: self.window,
-            segment_duration: self.segment_duration,
-            vod: self.vod,
-            start_sequence: self.start_sequence,
-            audio: !self.no_audio,
-            seed: self.seed,
-            faults: FaultConfig {
-                http_5xx: self.faults.http_5xx.unwrap_or(0.0),
-                http_404: self.faults.http_404.unwrap_or(0.0),
-                reset: self.faults.reset.unwrap_or(0.0),
-                delay: self.faults.delay,
-                bandwidth: self.faults.bandwidth,
-                stale_playlist: self.faults.stale_playlist.filter(|d| !d.is_zero()),
-            },
-        })
-    }
-}
-
-/// Runs the chosen subcommand.
-pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
-        Command::Run(args) => crate::run::run(*args),
-        Command::Origin(args) => {
-            let config = match args.to_config() {
-                Ok(c) => c,
-                Err(msg) => {
-                    eprintln!("hls-swarm: error: {msg}");
-                    return Ok(ExitCode::from(2));
-                }
-            };
-            crate::init_logging(None)?;
-            runtime()?.block_on(origin::serve_until_signal(config))?;
-            Ok(ExitCode::SUCCESS)
-        }
-    }
-}
-
-/// The runtime of `hls-swarm run`: single-threaded; the engine adds one per extra viewer thread.
-pub(crate) fn current_thread_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
-}
-
-pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }

@@ -23,6 +23,7 @@
 
 pub mod cli;
 pub mod engine;
+pub mod error;
 pub mod ffmpeg;
 pub mod hls;
 pub mod live;
@@ -33,17 +34,29 @@ pub mod origin;
 pub mod report;
 mod run;
 pub mod seeded;
+pub mod settings;
 pub mod signals;
 pub mod stats;
 pub mod tui;
 pub mod units;
 pub mod viewer;
 
-use std::process::ExitCode;
-
-/// Runs one parsed command line; returns the process exit code, or an error for `main` to print.
-pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
-    cli::dispatch(cli)
-}
-
+use cli::{Cli, Command};
+pub use error::Error;
 pub use logging::init_logging;
+
+/// Runs one parsed command line. `main` prints the error once and exits with its code.
+pub fn run(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        Command::Run(args) => run::run(settings::RunSettings::from_args(*args)?),
+        Command::Origin(args) => {
+            let config = settings::origin_config(&args)?;
+            init_logging(None)?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Error::start(format!("cannot start the origin's runtime: {e}")))?;
+            runtime.block_on(origin::serve_until_signal(config)).map_err(Error::Start)
+        }
+    }
+}

@@ -1,8 +1,8 @@
-//! What live consumers (dashboard, Prometheus exporter, progress lines) know of a run besides the
-//! snapshots: fixed facts, and the two `watch` channels they read.
+//! What the consumers of a run (dashboard, Prometheus exporter, progress lines, and at the end the
+//! reports) know of it besides the snapshots: its fixed facts, and the two `watch` channels they read.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 
@@ -18,7 +18,9 @@ pub struct RunInfo {
     /// `None`: until Ctrl-C.
     pub duration: Option<Duration>,
     pub ramp_rate: f64,
+    /// The run's start: `started` for durations, `started_at` for the reports' wall clock.
     pub started: Instant,
+    pub started_at: SystemTime,
 }
 
 impl RunInfo {

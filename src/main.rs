@@ -1,15 +1,15 @@
-//! The `hls-swarm` binary: parse the command line, run the library, print the error chain.
+//! The `hls-swarm` binary: parse the command line, run the library, print the error once and exit with
+//! its code (see [`hls_swarm::Error`]).
 
 use clap::Parser;
 use hls_swarm::cli::Cli;
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    match hls_swarm::run(cli) {
-        Ok(code) => code,
+    match hls_swarm::run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("hls-swarm: error: {err:#}");
-            std::process::ExitCode::from(1)
+            err.exit_code()
         }
     }
 }

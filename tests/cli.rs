@@ -167,3 +167,39 @@ fn origin_prints_its_url_first_and_stops_on_sigterm() {
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
+
+/// Every way a command fails prints its error once, from `main`, with the exit code of its kind.
+#[test]
+fn each_failure_prints_one_error_line() {
+    let missing_dir = std::env::temp_dir().join(format!("hls-swarm-no-such-dir-{}", std::process::id()));
+    let report = missing_dir.join("r.json");
+    let cases: &[(&[&str], i32, &str)] = &[
+        // A usage error found after parsing (flags that cannot work together).
+        (&["run", "--print-cmd", "--metrics-addr", "none"], 2, "--engine ffmpeg"),
+        // A start failure: nothing listens on loopback port 1.
+        (&["run", "http://127.0.0.1:1/master.m3u8", "--metrics-addr", "none"], 1, "cannot start the run"),
+        // A run error: the run completes, the report cannot be written.
+        (
+            &[
+                "run",
+                "--clients",
+                "1",
+                "--duration",
+                "1s",
+                "--metrics-addr",
+                "none",
+                "--report",
+                report.to_str().unwrap(),
+            ],
+            1,
+            "--report",
+        ),
+    ];
+    for (args, want_code, says) in cases {
+        let (code, _, err) = hls_swarm(args);
+        assert_eq!(code, *want_code, "{args:?}: {err}");
+        let lines: Vec<&str> = err.lines().filter(|l| l.contains("error:")).collect();
+        assert_eq!(lines.len(), 1, "{args:?}: one error line expected: {err}");
+        assert!(lines[0].starts_with("hls-swarm: error: ") && lines[0].contains(says), "{args:?}: {err}");
+    }
+}

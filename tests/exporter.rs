@@ -89,6 +89,7 @@ fn run_info(target: &str, clients: u32) -> RunInfo {
         duration: Some(Duration::from_secs(4)),
         ramp_rate: 50.0,
         started: Instant::now(),
+        started_at: std::time::SystemTime::UNIX_EPOCH,
     }
 }
 

@@ -142,7 +142,7 @@ fn run_reports_origin_metrics_of_the_host_and_the_builtin_origin() {
         "--report",
         path.to_str().unwrap(),
     ]);
-    assert_eq!(hls_swarm::run(cli).unwrap(), std::process::ExitCode::SUCCESS);
+    hls_swarm::run(cli).unwrap();
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     let om = &report["origin_metrics"];
@@ -160,7 +160,9 @@ fn scrape_config(args: &[&str]) -> Result<ScrapeConfig, String> {
     let cli = <hls_swarm::cli::Cli as clap::Parser>::try_parse_from(["hls-swarm", "run"].iter().chain(args))
         .map_err(|e| e.to_string())?;
     match cli.command {
-        hls_swarm::cli::Command::Run(run) => run.origin_metrics.to_config(),
+        hls_swarm::cli::Command::Run(run) => {
+            hls_swarm::settings::RunSettings::from_args(*run).map(|s| s.scrape).map_err(|e| e.to_string())
+        }
         _ => unreachable!(),
     }
 }

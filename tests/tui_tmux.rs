@@ -170,6 +170,7 @@ fn panic_child() {
         duration: None,
         ramp_rate: 1.0,
         started: Instant::now(),
+        started_at: std::time::SystemTime::UNIX_EPOCH,
     };
     let feed = LiveFeed { info: Arc::new(info), snapshots, origin };
     let mut dashboard = hls_swarm::tui::Dashboard::start(feed, None).expect("the dashboard starts");

@@ -212,6 +212,7 @@ mod tests {
             duration: None,
             ramp_rate: 1.0,
             started: Instant::now(),
+            started_at: std::time::SystemTime::UNIX_EPOCH,
         };
         let (_, snapshots) = watch::channel(Arc::new(Snapshot::empty()));
         let (_, origin) = watch::channel(Arc::new(OriginView::default()));

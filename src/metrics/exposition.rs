@@ -241,6 +241,7 @@ mod tests {
             duration: Some(Duration::from_secs(60)),
             ramp_rate: 2.0,
             started: Instant::now(),
+            started_at: std::time::SystemTime::UNIX_EPOCH,
         }
     }
 

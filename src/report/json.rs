@@ -100,12 +100,12 @@ pub fn build_report(snapshot: &Snapshot, meta: &RunMeta) -> Report {
     Report {
         schema_version: REPORT_SCHEMA_VERSION,
         tool: Tool { name: "hls-swarm", version: env!("CARGO_PKG_VERSION") },
-        target: meta.target.clone(),
-        engine: meta.engine,
-        started_at: crate::origin::playlist::iso8601(meta.started_at),
+        target: meta.info.target.clone(),
+        engine: meta.info.engine,
+        started_at: crate::origin::playlist::iso8601(meta.info.started_at),
         duration_seconds: snapshot.elapsed.as_secs_f64(),
         clients: Clients {
-            target: meta.clients_target,
+            target: meta.info.clients_target,
             peak_active: snapshot.gauges.peak_active,
             starts: playback.starts,
             restarts: playback.restarts,

@@ -4,21 +4,20 @@
 mod json;
 mod summary;
 
-use std::time::SystemTime;
+use std::sync::Arc;
 
+use crate::live::RunInfo;
 use crate::metrics::origin_view::OriginView;
 use crate::origin::{Counters, ServedKind};
 
 pub use json::{REPORT_SCHEMA_VERSION, Report, build_report};
 pub use summary::{bytes, progress_line, summary};
 
-/// Facts about the run that the snapshot does not hold.
+/// What the reports need besides the snapshot: the run's facts (the same the live consumers read) and
+/// what its end adds.
 #[derive(Clone, Debug)]
 pub struct RunMeta {
-    pub target: String,
-    pub engine: &'static str,
-    pub clients_target: u32,
-    pub started_at: SystemTime,
+    pub info: Arc<RunInfo>,
     /// Viewers still busy when the drain timeout ran out.
     pub abandoned: usize,
     /// The built-in origin's own counts, when it was the target.

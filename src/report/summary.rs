@@ -29,7 +29,7 @@ pub fn summary(snapshot: &Snapshot, meta: &RunMeta) -> String {
     let _ = writeln!(
         out,
         "hls-swarm {} engine: {} viewers against {}, {secs:.1} s",
-        meta.engine, meta.clients_target, meta.target
+        meta.info.engine, meta.info.clients_target, meta.info.target
     );
     let _ = writeln!(
         out,

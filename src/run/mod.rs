@@ -1,5 +1,5 @@
-//! `hls-swarm run`: the edge where the command line meets the engine. Builds the configuration, starts
-//! the built-in origin when no URL is given, checks the target once, runs the swarm (native or FFmpeg
+//! `hls-swarm run`: from the checked settings to a finished run. Starts the built-in origin when no URL
+//! is given, checks the target once, runs the swarm (native or FFmpeg
 //! engine) under the dashboard or progress lines, with the Prometheus endpoint and the origin metrics
 //! scraper, then prints the summary and writes the report. The FFmpeg engine's own setup is in `ffmpeg`.
 
@@ -8,19 +8,17 @@ mod ffmpeg;
 use std::future::Future;
 use std::io::IsTerminal;
 use std::pin::Pin;
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
-use http::HeaderValue;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use url::Url;
 
-use crate::cli::{EngineArg, RunArgs, VariantArg};
-use crate::engine::{Plan, SwarmConfig, SwarmOutcome, run_swarm};
-use crate::hls::{self, VariantPolicy};
+use crate::engine::{SwarmConfig, SwarmOutcome, run_swarm};
+use crate::error::Error;
+use crate::hls;
 use crate::live::{LiveFeed, RunInfo};
 use crate::metrics::exporter::{self, Binding, ExporterHandle, MetricsAddr};
 use crate::metrics::origin_view::OriginView;
@@ -28,6 +26,7 @@ use crate::metrics::{ScrapeConfig, spawn_scraper};
 use crate::net::{BodyMode, Loader, NetConfig};
 use crate::origin::{self, OriginConfig, OriginHandle};
 use crate::report::{BuiltinOriginCounts, RunMeta, build_report, summary};
+use crate::settings::{Engine, RunSettings};
 use crate::stats::{ErrorClass, Kind, Recorder, Snapshot};
 use crate::tui::Dashboard;
 use crate::viewer::{PLAYLIST_LIMIT, ViewerConfig, failure_of, request_record};
@@ -35,56 +34,45 @@ use crate::viewer::{PLAYLIST_LIMIT, ViewerConfig, failure_of, request_record};
 /// Seconds between progress lines (when there is no dashboard).
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
-pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    crate::init_logging(args.log_file.as_deref())?;
-    crate::cli::current_thread_runtime()?.block_on(run_async(args))
+pub fn run(settings: RunSettings) -> Result<(), Error> {
+    crate::init_logging(settings.log_file.as_deref()).map_err(Error::Start)?;
+    // Single-threaded: the engine adds one runtime per extra viewer thread (`engine::shards`).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::start(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(run_async(settings))
 }
 
-async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
-    if args.print_cmd && args.engine != EngineArg::Ffmpeg {
-        eprintln!("hls-swarm: error: --print-cmd prints the FFmpeg command; add --engine ffmpeg");
-        return Ok(ExitCode::from(2));
-    }
-    if args.http2 && args.engine == EngineArg::Ffmpeg {
-        eprintln!(
-            "hls-swarm: error: --http2 is for the native engine (FFmpeg speaks HTTP/1.1); drop it or --engine ffmpeg"
-        );
-        return Ok(ExitCode::from(2));
-    }
+async fn run_async(settings: RunSettings) -> Result<(), Error> {
     // Ctrl-C and SIGTERM from here on end the run through the drain, summary and report.
     let stop = crate::signals::shutdown_signal();
-    let Some(scrape) = usage(args.origin_metrics.to_config()) else { return Ok(ExitCode::from(2)) };
     // First, so that a --metrics-addr that cannot be served stops the run before anything starts.
-    let metrics = bind_metrics(args.metrics_addr).await?;
-    let (url, origin) = target(&args).await?;
-    let net = Arc::new(net_config(&args)?);
+    let metrics = bind_metrics(settings.metrics_addr).await.map_err(Error::Start)?;
+    let (url, origin) = target(&settings).await.map_err(Error::Start)?;
+    let net = Arc::new(settings.net.clone());
     let recorder = Recorder::new();
-    let playlist = match preflight(&url, &net, &recorder).await {
-        Ok(p) => p,
-        Err(message) => {
-            eprintln!("hls-swarm: error: cannot start the run: {message}");
-            return Ok(ExitCode::from(1));
-        }
-    };
-    let engine = match args.engine {
-        EngineArg::Native => Engine::Native(native_config(&args, &url, net, recorder)),
-        EngineArg::Ffmpeg => match ffmpeg::prepare(&args, &url, &playlist, recorder)? {
-            Ok(config) => Engine::Ffmpeg(config),
-            Err(code) => return Ok(code),
+    let playlist = preflight(&url, &net, &recorder).await.map_err(Error::start)?;
+    let engine = match &settings.engine {
+        Engine::Native => SwarmEngine::Native(native_config(&settings, &url, net, recorder)),
+        Engine::Ffmpeg(ffmpeg) => match ffmpeg::prepare(&settings, ffmpeg, &url, &playlist, recorder)? {
+            ffmpeg::Prepared::Swarm(config) => SwarmEngine::Ffmpeg(config),
+            ffmpeg::Prepared::Printed => return Ok(()),
         },
     };
-    let started_at = SystemTime::now();
+    let info = Arc::new(run_info(&settings, &url));
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty()));
-    let scraper = OriginMetrics::start(scrape, origin.as_ref());
-    let feed = LiveFeed { info: Arc::new(run_info(&args, &url)), snapshots: snap_rx, origin: scraper.view.clone() };
-    let exporter = metrics.map(|listener| start_exporter(listener, feed.clone())).transpose()?;
-    let mut display = Display::start(&args, feed);
+    let scraper = OriginMetrics::start(settings.scrape.clone(), origin.as_ref());
+    let feed = LiveFeed { info: info.clone(), snapshots: snap_rx, origin: scraper.view.clone() };
+    let exporter = metrics.map(|listener| start_exporter(listener, feed.clone())).transpose().map_err(Error::Start)?;
+    let mut display = Display::start(&settings, feed);
     let stop = display.stop_signal(stop);
     let outcome = engine.run(stop, snap_tx).await;
     display.close();
-    let origin_view = scraper.finish().await;
+    let origin_metrics = scraper.finish().await;
     let origin = finish_origin(origin).await;
-    let result = finish(&args, &url, started_at, outcome, origin, origin_view);
+    let meta = RunMeta { info, abandoned: outcome.abandoned, origin, origin_metrics };
+    let result = finish(&settings, &outcome, &meta);
     // Until here the endpoint serves the final snapshot.
     if let Some(exporter) = exporter {
         exporter.shutdown().await;
@@ -92,17 +80,12 @@ async fn run_async(args: RunArgs) -> anyhow::Result<ExitCode> {
     result
 }
 
-/// A usage error found after parsing: printed, and `None` (the run exits 2).
-fn usage<T>(checked: Result<T, String>) -> Option<T> {
-    checked.map_err(|msg| eprintln!("hls-swarm: error: {msg}")).ok()
-}
-
 /// The URL to play: the one given, or the built-in origin's, started in-process.
-async fn target(args: &RunArgs) -> anyhow::Result<(Url, Option<OriginHandle>)> {
-    if let Some(url) = &args.url {
+async fn target(settings: &RunSettings) -> anyhow::Result<(Url, Option<OriginHandle>)> {
+    if let Some(url) = &settings.url {
         return Ok((url.clone(), None));
     }
-    let config = OriginConfig { seed: args.seed, ..OriginConfig::local_default() };
+    let config = OriginConfig { seed: settings.plan.seed, ..OriginConfig::local_default() };
     let origin = origin::spawn(config).await.context("cannot start the built-in origin")?;
     let url = Url::parse(origin.url())?.join("master.m3u8")?;
     eprintln!("hls-swarm: no URL given: using the built-in origin at {url}");
@@ -110,20 +93,20 @@ async fn target(args: &RunArgs) -> anyhow::Result<(Url, Option<OriginHandle>)> {
 }
 
 /// The swarm of one run: both engines produce the same records, snapshots and outcome.
-enum Engine {
+enum SwarmEngine {
     Native(SwarmConfig),
     Ffmpeg(crate::ffmpeg::FfmpegSwarmConfig),
 }
 
-impl Engine {
+impl SwarmEngine {
     async fn run(
         self,
         stop: impl std::future::Future<Output = ()>,
         snapshots: watch::Sender<Arc<Snapshot>>,
     ) -> SwarmOutcome {
         match self {
-            Engine::Native(config) => run_swarm(config, stop, snapshots).await,
-            Engine::Ffmpeg(config) => {
+            SwarmEngine::Native(config) => run_swarm(config, stop, snapshots).await,
+            SwarmEngine::Ffmpeg(config) => {
                 let outcome = crate::ffmpeg::run_ffmpeg_swarm(config, stop, snapshots).await;
                 eprintln!("hls-swarm: {}", outcome.tally);
                 outcome.swarm
@@ -132,30 +115,16 @@ impl Engine {
     }
 }
 
-fn native_config(args: &RunArgs, url: &Url, net: Arc<NetConfig>, recorder: Recorder) -> SwarmConfig {
+fn native_config(settings: &RunSettings, url: &Url, net: Arc<NetConfig>, recorder: Recorder) -> SwarmConfig {
     let viewer = ViewerConfig {
         url: url.clone(),
-        policy: policy(args.variant),
-        buffer_target: args.buffer,
+        policy: settings.variant,
+        buffer_target: settings.buffer,
         net,
         recorder,
         tap: None,
     };
-    SwarmConfig { plan: plan(args, default_threads), viewer }
-}
-
-/// When viewers start and how the run ends, from the flags; `default_threads` is the engine's rule
-/// for `--threads` when it is not given.
-fn plan(args: &RunArgs, default_threads: fn(u32) -> usize) -> Plan {
-    Plan {
-        clients: args.clients,
-        ramp_rate: args.ramp_rate,
-        ramp_jitter: args.ramp_jitter,
-        duration: (!args.duration.is_zero()).then_some(args.duration),
-        drain_timeout: args.drain_timeout,
-        seed: args.seed,
-        threads: args.threads.map_or_else(|| default_threads(args.clients), usize::from),
-    }
+    SwarmConfig { plan: settings.plan.clone(), viewer }
 }
 
 /// The origin-metrics scraper of a run, and its channel; `finish` stops it and returns the last view.
@@ -205,14 +174,15 @@ fn start_exporter(listener: TcpListener, feed: LiveFeed) -> anyhow::Result<Expor
     Ok(exporter)
 }
 
-fn run_info(args: &RunArgs, url: &Url) -> RunInfo {
+fn run_info(settings: &RunSettings, url: &Url) -> RunInfo {
     RunInfo {
         target: url.to_string(),
-        engine: args.engine.as_str(),
-        clients_target: args.clients,
-        duration: (!args.duration.is_zero()).then_some(args.duration),
-        ramp_rate: args.ramp_rate,
+        engine: settings.engine.name(),
+        clients_target: settings.plan.clients,
+        duration: settings.plan.duration,
+        ramp_rate: settings.plan.ramp_rate,
         started: Instant::now(),
+        started_at: SystemTime::now(),
     }
 }
 
@@ -223,32 +193,17 @@ async fn finish_origin(origin: Option<OriginHandle>) -> Option<BuiltinOriginCoun
     Some(totals)
 }
 
-fn finish(
-    args: &RunArgs,
-    url: &Url,
-    started_at: SystemTime,
-    outcome: SwarmOutcome,
-    origin: Option<BuiltinOriginCounts>,
-    origin_metrics: Option<OriginView>,
-) -> anyhow::Result<ExitCode> {
-    let meta = RunMeta {
-        target: url.to_string(),
-        engine: args.engine.as_str(),
-        clients_target: args.clients,
-        started_at,
-        abandoned: outcome.abandoned,
-        origin,
-        origin_metrics,
-    };
-    print!("{}", summary(&outcome.snapshot, &meta));
-    if let Some(path) = &args.report {
-        let report = build_report(&outcome.snapshot, &meta);
-        let text = serde_json::to_string_pretty(&report)?;
+/// The summary on stdout, and the JSON report when asked for.
+fn finish(settings: &RunSettings, outcome: &SwarmOutcome, meta: &RunMeta) -> Result<(), Error> {
+    print!("{}", summary(&outcome.snapshot, meta));
+    if let Some(path) = &settings.report {
+        let report = build_report(&outcome.snapshot, meta);
+        let text = serde_json::to_string_pretty(&report).context("cannot serialize the report")?;
         std::fs::write(path, text + "\n")
             .with_context(|| format!("cannot write the report to {}; check --report", path.display()))?;
         eprintln!("hls-swarm: report written to {}", path.display());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// One request before the swarm starts, so a wrong URL, a refused connection or bad TLS ends the run
@@ -282,35 +237,6 @@ async fn preflight(url: &Url, net: &Arc<NetConfig>, recorder: &Recorder) -> Resu
     }
 }
 
-fn net_config(args: &RunArgs) -> anyhow::Result<NetConfig> {
-    Ok(NetConfig {
-        resolve: args.resolve,
-        headers: args.headers.clone(),
-        no_cache: args.no_cache,
-        user_agent: HeaderValue::from_str(&args.user_agent)
-            .map_err(|_| anyhow::anyhow!("--user-agent has characters a header cannot carry"))?,
-        timeout: args.timeout,
-        tls: crate::net::client_config(args.insecure, args.http2).context("cannot set up TLS")?,
-        max_redirects: 5,
-    })
-}
-
-/// One viewer thread per 5,000 viewers, up to one per CPU: an idle-heavy swarm spends more on waking
-/// threads than on requests, so it uses as few as its load needs (see `engine::shards`).
-fn default_threads(clients: u32) -> usize {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    (clients as usize).div_ceil(5_000).clamp(1, cpus)
-}
-
-fn policy(v: VariantArg) -> VariantPolicy {
-    match v {
-        VariantArg::All => VariantPolicy::All,
-        VariantArg::Highest => VariantPolicy::Highest,
-        VariantArg::Lowest => VariantPolicy::Lowest,
-        VariantArg::First => VariantPolicy::First,
-    }
-}
-
 /// How a run is shown while it goes: the dashboard when stdout is a terminal (and not `--no-tui`),
 /// else progress lines on stderr.
 enum Display {
@@ -319,11 +245,11 @@ enum Display {
 }
 
 impl Display {
-    fn start(args: &RunArgs, feed: LiveFeed) -> Display {
-        if !args.no_tui && std::io::stdout().is_terminal() {
+    fn start(settings: &RunSettings, feed: LiveFeed) -> Display {
+        if settings.dashboard && std::io::stdout().is_terminal() {
             // Log lines would be drawn into the dashboard: to the log file, or nowhere, while it is up.
             crate::logging::mute_stderr(true);
-            match Dashboard::start(feed.clone(), args.log_file.as_ref().map(|p| p.display().to_string())) {
+            match Dashboard::start(feed.clone(), settings.log_file.as_ref().map(|p| p.display().to_string())) {
                 Ok(dashboard) => return Display::Dashboard(dashboard),
                 Err(e) => {
                     crate::logging::mute_stderr(false);

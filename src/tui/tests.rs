@@ -23,6 +23,7 @@ fn info(start: Instant) -> RunInfo {
         duration: Some(Duration::from_secs(300)),
         ramp_rate: 5.0,
         started: start,
+        started_at: std::time::SystemTime::UNIX_EPOCH,
     }
 }
 

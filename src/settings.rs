@@ -1,0 +1,252 @@
+//! One step from flags to a validated plan, as ripgrep goes from its flags to `HiArgs`: every check of
+//! `hls-swarm run`'s and `hls-swarm origin`'s flags is made here, once, and the code after this step
+//! reads the settings, never the flags. Value checks that need one flag only are clap's value parsers
+//! (`cli`, `units`); checks across flags, and building what the flags describe, are here. Each error
+//! names the flag to change.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use http::HeaderValue;
+use url::Url;
+
+use crate::cli::{EngineArg, OriginArgs, OriginMetricsArgs, RunArgs, VariantArg};
+use crate::engine::Plan;
+use crate::error::{Error, Result};
+use crate::hls::VariantPolicy;
+use crate::metrics::ScrapeConfig;
+use crate::metrics::exporter::MetricsAddr;
+use crate::net::NetConfig;
+use crate::origin::{FaultConfig, OriginConfig};
+
+/// Redirects a request follows before it is a `redirect_loop` error.
+const MAX_REDIRECTS: u32 = 5;
+
+/// Everything `hls-swarm run` does, checked.
+pub struct RunSettings {
+    /// The playlist to play; `None`: the built-in origin, started in-process.
+    pub url: Option<Url>,
+    pub engine: Engine,
+    /// When viewers start, how the run ends, how many threads.
+    pub plan: Plan,
+    pub variant: VariantPolicy,
+    /// VOD: media a viewer buffers ahead before it waits.
+    pub buffer: Duration,
+    pub net: NetConfig,
+    pub scrape: ScrapeConfig,
+    pub metrics_addr: Option<MetricsAddr>,
+    pub report: Option<PathBuf>,
+    /// Show the dashboard when stdout is a terminal (`--no-tui` turns it off).
+    pub dashboard: bool,
+    pub log_file: Option<PathBuf>,
+}
+
+/// Who plays the viewers.
+pub enum Engine {
+    Native,
+    Ffmpeg(FfmpegSettings),
+}
+
+impl Engine {
+    /// The name reports and the dashboard show.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Engine::Native => "native",
+            Engine::Ffmpeg(_) => "ffmpeg",
+        }
+    }
+}
+
+/// What only the FFmpeg engine uses.
+pub struct FfmpegSettings {
+    pub program: PathBuf,
+    /// Print viewer 0's command and exit.
+    pub print_cmd: bool,
+}
+
+impl RunSettings {
+    /// Checks the flags of `hls-swarm run` and builds what they describe.
+    pub fn from_args(args: RunArgs) -> Result<RunSettings> {
+        let engine = engine(&args)?;
+        let threads = args.threads.map_or_else(|| default_threads(&engine, args.clients), usize::from);
+        let plan = Plan {
+            clients: args.clients,
+            ramp_rate: args.ramp_rate,
+            ramp_jitter: args.ramp_jitter,
+            duration: (!args.duration.is_zero()).then_some(args.duration),
+            drain_timeout: args.drain_timeout,
+            seed: args.seed,
+            threads,
+        };
+        Ok(RunSettings {
+            net: net_config(&args)?,
+            scrape: scrape_config(&args.origin_metrics)?,
+            url: args.url,
+            engine,
+            plan,
+            variant: policy(args.variant),
+            buffer: args.buffer,
+            metrics_addr: args.metrics_addr,
+            report: args.report,
+            dashboard: !args.no_tui,
+            log_file: args.log_file,
+        })
+    }
+}
+
+fn engine(args: &RunArgs) -> Result<Engine> {
+    match args.engine {
+        EngineArg::Native if args.print_cmd => {
+            Err(Error::usage("--print-cmd prints the FFmpeg command; add --engine ffmpeg"))
+        }
+        EngineArg::Native => Ok(Engine::Native),
+        EngineArg::Ffmpeg if args.http2 => {
+            Err(Error::usage("--http2 is for the native engine (FFmpeg speaks HTTP/1.1); drop it or --engine ffmpeg"))
+        }
+        EngineArg::Ffmpeg => {
+            Ok(Engine::Ffmpeg(FfmpegSettings { program: args.ffmpeg.clone(), print_cmd: args.print_cmd }))
+        }
+    }
+}
+
+/// The native engine: one viewer thread per 5,000 viewers, up to one per CPU. An idle-heavy swarm spends
+/// more on waking threads than on requests, so it uses as few as its load needs (see `engine::shards`).
+/// The FFmpeg engine: one proxy thread per 100 viewers, up to one per CPU; each viewer relays a whole
+/// stream's bytes through the proxy, far more work per viewer than a native viewer's requests.
+fn default_threads(engine: &Engine, clients: u32) -> usize {
+    let per_thread = match engine {
+        Engine::Native => 5_000,
+        Engine::Ffmpeg(_) => 100,
+    };
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (clients as usize).div_ceil(per_thread).clamp(1, cpus)
+}
+
+fn policy(v: VariantArg) -> VariantPolicy {
+    match v {
+        VariantArg::All => VariantPolicy::All,
+        VariantArg::Highest => VariantPolicy::Highest,
+        VariantArg::Lowest => VariantPolicy::Lowest,
+        VariantArg::First => VariantPolicy::First,
+    }
+}
+
+fn net_config(args: &RunArgs) -> Result<NetConfig> {
+    let user_agent = HeaderValue::from_str(&args.user_agent)
+        .map_err(|_| Error::usage("--user-agent has characters a header cannot carry"))?;
+    let tls = crate::net::client_config(args.insecure, args.http2)
+        .map_err(|e| Error::start(format!("cannot set up TLS: {e}")))?;
+    Ok(NetConfig {
+        resolve: args.resolve,
+        headers: args.headers.clone(),
+        no_cache: args.no_cache,
+        user_agent,
+        timeout: args.timeout,
+        tls,
+        max_redirects: MAX_REDIRECTS,
+    })
+}
+
+/// What the origin-metrics scraper reads (`--origin-metrics*`, `--nginx-metrics`).
+fn scrape_config(args: &OriginMetricsArgs) -> Result<ScrapeConfig> {
+    if args.window < args.interval {
+        return Err(Error::usage(format!(
+            "--origin-metrics-window ({:?}) must be at least --origin-metrics-interval ({:?})",
+            args.window, args.interval
+        )));
+    }
+    let defaults = match &args.host {
+        Some(host) => Some(
+            ScrapeConfig::host_defaults(host)
+                .map_err(|e| Error::usage(format!("--origin-metrics-host '{host}' does not make a URL: {e}")))?,
+        ),
+        None => None,
+    };
+    let (node, nginx) = defaults.map_or((None, None), |(n, x)| (Some(n), Some(x)));
+    Ok(ScrapeConfig {
+        node: args.node.clone().or(node),
+        nginx: args.nginx.clone().or(nginx),
+        interval: args.interval,
+        window: args.window,
+    })
+}
+
+/// Checks the flags of `hls-swarm origin` and builds the origin's configuration.
+pub fn origin_config(args: &OriginArgs) -> Result<OriginConfig> {
+    if args.vod.is_some_and(|vod| vod < args.segment_duration) {
+        return Err(Error::usage("--vod must be at least one --segment-duration long"));
+    }
+    Ok(OriginConfig {
+        listen: args.listen,
+        variants: args.variants.0.clone(),
+        window: args.window,
+        segment_duration: args.segment_duration,
+        vod: args.vod,
+        start_sequence: args.start_sequence,
+        audio: !args.no_audio,
+        seed: args.seed,
+        faults: FaultConfig {
+            http_5xx: args.faults.http_5xx.unwrap_or(0.0),
+            http_404: args.faults.http_404.unwrap_or(0.0),
+            reset: args.faults.reset.unwrap_or(0.0),
+            delay: args.faults.delay,
+            bandwidth: args.faults.bandwidth,
+            stale_playlist: args.faults.stale_playlist.filter(|d| !d.is_zero()),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn run_settings(args: &[&str]) -> Result<RunSettings> {
+        let cli = Cli::try_parse_from([&["hls-swarm", "run"], args].concat()).expect("flags parse");
+        let Command::Run(args) = cli.command else { unreachable!("a run command") };
+        RunSettings::from_args(*args)
+    }
+
+    fn usage_message(args: &[&str]) -> String {
+        match run_settings(args) {
+            Err(Error::Usage(message)) => message,
+            Err(other) => panic!("{args:?}: not a usage error: {other}"),
+            Ok(_) => panic!("{args:?}: accepted"),
+        }
+    }
+
+    #[test]
+    fn flags_that_cannot_work_together_are_usage_errors_naming_a_flag() {
+        assert!(usage_message(&["--print-cmd"]).contains("--engine ffmpeg"));
+        assert!(usage_message(&["--engine", "ffmpeg", "--http2"]).contains("--http2"));
+        let window = usage_message(&["--origin-metrics-interval", "5s", "--origin-metrics-window", "2s"]);
+        assert!(window.contains("--origin-metrics-window"), "{window}");
+        assert!(usage_message(&["--user-agent", "a\u{7f}b"]).contains("--user-agent"));
+    }
+
+    #[test]
+    fn threads_default_by_engine() {
+        let native = run_settings(&["--clients", "10"]).unwrap();
+        assert_eq!(native.plan.threads, 1);
+        let ffmpeg = run_settings(&["--clients", "10", "--engine", "ffmpeg"]).unwrap();
+        assert_eq!(ffmpeg.plan.threads, 1);
+        let given = run_settings(&["--threads", "3"]).unwrap();
+        assert_eq!(given.plan.threads, 3);
+        assert_eq!(given.engine.name(), "native");
+    }
+
+    #[test]
+    fn zero_duration_runs_until_stopped() {
+        assert_eq!(run_settings(&["--duration", "0"]).unwrap().plan.duration, None);
+        assert_eq!(run_settings(&["--duration", "3s"]).unwrap().plan.duration, Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn a_vod_shorter_than_a_segment_is_a_usage_error() {
+        let cli = Cli::try_parse_from(["hls-swarm", "origin", "--vod", "1s", "--segment-duration", "2s"]).unwrap();
+        let Command::Origin(args) = cli.command else { unreachable!("an origin command") };
+        assert!(matches!(origin_config(&args), Err(Error::Usage(m)) if m.contains("--vod")));
+    }
+}
