@@ -78,12 +78,22 @@ fn ffmpeg_reads_the_live_stream_without_a_warning() {
 #[test]
 fn ffmpeg_decodes_every_frame_without_error() {
     let origin = start_origin(&["--segment-duration", "0.5", "--variants", "360p:400k", "--vod", "5"]);
-    let out = tool("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-i"])
-        .arg(format!("{}stream.m3u8", origin.url))
-        .args(["-f", "null", "-"])
-        .output()
-        .unwrap();
+    let url = format!("{}stream.m3u8", origin.url);
+    let out = tool("ffmpeg").args(["-nostdin", "-v", "error", "-i", &url, "-f", "null", "-"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && err.trim().is_empty(), "decode errors: {err}");
+    // What the origin made: 10 segments of 15 frames at 30 fps, and AAC frames of 1024 samples at
+    // 48 kHz covering the 5 s (the last one starts before the end).
+    let (video, audio) = (10 * 15, (5 * 48_000_u32).div_ceil(1024));
+    let out = tool("ffprobe")
+        .args(["-v", "error", "-count_frames", "-show_entries", "stream=codec_type,nb_read_frames", "-of", "csv=p=0"])
+        .arg(&url)
+        .output()
+        .unwrap();
+    let counts = String::from_utf8_lossy(&out.stdout);
+    let mut lines: Vec<&str> = counts.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    // HLS gives a program: ffprobe lists its streams under it and again on their own.
+    lines.sort_unstable();
+    lines.dedup();
+    assert_eq!(lines, [format!("audio,{audio}"), format!("video,{video}")], "frames decoded: {counts}");
 }

@@ -219,18 +219,31 @@ async fn stale_playlist_fault_freezes_the_sequence() {
     let mut client = Client::connect(origin.addr()).await;
     let seq =
         |t: &str| -> u64 { t.lines().find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:")).unwrap().parse().unwrap() };
+    // Poll until a whole stale phase has gone by: every fetch the origin counts as stale shows the same
+    // sequence, those fetches span more than a segment, and the first fetch after the phase has moved on.
+    let stale_fault = || origin.counters().faults(origin::Fault::StalePlaylist);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while origin.counters().faults(origin::Fault::StalePlaylist) == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "never stale");
-        client.get("/stream.m3u8").await;
+    let mut stale: Vec<(tokio::time::Instant, u64)> = Vec::new();
+    let mut seen_fresh = false; // a phase is whole only when a fresh fetch came before it
+    let after = loop {
+        assert!(tokio::time::Instant::now() < deadline, "no whole stale phase in 5 s: {stale:?}");
+        let (before, at) = (stale_fault(), tokio::time::Instant::now());
+        let sequence = seq(&client.get("/stream.m3u8").await.text());
+        if stale_fault() == before {
+            if !stale.is_empty() {
+                break sequence;
+            }
+            seen_fresh = true;
+        } else if seen_fresh {
+            stale.push((at, sequence));
+        }
         tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    // Inside the 300 ms stale phase two fetches 100 ms apart show the same sequence.
-    let a = seq(&client.get("/stream.m3u8").await.text());
-    tokio::time::sleep(Duration::from_millis(120)).await;
-    let b = seq(&client.get("/stream.m3u8").await.text());
-    assert!(origin.counters().faults(origin::Fault::StalePlaylist) >= 1);
-    assert_eq!(a, b, "the playlist advanced while stale");
+    };
+    let frozen = stale[0].1;
+    assert!(stale.iter().all(|(_, s)| *s == frozen), "the playlist advanced while stale: {stale:?}");
+    let span = stale.last().unwrap().0 - stale[0].0;
+    assert!(span > Duration::from_millis(150), "the stale fetches span {span:?}, more than a 100 ms segment");
+    assert!(after > frozen, "the playlist moves on after the stale phase ({frozen} -> {after})");
     origin.shutdown().await;
 }
 

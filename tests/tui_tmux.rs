@@ -158,9 +158,10 @@ fn panic_child() {
     use std::sync::Arc;
     use tokio::sync::watch;
 
-    if std::env::var_os(PANIC_CHILD).is_none() {
-        return;
-    }
+    assert!(
+        std::env::var_os(PANIC_CHILD).is_some(),
+        "panic_child runs only inside tmux, started by a_panic_restores_the_terminal_before_its_message"
+    );
     let (_snapshots_tx, snapshots) = watch::channel(Arc::new(Snapshot::empty()));
     let (_origin_tx, origin) = watch::channel(Arc::new(OriginView::default()));
     let info = RunInfo {
