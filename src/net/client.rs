@@ -432,73 +432,112 @@ impl Loader {
         mode: BodyMode,
         expected: Option<u64>,
     ) {
-        let mut kept = match mode {
+        let mut reader = BodyReader::new(mode, expected);
+        let sleep = tokio::time::sleep(idle_limit);
+        tokio::pin!(sleep);
+        let mut idle = IdleTimer { limit: idle_limit, sleep, pushed: Instant::now() };
+        let error = loop {
+            let next = tokio::select! {
+                biased;
+                frame = drive(driver, body.frame()) => frame,
+                _ = idle.expired() => break Some(NetError::Timeout),
+            };
+            match next {
+                None => break None,
+                Some(Err(e)) => break Some(reader.cut_short(&e)),
+                Some(Ok(frame)) => {
+                    idle.push_back();
+                    let Ok(data) = frame.into_data() else { continue };
+                    if let Err(e) = reader.take(&data, fetch) {
+                        break Some(e);
+                    }
+                }
+            }
+        };
+        reader.finish(error, fetch);
+    }
+}
+
+/// What a response body has brought so far: its bytes counted (and kept, for playlists, up to a limit),
+/// and how it ended.
+struct BodyReader {
+    kept: Option<(BytesMut, usize)>,
+    got: u64,
+    /// The Content-Length, when there is one.
+    expected: Option<u64>,
+}
+
+impl BodyReader {
+    fn new(mode: BodyMode, expected: Option<u64>) -> Self {
+        let kept = match mode {
             BodyMode::Collect { limit } => {
                 Some((BytesMut::with_capacity(expected.unwrap_or(4096).min(limit as u64) as usize), limit))
             }
             BodyMode::Discard => None,
         };
-        let mut got = 0u64;
-        // One idle timer for the whole body, pushed back after each frame (cheaper than a new timer per
-        // frame on a hot path).
-        let idle = tokio::time::sleep(idle_limit);
-        tokio::pin!(idle);
-        let mut pushed = Instant::now();
-        loop {
-            let next = tokio::select! {
-                biased;
-                frame = drive(driver, body.frame()) => Ok(frame),
-                _ = &mut idle => Err(()),
-            };
-            match next {
-                Err(_) => {
-                    fetch.error = Some(NetError::Timeout);
-                    break;
-                }
-                Ok(None) => break,
-                Ok(Some(Err(e))) => {
-                    fetch.error = Some(match expected {
-                        Some(expected) => NetError::Truncated { got, expected },
-                        None => classify(&e),
-                    });
-                    break;
-                }
-                Ok(Some(Ok(frame))) => {
-                    // Push the deadline back at most every eighth of the timeout: the idle limit stays within
-                    // 12.5 % of --timeout and most frames touch no timer at all.
-                    let now = Instant::now();
-                    if now - pushed > idle_limit / 8 {
-                        pushed = now;
-                        idle.as_mut().reset((now + idle_limit).into());
-                    }
-                    let Ok(data) = frame.into_data() else { continue };
-                    if data.is_empty() {
-                        continue;
-                    }
-                    if got == 0 {
-                        fetch.timings.ttfb = Some(fetch.started.elapsed());
-                    }
-                    got += data.len() as u64;
-                    fetch.body_bytes += data.len() as u64;
-                    if let Some((buf, limit)) = kept.as_mut() {
-                        if buf.len() + data.len() > *limit {
-                            fetch.error = Some(NetError::TooLarge(*limit));
-                            break;
-                        }
-                        buf.extend_from_slice(&data);
-                    }
-                }
+        Self { kept, got: 0, expected }
+    }
+
+    /// Takes one frame's bytes; the first non-empty one is the first body byte (TTFB).
+    fn take(&mut self, data: &[u8], fetch: &mut Fetch) -> Result<(), NetError> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        if self.got == 0 {
+            fetch.timings.ttfb = Some(fetch.started.elapsed());
+        }
+        self.got += data.len() as u64;
+        fetch.body_bytes += data.len() as u64;
+        if let Some((buf, limit)) = self.kept.as_mut() {
+            if buf.len() + data.len() > *limit {
+                return Err(NetError::TooLarge(*limit));
             }
+            buf.extend_from_slice(data);
         }
-        if fetch.error.is_none()
-            && let Some(expected) = expected.filter(|e| got < *e)
-        {
-            fetch.error = Some(NetError::Truncated { got, expected });
+        Ok(())
+    }
+
+    /// The error of a body the connection ended early: short of its Content-Length, or as hyper says.
+    fn cut_short(&self, e: &hyper::Error) -> NetError {
+        match self.expected {
+            Some(expected) => NetError::Truncated { got: self.got, expected },
+            None => classify(e),
         }
-        if got == 0 {
+    }
+
+    /// Settles the fetch: a body that ended cleanly but short of its Content-Length is truncated; with
+    /// no body byte at all, TTFB is the head's time.
+    fn finish(self, error: Option<NetError>, fetch: &mut Fetch) {
+        let short = self.expected.filter(|e| self.got < *e);
+        fetch.error = error.or(short.map(|expected| NetError::Truncated { got: self.got, expected }));
+        if self.got == 0 {
             fetch.timings.ttfb = fetch.timings.headers;
         }
-        fetch.body = kept.map(|(buf, _)| buf.freeze());
+        fetch.body = self.kept.map(|(buf, _)| buf.freeze());
+    }
+}
+
+/// One idle timer for a whole body, pushed back as frames arrive: cheaper than a new timer per frame
+/// on a hot path.
+struct IdleTimer<'a> {
+    limit: Duration,
+    sleep: Pin<&'a mut tokio::time::Sleep>,
+    pushed: Instant,
+}
+
+impl IdleTimer<'_> {
+    /// Pushes the deadline back at most every eighth of the limit: the idle limit stays within 12.5 % of
+    /// --timeout and most frames touch no timer at all.
+    fn push_back(&mut self) {
+        let now = Instant::now();
+        if now - self.pushed > self.limit / 8 {
+            self.pushed = now;
+            self.sleep.as_mut().reset((now + self.limit).into());
+        }
+    }
+
+    async fn expired(&mut self) {
+        self.sleep.as_mut().await;
     }
 }
 
