@@ -94,8 +94,8 @@ pub struct RunArgs {
     /// At the end, how long requests in flight may take to finish.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
-    /// Threads the viewers run on (one single-threaded runtime each); default: one per 5,000 viewers, at
-    /// most one per CPU.
+    /// Threads the viewers run on (one single-threaded runtime each). Default, at most one per CPU: one per
+    /// 5,000 viewers for the native engine, one per 100 for --engine ffmpeg (its proxies relay every byte).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
     /// Write the JSON report (schema/report.schema.json) to this file.

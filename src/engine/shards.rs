@@ -1,8 +1,8 @@
 //! Viewer shards: one single-threaded tokio runtime per core, each running its share of the viewers.
 //! A swarm is mostly idle tasks waking for short bursts; on a work-stealing runtime every burst parks and
-//! unparks worker threads, and the context switches cost more than the requests (measured: 54 us of CPU
-//! per request multi-threaded, 33 us on one current-thread runtime; see the README's benchmark). A viewer
-//! and its connections stay on one shard for life, so wake-ups never cross threads.
+//! unparks worker threads, and the context switches cost more than the requests (the README's swarm
+//! benchmark has both figures). A viewer and its connections stay on one shard for life, so wake-ups
+//! never cross threads.
 
 use tokio::runtime::{Builder, Handle};
 use tokio::sync::oneshot;

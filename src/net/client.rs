@@ -23,7 +23,7 @@ use url::Url;
 
 /// The read buffer of one exchange, fixed: it is also the largest response head accepted. It exists only
 /// while a request runs (see [`Loader`]), so its size costs no idle memory; 16 KiB reads a 64 KB segment
-/// in four reads (bench-swarm, 5,000 viewers: 4 KiB 35.8, 16 KiB 31.9, 64 KiB 34.0 us CPU per request).
+/// in four reads. The README's swarm benchmark has the CPU per request of each size tried.
 const READ_BUF: usize = 16 * 1024;
 
 /// What every request of a run shares.
@@ -252,9 +252,9 @@ async fn drive<T>(conn: &mut Option<Driver>, fut: impl Future<Output = T>) -> T 
 /// One keep-alive connection slot, as a player's loader keeps one.
 ///
 /// Between requests it holds the bare stream and nothing of hyper's: hyper 1's client keeps, per
-/// connection, a request channel whose blocks hold 32 requests (about 8.5 KB each, and a second block once
-/// the connection has sent 32), an 8 KiB head buffer and the read buffer. Idle, that is some 25 KB per
-/// connection, one per variant a viewer plays, and nothing of it is configurable. So each request builds
+/// connection, a request channel whose blocks hold 32 requests (and a second block once the connection
+/// has sent 32), an 8 KiB head buffer and the read buffer, per connection, one per variant a viewer plays,
+/// and nothing of it is configurable (the README says how much that was, measured). So each request builds
 /// hyper's connection over the kept stream and takes the stream back after a complete response
 /// ([`Exchange::park`]): on the wire it is the same keep-alive connection, and a viewer's memory between
 /// requests is its sockets and its player state.
