@@ -62,6 +62,9 @@ pub enum ParseError {
 
     #[error("media sequence numbers overflow a 64-bit counter")]
     SequenceOverflow,
+
+    #[error("line {line}: variable {name:?} {reason} (EXT-X-DEFINE, rfc8216bis 4.4.2.3)")]
+    InvalidVariable { line: usize, name: String, reason: &'static str },
 }
 
 impl ParseError {
@@ -87,8 +90,20 @@ impl ParseError {
             Self::MissingAttribute { .. } => "missing_attribute",
             Self::InvalidUri { .. } => "invalid_uri",
             Self::SequenceOverflow => "sequence_overflow",
+            Self::InvalidVariable { .. } => "invalid_variable",
         }
     }
+}
+
+/// Something a strict reading rejects but players accept; the parser goes on and says it once.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ParseWarning {
+    /// The last `#EXTINF` has no URI after it: the segment is not there yet (hls.js ignores it).
+    #[error("line {line}: the last #EXTINF has no URI after it; ignored until the segment is listed")]
+    TrailingExtinf { line: usize },
+    /// A URI line after a multivariant tag that takes none (`EXT-X-MEDIA`, `EXT-X-I-FRAME-STREAM-INF`).
+    #[error("line {line}: URI {uri:?} follows no #EXT-X-STREAM-INF; ignored, as players do")]
+    StrayUri { line: usize, uri: String },
 }
 
 /// Why a reloaded live playlist cannot follow the previous one. The tracker keeps its state, so

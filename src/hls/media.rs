@@ -3,7 +3,8 @@
 //! `EXT-X-MAP` stay in force for every later segment until replaced.
 //!
 //! A tag this module reads must be well formed, or the playlist is rejected with the line number:
-//! a load tester must not quietly play a different stream than the origin described. Tags it
+//! a load tester must not quietly play a different stream than the origin described. One leniency,
+//! as players have it: a last `#EXTINF` without its URI is ignored with a warning. Tags it
 //! does not read (`EXT-X-DATERANGE`, LL-HLS parts, vendor tags) are ignored, as 6.3.1 asks.
 
 use std::time::{Duration, SystemTime};
@@ -12,7 +13,7 @@ use url::Url;
 
 use super::attr::byte_range;
 use super::date::parse_date_time;
-use super::error::ParseError;
+use super::error::{ParseError, ParseWarning};
 use super::lines::{Line, LineKind};
 use super::model::{ByteRange, InitSection, Key, MediaPlaylist, PlaylistType, Segment};
 use super::tags::{self, integer_tag, invalid_value, resolve_at, value_of};
@@ -37,6 +38,7 @@ struct Pending<'a> {
     program_date_time: Option<SystemTime>,
     /// (line, written value, length, offset if written)
     byte_range: Option<(usize, &'a str, u64, Option<u64>)>,
+    gap: bool,
 }
 
 struct Builder<'a, 'b> {
@@ -61,6 +63,7 @@ impl<'a, 'b> Builder<'a, 'b> {
             segments: Vec::new(),
             part_target: None,
             server_control: None,
+            warnings: Vec::new(),
         };
         let pending = Pending::default();
         Self { base, out, target_duration: None, pending, key: None, map: None }
@@ -82,6 +85,7 @@ impl<'a, 'b> Builder<'a, 'b> {
                 self.pending.byte_range = Some((line, text, length, offset));
             }
             "#EXT-X-DISCONTINUITY" => self.pending.discontinuity = true,
+            "#EXT-X-GAP" => self.pending.gap = true,
             "#EXT-X-PROGRAM-DATE-TIME" => {
                 const EXPECTED: &str = "an ISO 8601 date-time such as 2026-11-26T21:00:00.000Z";
                 let text = value_of(line, name, value, EXPECTED)?.trim();
@@ -154,6 +158,7 @@ impl<'a, 'b> Builder<'a, 'b> {
             byte_range,
             key: self.key.clone(),
             map: self.map.clone(),
+            gap: pending.gap,
         });
         Ok(())
     }
@@ -181,7 +186,8 @@ impl<'a, 'b> Builder<'a, 'b> {
 
     fn finish(mut self) -> Result<MediaPlaylist, ParseError> {
         if let Some((line, _)) = self.pending.extinf {
-            return Err(ParseError::ExtinfWithoutUri { line });
+            // A live playlist written while its last segment is still being made: players wait for it.
+            self.out.warnings.push(ParseWarning::TrailingExtinf { line });
         }
         self.out.target_duration = self.target_duration.ok_or(ParseError::MissingTargetDuration)?;
         let first = self.out.media_sequence;

@@ -2,7 +2,10 @@
 //! data, so every rule is unit- and property-tested.
 //!
 //! - [`parse_playlist`]: bytes and the playlist URL to our own [`Playlist`] model; malformed input
-//!   is a [`ParseError`] naming the line, never a panic or a silently different stream.
+//!   is a [`ParseError`] naming the line, never a panic or a silently different stream; what players
+//!   accept against the letter of the RFC is accepted with a [`ParseWarning`]. `EXT-X-DEFINE`
+//!   variables are substituted first ([`parse_playlist_with`] gives a media playlist the
+//!   multivariant playlist's [`Variables`] to import).
 //! - [`choose_variants`]: which variants a viewer plays, by [`VariantPolicy`].
 //! - [`live_edge_index`]: where a live viewer starts (RFC 8216 6.3.3).
 //! - [`reload_delay`]: how long to wait between playlist reloads (RFC 8216 6.3.4).
@@ -12,6 +15,7 @@
 
 mod attr;
 mod date;
+mod defines;
 mod error;
 mod lines;
 mod media;
@@ -27,12 +31,13 @@ mod variant;
 #[cfg(test)]
 mod tests;
 
-pub use error::{ParseError, SequenceError};
+pub use defines::Variables;
+pub use error::{ParseError, ParseWarning, SequenceError};
 pub use model::{
     ByteRange, InitSection, Key, KeyMethod, MediaPlaylist, MultivariantPlaylist, Playlist, PlaylistType, Rendition,
     RenditionType, Segment, ServerControl, Variant,
 };
-pub use parse::parse_playlist;
+pub use parse::{parse_playlist, parse_playlist_with};
 pub use sequence::{SequenceTracker, Update};
 pub use timing::{live_edge_index, reload_delay};
 pub use uri::resolve;

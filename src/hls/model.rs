@@ -4,6 +4,9 @@
 use std::time::{Duration, SystemTime};
 use url::Url;
 
+use super::defines::Variables;
+use super::error::ParseWarning;
+
 /// A parsed playlist: RFC 8216 4.1 says a playlist is either one or the other, never both.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Playlist {
@@ -22,6 +25,10 @@ pub struct MultivariantPlaylist {
     pub renditions: Vec<Rendition>,
     /// `EXT-X-INDEPENDENT-SEGMENTS` (4.3.5.1).
     pub independent_segments: bool,
+    /// `EXT-X-DEFINE` variables, which its media playlists may `IMPORT` (rfc8216bis 4.4.2.3).
+    pub variables: Variables,
+    /// What was accepted although a strict reading rejects it.
+    pub warnings: Vec<ParseWarning>,
 }
 
 /// One variant stream: an `EXT-X-STREAM-INF` tag and the URI line after it (4.3.4.2).
@@ -108,6 +115,8 @@ pub struct MediaPlaylist {
     pub part_target: Option<Duration>,
     /// Low-latency HLS `EXT-X-SERVER-CONTROL` (rfc8216bis 4.4.3.8).
     pub server_control: Option<ServerControl>,
+    /// What was accepted although a strict reading rejects it.
+    pub warnings: Vec<ParseWarning>,
 }
 
 impl MediaPlaylist {
@@ -162,6 +171,9 @@ pub struct Segment {
     pub key: Option<Key>,
     /// The `EXT-X-MAP` in force for this segment (4.3.2.5).
     pub map: Option<InitSection>,
+    /// `EXT-X-GAP` (rfc8216bis 4.4.4.7): the segment is missing; a player never requests it and plays
+    /// over it as if it were there.
+    pub gap: bool,
 }
 
 /// A sub-range of a resource: `length` bytes starting at `offset` (4.3.2.2).

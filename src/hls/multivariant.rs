@@ -1,10 +1,11 @@
 //! Multivariant (master) playlists (RFC 8216 4.3.4): each `EXT-X-STREAM-INF` applies to the URI
 //! line that follows it (4.3.4.2). I-frame streams, session data and keys are not played by a
-//! viewer and are skipped.
+//! viewer and are skipped. A URI line right after another tag (a stray line after `EXT-X-MEDIA`, as
+//! some authoring tools write) is ignored with a warning, as players do.
 
 use url::Url;
 
-use super::error::{ParseError, clip};
+use super::error::{ParseError, ParseWarning, clip};
 use super::lines::{Line, LineKind};
 use super::model::{MultivariantPlaylist, Variant};
 use super::tags::{self, StreamInf, resolve_at};
@@ -13,6 +14,8 @@ use super::tags::{self, StreamInf, resolve_at};
 pub(crate) fn parse<'a>(lines: impl Iterator<Item = Line<'a>>, base: &Url) -> Result<MultivariantPlaylist, ParseError> {
     let mut out = MultivariantPlaylist::default();
     let mut pending: Option<(usize, StreamInf)> = None;
+    // The line before was a tag other than EXT-X-STREAM-INF: a URI line now is stray, not a variant.
+    let mut after_other_tag = false;
     for line in lines {
         let number = line.number;
         match line.kind {
@@ -21,11 +24,21 @@ pub(crate) fn parse<'a>(lines: impl Iterator<Item = Line<'a>>, base: &Url) -> Re
                     return Err(ParseError::StreamInfWithoutUri { line: previous });
                 }
                 pending = Some((number, tags::stream_inf(number, value)?));
+                after_other_tag = false;
             }
-            LineKind::Tag { name, value } => tag(&mut out, number, name, value, base)?,
+            LineKind::Tag { name, value } => {
+                tag(&mut out, number, name, value, base)?;
+                after_other_tag = true;
+            }
             LineKind::Uri(uri) => {
                 let Some((_, inf)) = pending.take() else {
-                    return Err(ParseError::UriWithoutStreamInf { line: number, uri: clip(uri) });
+                    if !after_other_tag {
+                        return Err(ParseError::UriWithoutStreamInf { line: number, uri: clip(uri) });
+                    }
+                    // hls.js and AVPlayer skip it; a strict reading would reject the whole ladder.
+                    out.warnings.push(ParseWarning::StrayUri { line: number, uri: clip(uri) });
+                    after_other_tag = false;
+                    continue;
                 };
                 let uri = resolve_at(base, number, uri)?;
                 out.variants.push(variant(out.variants.len(), uri, inf));

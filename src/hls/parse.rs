@@ -13,19 +13,28 @@
 
 use url::Url;
 
+use super::defines::{self, Variables};
 use super::error::ParseError;
 use super::lines::{self, LineKind};
-use super::model::Playlist;
+use super::model::{MultivariantPlaylist, Playlist};
 use super::tags::{MEDIA_TAGS, MULTIVARIANT_TAGS};
 use super::{media, multivariant};
 
 /// Parses a playlist body fetched from `base` (the URL after redirects; relative URIs are
 /// resolved against it). Never panics; runs in time linear in `body.len()`.
 pub fn parse_playlist(body: &[u8], base: &Url) -> Result<Playlist, ParseError> {
+    parse_playlist_with(body, base, None)
+}
+
+/// [`parse_playlist`] for a media playlist of a multivariant playlist: `parent` holds the variables
+/// its `EXT-X-DEFINE:IMPORT` tags may take.
+pub fn parse_playlist_with(body: &[u8], base: &Url, parent: Option<&Variables>) -> Result<Playlist, ParseError> {
     let text = lines::decode(body)?;
-    match kind(text)? {
-        Kind::Multivariant => multivariant::parse(lines::lines(text), base).map(Playlist::Multivariant),
-        Kind::Media => media::parse(lines::lines(text), base).map(Playlist::Media),
+    let (text, variables) = defines::expand(text, base, parent)?;
+    match kind(&text)? {
+        Kind::Multivariant => multivariant::parse(lines::lines(&text), base)
+            .map(|m| Playlist::Multivariant(MultivariantPlaylist { variables, ..m })),
+        Kind::Media => media::parse(lines::lines(&text), base).map(Playlist::Media),
     }
 }
 

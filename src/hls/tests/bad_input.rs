@@ -36,8 +36,12 @@ fn a_segment_uri_needs_an_extinf() {
     assert_eq!(error(&body), ParseError::UriWithoutExtinf { line: 5, uri: "b.ts".into() });
     let two_tags = format!("{HEAD}#EXTINF:2.0,\n#EXTINF:2.0,\na.ts\n");
     assert_eq!(error(&two_tags), ParseError::ExtinfWithoutUri { line: 3 });
+    // A last #EXTINF without its URI is a segment not listed yet: ignored with a warning, as players
+    // do (it was rejected before; hls.js plays such playlists).
     let truncated = format!("{HEAD}#EXTINF:2.0,\na.ts\n#EXTINF:2.0,\n");
-    assert_eq!(error(&truncated), ParseError::ExtinfWithoutUri { line: 5 });
+    let Ok(Playlist::Media(media)) = parse_playlist(truncated.as_bytes(), &base()) else { panic!("parses") };
+    assert_eq!(media.segments.len(), 1);
+    assert_eq!(media.warnings, [crate::hls::ParseWarning::TrailingExtinf { line: 5 }]);
 }
 
 #[test]
@@ -89,6 +93,16 @@ fn multivariant_needs_variants_with_bandwidth_and_uri() {
     assert_eq!(error(no_uri), ParseError::StreamInfWithoutUri { line: 2 });
     let stray = format!("{ORIGIN_MULTIVARIANT}extra.m3u8\n");
     assert_eq!(error(&stray), ParseError::UriWithoutStreamInf { line: 8, uri: "extra.m3u8".into() });
+}
+
+#[test]
+fn a_stray_uri_after_a_tag_that_takes_none_is_ignored_with_a_warning() {
+    let body = "#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"en\",URI=\"en.m3u8\"\nen.m3u8\n\
+                #EXT-X-STREAM-INF:BANDWIDTH=1,AUDIO=\"a\"\nv.m3u8\n";
+    let Ok(Playlist::Multivariant(m)) = parse_playlist(body.as_bytes(), &base()) else { panic!("parses") };
+    assert_eq!(m.variants.len(), 1);
+    assert_eq!(m.variants[0].uri.as_str(), "http://127.0.0.1:8080/live/720p/v.m3u8");
+    assert_eq!(m.warnings, [crate::hls::ParseWarning::StrayUri { line: 3, uri: "en.m3u8".into() }]);
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! broken bodies an origin or CDN can serve. Unit tests of single helpers sit next to them.
 
 mod bad_input;
+mod defines;
 mod parse_media;
 mod parse_multivariant;
 mod props;
