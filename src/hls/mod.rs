@@ -11,6 +11,8 @@
 //! - [`reload_delay`]: how long to wait between playlist reloads (RFC 8216 6.3.4).
 //! - [`SequenceTracker`]: which segments of a reloaded live playlist are new, skipped, or a fault
 //!   (RFC 8216 6.3.5, 6.2.1).
+//! - [`RequestPlan`]: what a track requests for each segment, in order: init section, key, the
+//!   segment with its `Range` (RFC 8216 4.3.2.2, 4.3.2.4, 4.3.2.5); nothing for an `EXT-X-GAP`.
 //! - [`resolve`]: URI resolution against the playlist URL (RFC 8216 4.1, RFC 3986 5).
 
 mod attr;
@@ -22,6 +24,7 @@ mod media;
 mod model;
 mod multivariant;
 mod parse;
+mod plan;
 mod sequence;
 mod tags;
 mod timing;
@@ -38,6 +41,7 @@ pub use model::{
     RenditionType, Segment, ServerControl, Variant,
 };
 pub use parse::{parse_playlist, parse_playlist_with};
+pub use plan::{Planned, RequestPlan, SegmentPlan, range_header};
 pub use sequence::{SequenceTracker, Update};
 pub use timing::{live_edge_index, reload_delay};
 pub use uri::resolve;
