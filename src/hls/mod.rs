@@ -13,9 +13,12 @@
 //!   (RFC 8216 6.3.5, 6.2.1).
 //! - [`RequestPlan`]: what a track requests for each segment, in order: init section, key, the
 //!   segment with its `Range` (RFC 8216 4.3.2.2, 4.3.2.4, 4.3.2.5); nothing for an `EXT-X-GAP`.
+//! - [`crypto`]: AES-128 segment encryption (RFC 8216 4.3.2.4, 5.2): IVs, encrypt, decrypt, and
+//!   whether decrypted bytes start as media.
 //! - [`resolve`]: URI resolution against the playlist URL (RFC 8216 4.1, RFC 3986 5).
 
 mod attr;
+pub mod crypto;
 mod date;
 mod defines;
 mod error;
