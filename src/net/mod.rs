@@ -1,8 +1,10 @@
 //! HTTP client with phase timings (HTTP/1.1; HTTP/2 by ALPN when asked). One [`Loader`] is one
 //! keep-alive connection slot, as a player's playlist loader or segment loader holds one; every request
-//! returns a [`Fetch`] with what was measured, whatever happened.
+//! returns a [`Fetch`] with what was measured, whatever happened. [`range`] judges the answer to a
+//! byte-range request.
 
 mod client;
+pub mod range;
 pub mod server;
 mod tls;
 
