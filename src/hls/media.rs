@@ -5,7 +5,8 @@
 //! A tag this module reads must be well formed, or the playlist is rejected with the line number:
 //! a load tester must not quietly play a different stream than the origin described. One leniency,
 //! as players have it: a last `#EXTINF` without its URI is ignored with a warning. Tags it
-//! does not read (`EXT-X-DATERANGE`, LL-HLS parts, vendor tags) are ignored, as 6.3.1 asks.
+//! does not read (`EXT-X-DATERANGE`, vendor tags) are ignored, as 6.3.1 asks. Low-latency parts go
+//! with the segment whose URI follows them; parts after the last segment are `pending_parts`.
 
 use std::time::{Duration, SystemTime};
 
@@ -15,7 +16,8 @@ use super::attr::byte_range;
 use super::date::parse_date_time;
 use super::error::{ParseError, ParseWarning};
 use super::lines::{Line, LineKind};
-use super::model::{ByteRange, InitSection, Key, MediaPlaylist, PlaylistType, Segment};
+use super::llhls;
+use super::model::{ByteRange, InitSection, Key, MediaPlaylist, Part, PlaylistType, Segment};
 use super::tags::{self, integer_tag, invalid_value, resolve_at, value_of};
 
 /// Builds a media playlist from the lines after `#EXTM3U`.
@@ -44,6 +46,8 @@ struct Pending<'a> {
 struct Builder<'a, 'b> {
     base: &'b Url,
     out: MediaPlaylist,
+    /// Parts seen since the last segment: they belong to the next one (or are pending at the end).
+    parts: Vec<Part>,
     target_duration: Option<Duration>,
     pending: Pending<'a>,
     key: Option<Key>,
@@ -63,10 +67,14 @@ impl<'a, 'b> Builder<'a, 'b> {
             segments: Vec::new(),
             part_target: None,
             server_control: None,
+            pending_parts: Vec::new(),
+            preload_hints: Vec::new(),
+            rendition_reports: Vec::new(),
+            skipped_segments: 0,
             warnings: Vec::new(),
         };
         let pending = Pending::default();
-        Self { base, out, target_duration: None, pending, key: None, map: None }
+        Self { base, out, parts: Vec::new(), target_duration: None, pending, key: None, map: None }
     }
 
     /// Media segment tags (4.3.2); everything else goes to `playlist_tag`.
@@ -94,6 +102,7 @@ impl<'a, 'b> Builder<'a, 'b> {
             }
             "#EXT-X-KEY" => self.key = tags::key(line, value, self.base)?,
             "#EXT-X-MAP" => self.map = Some(tags::map(line, value, self.base)?),
+            "#EXT-X-PART" => self.part(line, value)?,
             _ => self.playlist_tag(line, name, value)?,
         }
         Ok(())
@@ -130,6 +139,14 @@ impl<'a, 'b> Builder<'a, 'b> {
             "#EXT-X-VERSION" => out.version = Some(tags::version(line, name, value)?),
             "#EXT-X-PART-INF" => out.part_target = Some(tags::part_inf(line, value)?),
             "#EXT-X-SERVER-CONTROL" => out.server_control = Some(tags::server_control(line, value)?),
+            "#EXT-X-PRELOAD-HINT" => out.preload_hints.push(llhls::preload_hint(line, value, self.base)?),
+            "#EXT-X-RENDITION-REPORT" => out.rendition_reports.push(llhls::rendition_report(line, value, self.base)?),
+            "#EXT-X-SKIP" => {
+                if !out.segments.is_empty() {
+                    return Err(invalid_value(line, name, value.unwrap_or_default(), "before the first segment"));
+                }
+                out.skipped_segments = llhls::skip(line, value)?;
+            }
             _ if tags::MULTIVARIANT_TAGS.contains(&name) => {
                 return Err(ParseError::MixedPlaylist { line, tag: name.to_owned() });
             }
@@ -159,7 +176,20 @@ impl<'a, 'b> Builder<'a, 'b> {
             key: self.key.clone(),
             map: self.map.clone(),
             gap: pending.gap,
+            parts: std::mem::take(&mut self.parts),
         });
+        Ok(())
+    }
+
+    /// `EXT-X-PART`: kept for the segment that follows, its range's offset filled in.
+    fn part(&mut self, line: usize, value: Option<&str>) -> Result<(), ParseError> {
+        let (mut part, written) = llhls::part(line, value, self.base)?;
+        llhls::check_part_duration(line, &part, self.out.part_target)?;
+        if let Some(written) = written {
+            let previous = self.parts.last().or_else(|| self.out.segments.last().and_then(|s| s.parts.last()));
+            part.byte_range = Some(llhls::part_range(line, written, &part.uri, previous)?);
+        }
+        self.parts.push(part);
         Ok(())
     }
 
@@ -190,7 +220,10 @@ impl<'a, 'b> Builder<'a, 'b> {
             self.out.warnings.push(ParseWarning::TrailingExtinf { line });
         }
         self.out.target_duration = self.target_duration.ok_or(ParseError::MissingTargetDuration)?;
-        let first = self.out.media_sequence;
+        self.out.pending_parts = std::mem::take(&mut self.parts);
+        // A delta update's first listed segment comes after the skipped ones.
+        let first =
+            self.out.media_sequence.checked_add(self.out.skipped_segments).ok_or(ParseError::SequenceOverflow)?;
         first.checked_add(self.out.segments.len() as u64).ok_or(ParseError::SequenceOverflow)?;
         for (segment, sequence) in self.out.segments.iter_mut().zip(first..) {
             segment.sequence = sequence;

@@ -11,6 +11,7 @@
 //! - [`reload_delay`]: how long to wait between playlist reloads (RFC 8216 6.3.4).
 //! - [`SequenceTracker`]: which segments of a reloaded live playlist are new, skipped, or a fault
 //!   (RFC 8216 6.3.5, 6.2.1).
+//! - [`apply_delta`]: a delta update (`EXT-X-SKIP`) completed from the playlist held (rfc8216bis 6.3.7).
 //! - [`RequestPlan`]: what a track requests for each segment, in order: init section, key, the
 //!   segment with its `Range` (RFC 8216 4.3.2.2, 4.3.2.4, 4.3.2.5); nothing for an `EXT-X-GAP`.
 //! - [`crypto`]: AES-128 segment encryption (RFC 8216 4.3.2.4, 5.2): IVs, encrypt, decrypt, and
@@ -21,8 +22,10 @@ mod attr;
 pub mod crypto;
 mod date;
 mod defines;
+mod delta;
 mod error;
 mod lines;
+mod llhls;
 mod media;
 mod model;
 mod multivariant;
@@ -38,10 +41,11 @@ mod variant;
 mod tests;
 
 pub use defines::Variables;
+pub use delta::{DeltaError, apply_delta};
 pub use error::{ParseError, ParseWarning, SequenceError};
 pub use model::{
-    ByteRange, InitSection, Key, KeyMethod, MediaPlaylist, MultivariantPlaylist, Playlist, PlaylistType, Rendition,
-    RenditionType, Segment, ServerControl, Variant,
+    ByteRange, HintKind, InitSection, Key, KeyMethod, MediaPlaylist, MultivariantPlaylist, Part, Playlist,
+    PlaylistType, PreloadHint, Rendition, RenditionReport, RenditionType, Segment, ServerControl, Variant,
 };
 pub use parse::{parse_playlist, parse_playlist_with};
 pub use plan::{Planned, RequestPlan, SegmentPlan, range_header};

@@ -109,12 +109,21 @@ pub struct MediaPlaylist {
     pub playlist_type: Option<PlaylistType>,
     /// `EXT-X-I-FRAMES-ONLY` (4.3.3.6).
     pub i_frames_only: bool,
-    /// Segments in order; `segments[i].sequence == media_sequence + i`.
+    /// Segments in order; `segments[i].sequence == media_sequence + skipped_segments + i`.
     pub segments: Vec<Segment>,
     /// Low-latency HLS `EXT-X-PART-INF:PART-TARGET` (draft-pantos-hls-rfc8216bis 4.4.3.7).
     pub part_target: Option<Duration>,
     /// Low-latency HLS `EXT-X-SERVER-CONTROL` (rfc8216bis 4.4.3.8).
     pub server_control: Option<ServerControl>,
+    /// Low-latency HLS: parts of the next segment, listed after the last whole one (rfc8216bis 4.4.4.9).
+    pub pending_parts: Vec<Part>,
+    /// `EXT-X-PRELOAD-HINT` (rfc8216bis 4.4.5.3): what the server will serve next.
+    pub preload_hints: Vec<PreloadHint>,
+    /// `EXT-X-RENDITION-REPORT` (rfc8216bis 4.4.5.4): where the other renditions' live edges are.
+    pub rendition_reports: Vec<RenditionReport>,
+    /// `EXT-X-SKIP:SKIPPED-SEGMENTS` (rfc8216bis 4.4.5.2): a delta update leaves out this many segments
+    /// from the front; [`crate::hls::apply_delta`] takes them from the playlist held.
+    pub skipped_segments: u64,
     /// What was accepted although a strict reading rejects it.
     pub warnings: Vec<ParseWarning>,
 }
@@ -129,7 +138,7 @@ impl MediaPlaylist {
     /// The sequence number after the last segment (equal to `media_sequence` when empty).
     pub fn end_sequence(&self) -> u64 {
         // The parser rejects playlists where this overflows.
-        self.media_sequence.saturating_add(self.segments.len() as u64)
+        self.media_sequence.saturating_add(self.skipped_segments).saturating_add(self.segments.len() as u64)
     }
 
     /// The sum of all segment durations.
@@ -149,6 +158,8 @@ pub struct ServerControl {
     pub hold_back: Option<Duration>,
     /// `PART-HOLD-BACK`: the same for low-latency playback.
     pub part_hold_back: Option<Duration>,
+    /// `CAN-SKIP-DATERANGES=YES`: a delta update may also leave out date ranges (`_HLS_skip=v2`).
+    pub can_skip_dateranges: bool,
 }
 
 /// One media segment (RFC 8216 3, 4.3.2).
@@ -174,6 +185,50 @@ pub struct Segment {
     /// `EXT-X-GAP` (rfc8216bis 4.4.4.7): the segment is missing; a player never requests it and plays
     /// over it as if it were there.
     pub gap: bool,
+    /// Low-latency HLS: this segment's parts, in order (rfc8216bis 4.4.4.9); empty for regular HLS.
+    pub parts: Vec<Part>,
+}
+
+/// A partial segment, `EXT-X-PART` (rfc8216bis 4.4.4.9).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Part {
+    pub uri: Url,
+    pub duration: Duration,
+    /// `INDEPENDENT=YES`: playback can start here (it begins with a key frame).
+    pub independent: bool,
+    /// `BYTERANGE`, the offset filled in from the previous part of the same URI when absent.
+    pub byte_range: Option<ByteRange>,
+    /// `GAP=YES`: not available; not requested.
+    pub gap: bool,
+}
+
+/// `EXT-X-PRELOAD-HINT` (rfc8216bis 4.4.5.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreloadHint {
+    pub kind: HintKind,
+    pub uri: Url,
+    /// `BYTERANGE-START` (0 when absent).
+    pub start: u64,
+    /// `BYTERANGE-LENGTH`; `None`: to the end of the resource.
+    pub length: Option<u64>,
+}
+
+/// What a preload hint points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HintKind {
+    Part,
+    Map,
+}
+
+/// `EXT-X-RENDITION-REPORT` (rfc8216bis 4.4.5.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenditionReport {
+    /// The other rendition's media playlist.
+    pub uri: Url,
+    /// Its last media sequence number; `None`: the same as this playlist's.
+    pub last_msn: Option<u64>,
+    /// Its last part index; `None`: the same as this playlist's.
+    pub last_part: Option<u64>,
 }
 
 /// A sub-range of a resource: `length` bytes starting at `offset` (4.3.2.2).

@@ -126,6 +126,7 @@ mod tests {
             key: None,
             map: None,
             gap: false,
+            parts: Vec::new(),
         }
     }
 

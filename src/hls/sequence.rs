@@ -98,8 +98,10 @@ impl SequenceTracker {
         let next = self.next.unwrap_or(window.first);
         let skipped = window.first.saturating_sub(next);
         let from = next.max(window.first);
-        // `from >= first`, and the index is clamped to the window, so the slice cannot panic.
-        let index = usize::try_from(from - window.first).unwrap_or(usize::MAX).min(playlist.segments.len());
+        // The first listed segment is `first` unless a delta update skipped some (EXT-X-SKIP). The
+        // index is clamped to the list, so the slice cannot panic.
+        let listed = playlist.segments.first().map_or(window.end, |s| s.sequence);
+        let index = usize::try_from(from.saturating_sub(listed)).unwrap_or(usize::MAX).min(playlist.segments.len());
         let new = playlist.segments[index..].to_vec();
         self.next = Some(from.max(window.end));
         self.last = Some(window);

@@ -142,6 +142,7 @@ pub(crate) fn server_control(line: usize, value: Option<&str>) -> Result<ServerC
         can_skip_until: attrs.seconds("CAN-SKIP-UNTIL")?,
         hold_back: attrs.seconds("HOLD-BACK")?,
         part_hold_back: attrs.seconds("PART-HOLD-BACK")?,
+        can_skip_dateranges: attrs.yes_no("CAN-SKIP-DATERANGES")?,
     })
 }
 

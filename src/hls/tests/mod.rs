@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod defines;
+mod llhls;
 mod parse_media;
 mod parse_multivariant;
 mod props;

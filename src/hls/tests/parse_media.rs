@@ -146,6 +146,7 @@ fn low_latency_tags_are_read_and_parts_ignored() {
         can_skip_until: Some(Duration::from_secs(24)),
         hold_back: None,
         part_hold_back: Some(Duration::from_secs(1)),
+        can_skip_dateranges: false,
     };
     assert_eq!(playlist.server_control, Some(control));
     assert_eq!(playlist.segments.len(), 1);

@@ -1,0 +1,112 @@
+//! Low-latency tags (rfc8216bis): parts, preload hints, rendition reports, delta updates. Fixtures
+//! of our own, shaped like a packager's.
+
+use std::time::Duration;
+
+use super::base;
+use crate::hls::{ByteRange, DeltaError, HintKind, MediaPlaylist, ParseError, Playlist, apply_delta, parse_playlist};
+
+fn media(body: &str) -> Result<MediaPlaylist, ParseError> {
+    match parse_playlist(body.as_bytes(), &base())? {
+        Playlist::Media(m) => Ok(m),
+        Playlist::Multivariant(_) => panic!("a media playlist"),
+    }
+}
+
+const HEAD: &str = "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-VERSION:9\n\
+    #EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.6,CAN-SKIP-UNTIL=6,CAN-SKIP-DATERANGES=YES\n\
+    #EXT-X-PART-INF:PART-TARGET=0.2\n#EXT-X-MEDIA-SEQUENCE:10\n#EXT-X-MAP:URI=\"init.mp4\"\n";
+
+fn live(segments: std::ops::Range<u64>) -> String {
+    let mut body = HEAD.replace("SEQUENCE:10", &format!("SEQUENCE:{}", segments.start));
+    for n in segments.clone() {
+        for p in 0..5 {
+            let independent = if p == 0 { ",INDEPENDENT=YES" } else { "" };
+            body += &format!("#EXT-X-PART:DURATION=0.2,URI=\"p{n}.{p}.m4s\"{independent}\n");
+        }
+        body += &format!("#EXTINF:1.0,\ns{n}.m4s\n");
+    }
+    let next = segments.end;
+    body += &format!("#EXT-X-PART:DURATION=0.2,URI=\"p{next}.0.m4s\",INDEPENDENT=YES\n");
+    body += &format!("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"p{next}.1.m4s\"\n");
+    body += &format!("#EXT-X-RENDITION-REPORT:URI=\"../720p/stream.m3u8\",LAST-MSN={next},LAST-PART=0\n");
+    body
+}
+
+#[test]
+fn parts_go_with_their_segment_and_the_rest_are_pending() {
+    let m = media(&live(10..13)).unwrap();
+    assert_eq!(m.segments.len(), 3);
+    assert_eq!(m.segments[2].sequence, 12);
+    assert_eq!(m.segments[0].parts.len(), 5);
+    assert!(m.segments[0].parts[0].independent && !m.segments[0].parts[1].independent);
+    assert_eq!(m.segments[1].parts[3].uri.path(), "/live/720p/p11.3.m4s");
+    assert_eq!(m.segments[1].parts[3].duration, Duration::from_millis(200));
+    assert_eq!(m.pending_parts.len(), 1);
+    assert_eq!(m.pending_parts[0].uri.path(), "/live/720p/p13.0.m4s");
+    assert_eq!(m.preload_hints.len(), 1);
+    assert_eq!(
+        (m.preload_hints[0].kind, m.preload_hints[0].start, m.preload_hints[0].length),
+        (HintKind::Part, 0, None)
+    );
+    assert_eq!(m.rendition_reports[0].uri.path(), "/live/720p/stream.m3u8");
+    assert_eq!((m.rendition_reports[0].last_msn, m.rendition_reports[0].last_part), (Some(13), Some(0)));
+    assert!(m.server_control.unwrap().can_skip_dateranges);
+}
+
+#[test]
+fn byte_range_parts_carry_their_offset() {
+    let body = format!(
+        "{HEAD}#EXT-X-PART:DURATION=0.2,URI=\"s10.m4s\",BYTERANGE=\"1000@0\"\n\
+         #EXT-X-PART:DURATION=0.2,URI=\"s10.m4s\",BYTERANGE=\"1500\"\n#EXTINF:0.4,\ns10.m4s\n\
+         #EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"s11.m4s\",BYTERANGE-START=2500,BYTERANGE-LENGTH=800\n"
+    );
+    let m = media(&body).unwrap();
+    let ranges: Vec<_> = m.segments[0].parts.iter().map(|p| p.byte_range).collect();
+    assert_eq!(ranges, [Some(ByteRange { length: 1000, offset: 0 }), Some(ByteRange { length: 1500, offset: 1000 })]);
+    assert_eq!((m.preload_hints[0].start, m.preload_hints[0].length), (2500, Some(800)));
+    let unquoted = format!("{HEAD}#EXT-X-PART:DURATION=0.2,URI=\"s.m4s\",BYTERANGE=20000@0\n#EXTINF:0.2,\ns.m4s\n");
+    assert_eq!(media(&unquoted).unwrap().segments[0].parts[0].byte_range, Some(ByteRange { length: 20000, offset: 0 }));
+    let orphan = format!("{HEAD}#EXT-X-PART:DURATION=0.2,URI=\"a.m4s\",BYTERANGE=\"100\"\n#EXTINF:0.2,\na.m4s\n");
+    assert!(matches!(media(&orphan), Err(ParseError::InvalidAttribute { name: "BYTERANGE", .. })));
+}
+
+#[test]
+fn a_part_longer_than_the_part_target_is_rejected_and_a_rounded_one_is_not() {
+    let long = format!("{HEAD}#EXT-X-PART:DURATION=0.25,URI=\"p.m4s\"\n#EXTINF:1,\ns.m4s\n");
+    assert!(matches!(media(&long), Err(ParseError::InvalidAttribute { line: 8, name: "DURATION", .. })));
+    let rounded = format!("{HEAD}#EXT-X-PART:DURATION=0.2005,URI=\"p.m4s\"\n#EXTINF:1,\ns.m4s\n");
+    assert!(media(&rounded).is_ok());
+    for bad in ["URI=\"p.m4s\"", "DURATION=0.2", "DURATION=x,URI=\"p.m4s\"", "DURATION=0.2,URI=\"p\",GAP=MAYBE"] {
+        let body = format!("{HEAD}#EXT-X-PART:{bad}\n#EXTINF:1,\ns.m4s\n");
+        assert!(media(&body).is_err(), "{bad}");
+    }
+    let hint = format!("{HEAD}#EXTINF:1,\ns.m4s\n#EXT-X-PRELOAD-HINT:TYPE=SEGMENT,URI=\"x\"\n");
+    assert!(matches!(media(&hint), Err(ParseError::InvalidAttribute { name: "TYPE", .. })));
+}
+
+#[test]
+fn a_delta_update_is_completed_from_the_playlist_held() {
+    let held = media(&live(10..16)).unwrap();
+    // The server skipped segments 12..15 and lists 15..17 (the window moved on by one).
+    let mut body = HEAD.replace("SEQUENCE:10", "SEQUENCE:12");
+    body += "#EXT-X-SKIP:SKIPPED-SEGMENTS=3\n#EXTINF:1.0,\ns15.m4s\n#EXTINF:1.0,\ns16.m4s\n";
+    let delta = media(&body).unwrap();
+    assert_eq!((delta.skipped_segments, delta.segments[0].sequence, delta.end_sequence()), (3, 15, 17));
+    let whole = apply_delta(Some(&held), delta.clone()).unwrap();
+    let sequences: Vec<u64> = whole.segments.iter().map(|s| s.sequence).collect();
+    assert_eq!(sequences, [12, 13, 14, 15, 16]);
+    assert_eq!(whole.segments[0].uri.path(), "/live/720p/s12.m4s");
+    assert_eq!(whole.skipped_segments, 0);
+    assert_eq!(apply_delta(None, delta.clone()), Err(DeltaError::NothingHeld));
+    let old = media(&live(1..5)).unwrap();
+    assert!(matches!(apply_delta(Some(&old), delta), Err(DeltaError::NotHeld { first: 12, end: 15, .. })));
+    // A delta served on its own (no playlist held) still lists its segments with their sequence.
+    let mut tracker = crate::hls::SequenceTracker::new();
+    let start = tracker.start_at_live_edge(&media(&body).unwrap());
+    assert_eq!(start.new.iter().map(|s| s.sequence).collect::<Vec<_>>(), [15, 16]);
+    let sloppy = format!("{HEAD}#EXT-X-SKIP:SKIPPED-SEGMENTS=2,RECENTLY-REMOVED-DATERANGES=a\tb\n#EXTINF:1,\ns.m4s\n");
+    assert_eq!(media(&sloppy).unwrap().skipped_segments, 2);
+    let not_first = format!("{HEAD}#EXTINF:1,\ns.m4s\n#EXT-X-SKIP:SKIPPED-SEGMENTS=1\n");
+    assert!(media(&not_first).is_err(), "EXT-X-SKIP comes before the segments");
+}
