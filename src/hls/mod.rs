@@ -12,6 +12,8 @@
 //! - [`SequenceTracker`]: which segments of a reloaded live playlist are new, skipped, or a fault
 //!   (RFC 8216 6.3.5, 6.2.1).
 //! - [`apply_delta`]: a delta update (`EXT-X-SKIP`) completed from the playlist held (rfc8216bis 6.3.7).
+//! - [`PartTracker`]: low-latency playback: the join point (`PART-HOLD-BACK`, an independent part),
+//!   each part once and in order across reloads, the next blocking reload's directives.
 //! - [`RequestPlan`]: what a track requests for each segment, in order: init section, key, the
 //!   segment with its `Range` (RFC 8216 4.3.2.2, 4.3.2.4, 4.3.2.5); nothing for an `EXT-X-GAP`.
 //! - [`crypto`]: AES-128 segment encryption (RFC 8216 4.3.2.4, 5.2): IVs, encrypt, decrypt, and
@@ -30,6 +32,7 @@ mod media;
 mod model;
 mod multivariant;
 mod parse;
+mod parts;
 mod plan;
 mod sequence;
 mod tags;
@@ -48,6 +51,9 @@ pub use model::{
     PlaylistType, PreloadHint, Rendition, RenditionReport, RenditionType, Segment, ServerControl, Variant,
 };
 pub use parse::{parse_playlist, parse_playlist_with};
+pub use parts::{
+    LowLatencyFetch, PartPosition, PartTracker, PartUpdate, blocking_query, part_hold_back, skip_directive,
+};
 pub use plan::{Planned, RequestPlan, SegmentPlan, range_header};
 pub use sequence::{SequenceTracker, Update};
 pub use timing::{live_edge_index, reload_delay};

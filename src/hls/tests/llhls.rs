@@ -110,3 +110,92 @@ fn a_delta_update_is_completed_from_the_playlist_held() {
     let not_first = format!("{HEAD}#EXTINF:1,\ns.m4s\n#EXT-X-SKIP:SKIPPED-SEGMENTS=1\n");
     assert!(media(&not_first).is_err(), "EXT-X-SKIP comes before the segments");
 }
+
+mod tracker {
+    use super::*;
+    use crate::hls::{LowLatencyFetch, PartPosition, PartTracker, blocking_query, part_hold_back, skip_directive};
+
+    fn positions(update: &crate::hls::PartUpdate) -> Vec<String> {
+        let show = |f: &LowLatencyFetch| match f {
+            LowLatencyFetch::Part { at, .. } => format!("{}.{}", at.msn, at.part),
+            LowLatencyFetch::Segment(s) => format!("s{}", s.sequence),
+        };
+        update.fetch.iter().map(show).collect()
+    }
+
+    #[test]
+    fn joins_part_hold_back_from_the_edge_at_an_independent_part() {
+        // PART-HOLD-BACK 0.6 s = 3 parts of 0.2 s back from the end of 13.0: 12.3; the independent
+        // part at or before it is 12.0.
+        let m = media(&live(10..13)).unwrap();
+        assert_eq!(part_hold_back(&m), Duration::from_millis(600));
+        let mut t = PartTracker::new();
+        let first = t.start(&m);
+        assert_eq!(positions(&first), ["12.0", "12.1", "12.2", "12.3", "12.4", "13.0"]);
+        assert_eq!(t.next_position(), Some(PartPosition { msn: 13, part: 1 }));
+        assert_eq!(
+            blocking_query(PartPosition { msn: 13, part: 1 }, Some("v2")),
+            "_HLS_msn=13&_HLS_part=1&_HLS_skip=v2"
+        );
+    }
+
+    #[test]
+    fn each_part_once_and_a_segment_with_parts_never_whole() {
+        let mut t = PartTracker::new();
+        t.start(&media(&live(10..13)).unwrap());
+        // Segment 13 completed with 5 parts; 14.0 is pending: 13.1..13.4 and 14.0 are new.
+        let next = t.update(&media(&live(10..14)).unwrap());
+        assert_eq!(positions(&next), ["13.1", "13.2", "13.3", "13.4", "14.0"]);
+        assert_eq!(positions(&t.update(&media(&live(10..14)).unwrap())), Vec::<String>::new(), "nothing new");
+        assert_eq!(t.next_position(), Some(PartPosition { msn: 14, part: 1 }));
+    }
+
+    #[test]
+    fn a_viewer_left_behind_skips_what_left_the_window() {
+        let mut t = PartTracker::new();
+        t.start(&media(&live(10..13)).unwrap());
+        let later = t.update(&media(&live(20..23)).unwrap());
+        assert_eq!(later.skipped, 7, "13..20 left the playlist");
+        assert_eq!(positions(&later)[0], "20.0");
+    }
+
+    #[test]
+    fn a_segment_whose_parts_are_not_listed_is_fetched_whole() {
+        // Joined at the end of a playlist without parts: next is 11.0.
+        let mut t = PartTracker::new();
+        t.start(&media(&format!("{HEAD}#EXTINF:1,\ns10.m4s\n")).unwrap());
+        // Segment 11 appears without parts, then 12 with them.
+        let map = "#EXT-X-MAP:URI=\"init.mp4\"\n";
+        let body =
+            live(12..13).replace("SEQUENCE:12", "SEQUENCE:11").replace(map, &format!("{map}#EXTINF:1.0,\ns11.m4s\n"));
+        assert_eq!(
+            positions(&t.update(&media(&body).unwrap())),
+            ["s11", "12.0", "12.1", "12.2", "12.3", "12.4", "13.0"]
+        );
+    }
+
+    #[test]
+    fn a_short_or_missing_part_hold_back_becomes_three_part_targets() {
+        let short = live(10..13).replace("PART-HOLD-BACK=0.6", "PART-HOLD-BACK=0.3");
+        assert_eq!(part_hold_back(&media(&short).unwrap()), Duration::from_millis(600));
+        let none = live(10..13).replace("PART-HOLD-BACK=0.6,", "");
+        assert_eq!(part_hold_back(&media(&none).unwrap()), Duration::from_millis(600));
+    }
+
+    #[test]
+    fn skip_only_when_offered_and_the_playlist_held_is_fresh() {
+        let m = media(&live(10..13)).unwrap();
+        let control = m.server_control.as_ref();
+        assert_eq!(skip_directive(control, Duration::from_secs(1)), Some("v2"));
+        assert_eq!(skip_directive(control, Duration::from_secs(3)), None, "older than CAN-SKIP-UNTIL / 2");
+        assert_eq!(skip_directive(None, Duration::ZERO), None);
+    }
+
+    #[test]
+    fn a_playlist_without_parts_joins_at_the_end() {
+        let m = media(&format!("{HEAD}#EXTINF:1,\ns10.m4s\n")).unwrap();
+        let mut t = PartTracker::new();
+        assert!(t.start(&m).fetch.is_empty());
+        assert_eq!(t.next_position(), Some(PartPosition { msn: 11, part: 0 }));
+    }
+}
