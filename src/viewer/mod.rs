@@ -1,10 +1,12 @@
 //! One simulated viewer: plays HLS like a player (RFC 8216 section 6.3) and records every request.
 //!
+//! - [`abr`]: the adaptive bitrate estimate and choice, pure (hls.js's rules);
 //! - `playback`: the buffer model (startup, stalls), pure;
 //! - `session`: one playing session: multivariant, variant choice, live edge, segment downloads in order,
 //!   playlist reloads; it ends when the run stops, when a VOD ends, or with an error the engine's
 //!   supervisor answers with a restart after backoff.
 
+pub mod abr;
 mod playback;
 mod session;
 
