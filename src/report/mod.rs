@@ -3,6 +3,7 @@
 
 mod json;
 mod summary;
+pub mod thresholds;
 
 use std::sync::Arc;
 
