@@ -46,6 +46,7 @@ async fn swarm_url(url: Url, clients: u32, duration: Duration, policy: VariantPo
     net.timeout = Duration::from_secs(3);
     let viewer = ViewerConfig {
         url,
+        entry_kind: hls_swarm::stats::Kind::Multivariant,
         policy,
         buffer_target: Duration::from_secs(2),
         net: Arc::new(net),

@@ -8,6 +8,7 @@
 
 pub mod schedule;
 mod shards;
+pub mod stop;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,8 +18,9 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::stats::{Aggregator, PlaybackEvent, Recorder, Snapshot};
-use crate::viewer::{SessionEnd, StopSignal, ViewerConfig, run_session};
+use crate::viewer::{ViewerConfig, run_session};
 use schedule::{Backoff, start_offset};
+pub use stop::{SessionEnd, StopSignal, Stopped};
 
 /// When viewers start and how the run ends; the same for every engine.
 #[derive(Clone, Debug)]
@@ -65,7 +67,7 @@ pub async fn run_swarm(
     let spawn = move |id: u32, at: Instant, mut stop: StopSignal| {
         let mut sessions = NativeSessions { id, config: viewer.clone() };
         async move {
-            if stop.sleep_until(at).await {
+            if stop.sleep_until(at).await.is_ok() {
                 let recorder = sessions.config.recorder.clone();
                 supervise(id, seed, &recorder, stop, &mut sessions).await;
             }
@@ -158,31 +160,39 @@ pub trait Sessions: Send {
     fn play(&mut self, stop: StopSignal) -> impl Future<Output = Result<SessionEnd, String>> + Send;
 }
 
-/// Plays sessions until stop, restarting failed ones after backoff. Records `Started` once, `Restarted`
-/// per restart and `Stopped` once, as the gauges expect.
+/// Plays sessions until stop, restarting failed ones after backoff and finished ones (a VOD played
+/// through) at their pace. Records `Started` once, `Restarted` per restart and `Stopped` once, as the
+/// gauges expect.
 pub async fn supervise(id: u32, seed: u64, recorder: &Recorder, mut stop: StopSignal, sessions: &mut impl Sessions) {
     recorder.record_playback(PlaybackEvent::Started);
     let mut backoff = Backoff::new(seed, id);
     loop {
         let began = Instant::now();
-        match sessions.play(stop.clone()).await {
+        let next = match sessions.play(stop.clone()).await {
             Ok(SessionEnd::Stopped) => break,
-            Ok(SessionEnd::Finished) => continue,
+            Ok(SessionEnd::Finished { pace }) => began + pace.max(MIN_REPLAY_PACE),
             Err(err) => {
                 if stop.is_set() {
                     break;
                 }
                 tracing::debug!(viewer = id, "session failed: {err}");
-                let delay = backoff.next(began.elapsed());
-                if !stop.sleep_until(Instant::now() + delay).await {
+                let at = Instant::now() + backoff.next(began.elapsed());
+                if stop.sleep_until(at).await.is_err() {
                     break;
                 }
                 recorder.record_playback(PlaybackEvent::Restarted);
+                continue;
             }
+        };
+        if stop.sleep_until(next).await.is_err() {
+            break;
         }
     }
     recorder.record_playback(PlaybackEvent::Stopped);
 }
+
+/// The shortest time from one VOD session's start to the next: a replay is never a busy loop.
+pub const MIN_REPLAY_PACE: Duration = Duration::from_secs(1);
 
 /// The native engine's sessions: [`run_session`] on the viewer's shard.
 struct NativeSessions {

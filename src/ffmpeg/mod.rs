@@ -27,9 +27,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use crate::engine::StopSignal;
 use crate::engine::{Plan, SwarmOutcome, run_viewers, supervise};
 use crate::stats::Snapshot;
-use crate::viewer::StopSignal;
 pub use command::{CommandSpec, FfmpegOptions, ffmpeg_command};
 pub use proxy::{ProxyConfig, ViewerProxy};
 use session::{FfmpegViewer, SessionConfig};
@@ -94,7 +94,7 @@ async fn viewer_task(
     config: SessionConfig,
     mut stop: StopSignal,
 ) {
-    if !stop.sleep_until(at).await {
+    if stop.sleep_until(at).await.is_err() {
         return;
     }
     let proxy = match ViewerProxy::bind(id, proxy).await {

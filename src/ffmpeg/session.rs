@@ -15,8 +15,8 @@ use super::progress::ProgressParser;
 use super::proxy::ViewerProxy;
 use super::tally::Tally;
 use crate::engine::Sessions;
+use crate::engine::{SessionEnd, StopSignal};
 use crate::stats::{PlaybackEvent, Recorder};
-use crate::viewer::{SessionEnd, StopSignal};
 
 /// A clean exit sooner than this after the start is treated as a failure (restart with backoff), so a
 /// stream FFmpeg leaves at once cannot make a viewer spin.
@@ -82,7 +82,9 @@ impl FfmpegViewer {
                 let exit = Exit::of(status, false);
                 self.config.tally.exited(exit, health.drift(Instant::now()));
                 match exit {
-                    Exit::Clean if started.elapsed() >= SHORTEST_CLEAN_SESSION => Ok(SessionEnd::Finished),
+                    Exit::Clean if started.elapsed() >= SHORTEST_CLEAN_SESSION => {
+                        Ok(SessionEnd::Finished { pace: SHORTEST_CLEAN_SESSION })
+                    }
                     _ => {
                         let message =
                             format!("ffmpeg {exit} after {:.1} s: {}", started.elapsed().as_secs_f64(), tail.summary());

@@ -54,7 +54,7 @@ async fn run_async(settings: RunSettings) -> Result<(), Error> {
     let recorder = Recorder::new();
     let playlist = preflight(&url, &net, &recorder).await.map_err(Error::start)?;
     let engine = match &settings.engine {
-        Engine::Native => SwarmEngine::Native(native_config(&settings, &url, net, recorder)),
+        Engine::Native => SwarmEngine::Native(native_config(&settings, &url, &playlist, net, recorder)),
         Engine::Ffmpeg(ffmpeg) => match ffmpeg::prepare(&settings, ffmpeg, &url, &playlist, recorder)? {
             ffmpeg::Prepared::Swarm(config) => SwarmEngine::Ffmpeg(config),
             ffmpeg::Prepared::Printed => return Ok(()),
@@ -115,9 +115,19 @@ impl SwarmEngine {
     }
 }
 
-fn native_config(settings: &RunSettings, url: &Url, net: Arc<NetConfig>, recorder: Recorder) -> SwarmConfig {
+fn native_config(
+    settings: &RunSettings,
+    url: &Url,
+    playlist: &hls::Playlist,
+    net: Arc<NetConfig>,
+    recorder: Recorder,
+) -> SwarmConfig {
     let viewer = ViewerConfig {
         url: url.clone(),
+        entry_kind: match playlist {
+            hls::Playlist::Media(_) => Kind::MediaPlaylist,
+            hls::Playlist::Multivariant(_) => Kind::Multivariant,
+        },
         policy: settings.variant,
         buffer_target: settings.buffer,
         net,

@@ -2,18 +2,21 @@
 //!
 //! - [`abr`]: the adaptive bitrate estimate and choice, pure (hls.js's rules);
 //! - `playback`: the buffer model (startup, stalls), pure;
-//! - `session`: one playing session: multivariant, variant choice, live edge, segment downloads in order,
-//!   playlist reloads; it ends when the run stops, when a VOD ends, or with an error the engine's
-//!   supervisor answers with a restart after backoff.
+//! - `session`: one playing session: the first playlist, variant choice, one track per variant played;
+//!   it ends when the run stops, when a VOD ends, or with an error the engine's supervisor answers with
+//!   a restart after backoff;
+//! - `track`: one media playlist played: live edge, each segment once and in order, reloads on the
+//!   RFC's schedule whatever the downloads do (a second connection while they overlap), segments that
+//!   left the window skipped and the live edge rejoined, as hls.js does.
 
 pub mod abr;
 mod playback;
 mod session;
+mod track;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
 use url::Url;
 
 use crate::hls::VariantPolicy;
@@ -21,7 +24,7 @@ use crate::net::NetConfig;
 use crate::stats::{Kind, Recorder};
 
 pub use playback::Playback;
-pub use session::{SessionEnd, SessionError, failure_of, request_record, run_session};
+pub use session::{SessionError, failure_of, request_record, run_session};
 
 /// Largest playlist body accepted (a larger one is a `playlist_parse` error, not a memory blow-up).
 pub const PLAYLIST_LIMIT: usize = 8 * 1024 * 1024;
@@ -44,33 +47,13 @@ pub type RequestTap = Arc<dyn Fn(&TapEvent) + Send + Sync>;
 #[derive(Clone)]
 pub struct ViewerConfig {
     pub url: Url,
+    /// What `url` served when the run checked it first (`multivariant` or `media_playlist`): the kind a
+    /// load of it that fails before its body says otherwise is counted under.
+    pub entry_kind: Kind,
     pub policy: VariantPolicy,
     /// VOD: stop downloading ahead once this much media is buffered.
     pub buffer_target: Duration,
     pub net: Arc<NetConfig>,
     pub recorder: Recorder,
     pub tap: Option<RequestTap>,
-}
-
-/// A viewer's view of the run's stop signal: once set, it starts no new request.
-#[derive(Clone)]
-pub struct StopSignal(pub watch::Receiver<bool>);
-
-impl StopSignal {
-    pub fn is_set(&self) -> bool {
-        *self.0.borrow()
-    }
-
-    /// Sleeps until `deadline`; returns false when the stop signal came first.
-    pub async fn sleep_until(&mut self, deadline: Instant) -> bool {
-        if self.is_set() {
-            return false;
-        }
-        let stop = &mut self.0;
-        let slept = tokio::select! {
-            _ = tokio::time::sleep_until(deadline.into()) => true,
-            _ = async { let _ = stop.wait_for(|s| *s).await; } => false,
-        };
-        slept && !self.is_set()
-    }
 }

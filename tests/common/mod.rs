@@ -86,6 +86,7 @@ pub fn swarm_config(
     net.timeout = Duration::from_secs(3);
     let viewer = hls_swarm::viewer::ViewerConfig {
         url,
+        entry_kind: hls_swarm::stats::Kind::Multivariant,
         policy: hls_swarm::hls::VariantPolicy::First,
         buffer_target: Duration::from_secs(2),
         net: std::sync::Arc::new(net),

@@ -1,0 +1,305 @@
+//! One media playlist played, as a player's stream controller plays it (RFC 8216 6.3): start at the
+//! live edge (6.3.3), download each new segment once and in order, reload the playlist on the RFC's
+//! schedule (6.3.4) whatever the downloads do, pace a VOD by the buffer target.
+//!
+//! A live track runs its downloads and its reloads side by side, as hls.js does: a reload falls due
+//! while a slow segment is still arriving, and goes out on a second connection then (a player's
+//! playlist loader is not its fragment loader); when nothing overlaps, one keep-alive connection
+//! carries both. A segment that left the window before its turn is never requested: the viewer
+//! rejoins at the live edge and counts what it passed over as skipped. A download in flight is let
+//! finish (hls.js may abandon one whose segment left the window; a load tester keeps its bytes counted).
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use url::Url;
+
+use super::Playback;
+use super::session::{Asker, Halt, SessionError, failure_of, media_only, parse, record, settle_load};
+use crate::engine::{SessionEnd, StopSignal};
+use crate::hls::{self, MediaPlaylist, Segment, SequenceTracker, Update};
+use crate::net::{BodyMode, Fetch, Loader};
+use crate::stats::{Kind, PlaybackEvent};
+
+/// Consecutive failed segments after which the session gives up (and the supervisor restarts it).
+const MAX_SEGMENT_FAILURES: u32 = 3;
+
+/// A request in flight on a loader it owns, handing the loader back with the result.
+type InFlight = Pin<Box<dyn Future<Output = (Loader, Fetch)> + Send>>;
+
+fn send(mut loader: Loader, url: Url, mode: BodyMode) -> InFlight {
+    Box::pin(async move {
+        let fetch = loader.get(&url, mode).await;
+        (loader, fetch)
+    })
+}
+
+/// The result of the request in `slot`, or never when there is none (a `select!` branch).
+async fn landed<T>(slot: &mut Option<(T, InFlight)>) -> (Loader, Fetch) {
+    match slot {
+        Some((_, request)) => request.await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn at(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A playlist without its lists: between reloads a viewer keeps only the segments it has yet to fetch.
+fn header(playlist: MediaPlaylist) -> MediaPlaylist {
+    MediaPlaylist {
+        segments: Vec::new(),
+        pending_parts: Vec::new(),
+        preload_hints: Vec::new(),
+        rendition_reports: Vec::new(),
+        warnings: Vec::new(),
+        ..playlist
+    }
+}
+
+/// Which loader a reload went out on, so it goes back there.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    Main,
+    Side,
+}
+
+/// What a live track knows between steps.
+struct Live {
+    url: Url,
+    tracker: SequenceTracker,
+    queue: VecDeque<Segment>,
+    /// When the last reload began (6.3.4 times the next one from there), and whether it changed.
+    loaded_at: Instant,
+    changed: bool,
+    /// The last playlist without its lists: its target duration times the reloads.
+    header: MediaPlaylist,
+    /// The playlist ended (ENDLIST appeared): no more reloads.
+    ended: bool,
+}
+
+pub(super) struct Track<'a> {
+    asker: Asker<'a>,
+    stop: StopSignal,
+    /// Segments go out on this loader, and playlists too while no download holds it.
+    main: Option<Loader>,
+    /// A reload's loader while a download holds `main`; made when first needed.
+    side: Option<Loader>,
+    /// The buffer model, for the track playback follows (the first variant).
+    playback: Option<Playback>,
+    events: Vec<PlaybackEvent>,
+    failures: u32,
+}
+
+impl<'a> Track<'a> {
+    pub fn new(asker: Asker<'a>, stop: StopSignal, loader: Option<Loader>, playback: Option<Playback>) -> Self {
+        Self { asker, stop, main: loader, side: None, playback, events: Vec::new(), failures: 0 }
+    }
+
+    /// Plays `url` (a media playlist; `first` if already loaded) until stop, VOD end or error.
+    pub async fn play(mut self, url: Url, first: Option<MediaPlaylist>) -> Result<SessionEnd, Halt> {
+        let result = self.play_inner(url, first).await;
+        if let Some(p) = self.playback.as_mut() {
+            p.finish(Instant::now(), &mut self.events);
+        }
+        self.flush_events();
+        result
+    }
+
+    async fn play_inner(&mut self, url: Url, first: Option<MediaPlaylist>) -> Result<SessionEnd, Halt> {
+        let loaded_at = Instant::now();
+        let playlist = match first {
+            Some(p) => p,
+            None => self.load(&url).await?,
+        };
+        let mut tracker = SequenceTracker::new();
+        let queue: VecDeque<Segment> = tracker.start_at_live_edge(&playlist).new.into();
+        if !playlist.is_live() {
+            return self.play_to_end(queue, playlist.target_duration).await;
+        }
+        let live = Live { url, tracker, queue, loaded_at, changed: true, header: header(playlist), ended: false };
+        self.play_live(live).await
+    }
+
+    fn main_loader(&mut self) -> Loader {
+        let net = &self.asker.config.net;
+        self.main.take().unwrap_or_else(|| Loader::new(Arc::clone(net)))
+    }
+
+    /// Loads the media playlist on the main loader (the first load of a variant).
+    async fn load(&mut self, url: &Url) -> Result<MediaPlaylist, Halt> {
+        self.stop.check()?;
+        let mut loader = self.main_loader();
+        let fetch = loader.get(url, BodyMode::Collect { limit: super::PLAYLIST_LIMIT }).await;
+        let parsed = parse(&fetch, media_only);
+        let playlist = settle_load(self.asker, &mut loader, Kind::MediaPlaylist, &fetch, parsed);
+        self.main = Some(loader);
+        Ok(playlist?)
+    }
+
+    /// A playlist that will not change: every segment in order, paced by the buffer target, then the
+    /// buffer plays out and the session is finished (the viewer starts over).
+    async fn play_to_end(&mut self, queue: VecDeque<Segment>, target: Duration) -> Result<SessionEnd, Halt> {
+        for segment in queue {
+            self.pace().await?;
+            self.stop.check()?;
+            let mut loader = self.main_loader();
+            let fetch = loader.get(&segment.uri, BodyMode::Discard).await;
+            self.main = Some(loader);
+            self.segment_done(&segment, &fetch)?;
+        }
+        self.wait_until_played().await?;
+        Ok(SessionEnd::Finished { pace: target })
+    }
+
+    /// The live loop: downloads, reloads and the buffer's clock, side by side.
+    async fn play_live(&mut self, mut live: Live) -> Result<SessionEnd, Halt> {
+        let mut download: Option<(Segment, InFlight)> = None;
+        let mut reload: Option<(Lane, InFlight)> = None;
+        let mut stop = self.stop.clone();
+        loop {
+            let stopping = self.stop.is_set();
+            let main_free = download.is_none() && reload.as_ref().is_none_or(|(lane, _)| *lane == Lane::Side);
+            if !stopping
+                && main_free
+                && let Some(segment) = live.queue.pop_front()
+            {
+                let request = send(self.main_loader(), segment.uri.clone(), BodyMode::Discard);
+                download = Some((segment, request));
+            }
+            if download.is_none() && reload.is_none() {
+                if stopping {
+                    return Ok(SessionEnd::Stopped);
+                }
+                if live.ended && live.queue.is_empty() {
+                    self.wait_until_played().await?;
+                    return Ok(SessionEnd::Finished { pace: live.header.target_duration });
+                }
+            }
+            let reload_due = (!stopping && !live.ended && reload.is_none())
+                .then(|| live.loaded_at + hls::reload_delay(live.changed, &live.header));
+            let empty_at = self.playback.as_ref().and_then(Playback::empty_at);
+            tokio::select! {
+                (loader, fetch) = landed(&mut download) => {
+                    self.main = Some(loader);
+                    let (segment, _) = download.take().expect("a download landed");
+                    self.segment_done(&segment, &fetch)?;
+                }
+                (mut loader, fetch) = landed(&mut reload) => {
+                    let (lane, _) = reload.take().expect("a reload landed");
+                    let reloaded = self.reloaded(&mut live, &mut loader, &fetch);
+                    match lane {
+                        Lane::Main => self.main = Some(loader),
+                        Lane::Side => self.side = Some(loader),
+                    }
+                    reloaded?;
+                }
+                _ = at(reload_due) => {
+                    live.loaded_at = Instant::now();
+                    let mode = BodyMode::Collect { limit: super::PLAYLIST_LIMIT };
+                    let (lane, loader) = match download {
+                        None => (Lane::Main, self.main_loader()),
+                        Some(_) => {
+                            let net = &self.asker.config.net;
+                            (Lane::Side, self.side.take().unwrap_or_else(|| Loader::new(Arc::clone(net))))
+                        }
+                    };
+                    reload = Some((lane, send(loader, live.url.clone(), mode)));
+                }
+                _ = at(empty_at) => {
+                    if let Some(p) = self.playback.as_mut() {
+                        self.events.extend(p.advance(Instant::now()));
+                    }
+                    self.flush_events();
+                }
+                _ = stop.stopped(), if !stopping => {}
+            }
+        }
+    }
+
+    /// A reload landed: record it, follow the sequence, and queue what is new. A viewer whose next
+    /// segment left the window rejoins at the live edge, as hls.js does, and counts what it passed over.
+    fn reloaded(&mut self, live: &mut Live, loader: &mut Loader, fetch: &Fetch) -> Result<(), Halt> {
+        let expected = live.queue.front().map(|s| s.sequence).or(live.tracker.next_sequence());
+        let tracker = &mut live.tracker;
+        let parsed = parse(fetch, |p| {
+            let media = media_only(p)?;
+            let update = tracker.update(&media).map_err(|e| e.to_string())?;
+            Ok((media, update))
+        });
+        let (media, update) = settle_load(self.asker, loader, Kind::MediaPlaylist, fetch, parsed)?;
+        live.changed = update.changed;
+        live.ended = !media.is_live();
+        let window_first = media.segments.first().map_or(media.end_sequence(), |s| s.sequence);
+        if update.skipped > 0 || expected.is_some_and(|next| next < window_first) {
+            let rejoin: Update = live.tracker.start_at_live_edge(&media);
+            let start = rejoin.new.first().map_or(media.end_sequence(), |s| s.sequence);
+            let passed_over = expected.map_or(0, |next| start.saturating_sub(next));
+            if passed_over > 0 {
+                self.events.push(PlaybackEvent::SegmentSkipped { count: passed_over });
+            }
+            live.queue = rejoin.new.into();
+        } else {
+            live.queue.extend(update.new);
+        }
+        live.header = header(media);
+        self.flush_events();
+        Ok(())
+    }
+
+    /// A segment download ended: recorded, and into the buffer when it arrived whole. Too many
+    /// failures in a row end the session.
+    fn segment_done(&mut self, segment: &Segment, fetch: &Fetch) -> Result<(), Halt> {
+        let failure = failure_of(fetch);
+        record(self.asker, Kind::Segment, fetch, failure.as_ref().map(|f| f.0));
+        match failure {
+            None => {
+                self.failures = 0;
+                if let Some(p) = self.playback.as_mut() {
+                    p.on_segment(Instant::now(), segment.duration, &mut self.events);
+                }
+            }
+            Some((class, detail)) => {
+                tracing::debug!(viewer = self.asker.viewer, "segment {}: {class:?}: {detail}", segment.uri);
+                self.failures += 1;
+                if self.failures >= MAX_SEGMENT_FAILURES {
+                    let detail = format!("{} segments in a row failed, the last: {detail}", self.failures);
+                    return Err(SessionError { url: segment.uri.to_string(), class, detail }.into());
+                }
+            }
+        }
+        self.flush_events();
+        Ok(())
+    }
+
+    /// VOD pacing: waits while the buffer holds more than the target.
+    async fn pace(&mut self) -> Result<(), Halt> {
+        let Some(p) = self.playback.as_ref() else { return Ok(self.stop.check()?) };
+        let now = Instant::now();
+        let level = p.level(now);
+        let target = self.asker.config.buffer_target;
+        if level <= target {
+            return Ok(self.stop.check()?);
+        }
+        Ok(self.stop.sleep_until(now + (level - target)).await?)
+    }
+
+    /// The end of the stream: lets the buffer play out before the viewer starts over.
+    async fn wait_until_played(&mut self) -> Result<(), Halt> {
+        let until = self.playback.as_ref().and_then(Playback::empty_at).unwrap_or_else(Instant::now);
+        Ok(self.stop.sleep_until(until).await?)
+    }
+
+    fn flush_events(&mut self) {
+        for event in self.events.drain(..) {
+            self.asker.config.recorder.record_playback(event);
+        }
+    }
+}
