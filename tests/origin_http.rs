@@ -102,7 +102,7 @@ async fn heads_ranges_and_bad_requests() {
     assert_eq!(client.get("/../etc/passwd").await.status, 404);
     let post = client.request("POST", "/master.m3u8", &[]).await;
     assert_eq!(post.status, 405);
-    assert_eq!(post.headers["allow"], "GET, HEAD");
+    assert_eq!(post.headers["allow"], "GET, HEAD, OPTIONS", "OPTIONS answers CORS preflights");
     let big = "x".repeat(40_000);
     let mut other = Client::connect(origin.addr()).await;
     assert_eq!(other.request("GET", "/master.m3u8", &[("x-big", &big)]).await.status, 431);
@@ -244,6 +244,37 @@ async fn stale_playlist_fault_freezes_the_sequence() {
     let span = stale.last().unwrap().0 - stale[0].0;
     assert!(span > Duration::from_millis(150), "the stale fetches span {span:?}, more than a 100 ms segment");
     assert!(after > frozen, "the playlist moves on after the stale phase ({frozen} -> {after})");
+    origin.shutdown().await;
+}
+
+/// hls.js in a browser page reads the origin only when CORS allows it; a user who appends a path to the
+/// printed base URL gets a double slash.
+#[tokio::test]
+async fn browsers_may_play_it_and_double_slashes_are_merged() {
+    let origin = origin::spawn(config()).await.unwrap();
+    let mut client = Client::connect(origin.addr()).await;
+    let page = [("origin", "http://player.example")];
+    for path in ["/master.m3u8", "/720p/stream.m3u8", "/720p/seg00000.ts", "/nope"] {
+        let r = client.request("GET", path, &page).await;
+        assert_eq!(r.headers["access-control-allow-origin"], "*", "{path}");
+        assert!(r.headers["access-control-expose-headers"].to_str().unwrap().contains("Content-Range"), "{path}");
+    }
+    let asked = [
+        ("origin", "http://player.example"),
+        ("access-control-request-method", "GET"),
+        ("access-control-request-headers", "range"),
+    ];
+    let preflight = client.request("OPTIONS", "/720p/seg00000.ts", &asked).await;
+    assert_eq!(preflight.status, 204);
+    assert_eq!(preflight.headers["access-control-allow-origin"], "*");
+    assert!(preflight.headers["access-control-allow-methods"].to_str().unwrap().contains("GET"));
+    assert_eq!(preflight.headers["access-control-allow-headers"], "range");
+    assert_eq!(origin.counters().requests(ServedKind::Other, "204"), 1, "a preflight is counted as other");
+    let master = client.get("/master.m3u8").await;
+    let doubled = client.get("//master.m3u8").await;
+    assert_eq!((doubled.status, doubled.body), (200, master.body), "//master.m3u8 is /master.m3u8");
+    assert_eq!(client.get("/720p//stream.m3u8").await.status, 200);
+    assert_eq!(client.get("///720p///seg00000.ts").await.status, 200);
     origin.shutdown().await;
 }
 

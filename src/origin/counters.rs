@@ -168,8 +168,17 @@ impl Counters {
 }
 
 /// Every status label the origin uses, with its numeric code (0 for `aborted`).
-pub const STATUS_LABELS: [(&str, u16); 8] =
-    [("200", 200), ("206", 206), ("404", 404), ("405", 405), ("416", 416), ("503", 503), ("431", 431), ("aborted", 0)];
+pub const STATUS_LABELS: [(&str, u16); 9] = [
+    ("200", 200),
+    ("204", 204),
+    ("206", 206),
+    ("404", 404),
+    ("405", 405),
+    ("416", 416),
+    ("503", 503),
+    ("431", 431),
+    ("aborted", 0),
+];
 
 /// The static label for a status code the origin sends.
 pub fn status_label(code: u16) -> &'static str {

@@ -136,10 +136,14 @@ const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
 
 async fn handle(state: &OriginState, req: Request<Incoming>) -> Response<OriginBody> {
     let head_only = req.method() == Method::HEAD;
-    let route = route(state, req.uri().path());
+    let path = merge_slashes(req.uri().path());
+    let route = route(state, &path);
+    if req.method() == Method::OPTIONS {
+        return preflight(state, &req);
+    }
     if req.method() != Method::GET && !head_only {
         let mut reply = Reply::empty(ServedKind::Other, StatusCode::METHOD_NOT_ALLOWED);
-        reply.extra = Some((header::ALLOW, HeaderValue::from_static("GET, HEAD")));
+        reply.extra = Some((header::ALLOW, HeaderValue::from_static(METHODS)));
         return finish(state, reply, false, None);
     }
     let is_segment = matches!(route, Route::Segment(..));
@@ -173,7 +177,40 @@ async fn handle(state: &OriginState, req: Request<Incoming>) -> Response<OriginB
     finish(state, reply, head_only, decision.reset_after)
 }
 
+/// The methods the origin answers.
+const METHODS: &str = "GET, HEAD, OPTIONS";
+
+/// `//master.m3u8` is `/master.m3u8`, as nginx's `merge_slashes on` has it (what a user gets appending
+/// a path to the printed base URL).
+fn merge_slashes(path: &str) -> std::borrow::Cow<'_, str> {
+    if !path.contains("//") {
+        return path.into();
+    }
+    let mut merged = String::with_capacity(path.len());
+    for c in path.chars() {
+        if !(c == '/' && merged.ends_with('/')) {
+            merged.push(c);
+        }
+    }
+    merged.into()
+}
+
+/// A browser's CORS preflight (`OPTIONS` with `Access-Control-Request-Method`): allowed from any
+/// origin, as origins for web players answer it, with the headers it asked for (a player sends
+/// `Range`). Counted as `other`.
+fn preflight(state: &OriginState, req: &Request<Incoming>) -> Response<OriginBody> {
+    let mut resp = finish(state, Reply::empty(ServedKind::Other, StatusCode::NO_CONTENT), false, None);
+    let headers = resp.headers_mut();
+    headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(METHODS));
+    let asked = req.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS).cloned();
+    headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked.unwrap_or(HeaderValue::from_static("Range")));
+    headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    headers.insert(header::ALLOW, HeaderValue::from_static(METHODS));
+    resp
+}
+
 /// Builds the response head and its counted body; HEAD keeps the head (with Content-Length) only.
+/// Every response may be read by a player in a browser page of any origin (CORS).
 fn finish(state: &OriginState, reply: Reply, head_only: bool, reset_after: Option<f64>) -> Response<OriginBody> {
     let len = reply.data.len();
     let data = if head_only { Bytes::new() } else { reply.data };
@@ -189,6 +226,11 @@ fn finish(state: &OriginState, reply: Reply, head_only: bool, reset_after: Optio
     *resp.status_mut() = reply.status;
     let headers = resp.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("Content-Length, Content-Range, Date, Age"),
+    );
     if let Some(cc) = reply.cache_control {
         headers.insert(header::CACHE_CONTROL, cc);
     }
