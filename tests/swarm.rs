@@ -246,3 +246,59 @@ async fn kinds_and_counts_add_up() {
     assert!(s.playback().startup_ms.is_some());
     origin.shutdown().await;
 }
+
+/// `--variant all` on the built-in three-rung ladder: the report's figures per variant are the origin's
+/// per variant, request for request and byte for byte.
+#[test]
+fn per_variant_figures_equal_the_origins() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let config = OriginConfig {
+        segment_duration: Duration::from_millis(500),
+        window: 6,
+        variants: vec![
+            VariantSpec { name: "240p".into(), height: 240, bitrate: 300_000 },
+            VariantSpec { name: "360p".into(), height: 360, bitrate: 600_000 },
+            VariantSpec { name: "480p".into(), height: 480, bitrate: 900_000 },
+        ],
+        ..OriginConfig::local_default()
+    };
+    let origin = rt.block_on(origin::spawn(config)).unwrap();
+    let url = format!("{}master.m3u8", origin.url());
+    let dir = std::env::temp_dir().join(format!("hls-swarm-variants-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("report.json");
+    let args =
+        ["hls-swarm", "run", &url, "--clients", "4", "--ramp-rate", "50", "--duration", "3s", "--variant", "all"];
+    let cli = <hls_swarm::cli::Cli as clap::Parser>::parse_from(args.into_iter().chain([
+        "--metrics-addr",
+        "none",
+        "--report",
+        path.to_str().unwrap(),
+    ]));
+    hls_swarm::run(cli).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    common::validate_report(&report);
+    let variants = report["variants"].as_array().unwrap();
+    let labels: Vec<&str> = variants.iter().map(|v| v["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["240p", "360p", "480p"]);
+    let c = origin.counters();
+    for v in variants {
+        let name = v["label"].as_str().unwrap();
+        assert!(v["uri"].as_str().unwrap().ends_with(&format!("/{name}/stream.m3u8")), "{v:#}");
+        for (kind, served) in [("media_playlist", ServedKind::MediaPlaylist), ("segment", ServedKind::Segment)] {
+            let count = v["requests"][kind]["count"].as_u64().unwrap();
+            assert!(count > 0, "{name} {kind}");
+            assert_eq!(count, c.variant_requests(served, name), "{name} {kind} requests");
+            assert_eq!(
+                v["requests"][kind]["bytes"].as_u64().unwrap(),
+                c.variant_body_bytes(served, name),
+                "{name} {kind} bytes"
+            );
+        }
+        assert_eq!(v["segments"]["downloaded"], v["requests"]["segment"]["ok"], "{name}");
+    }
+    // The multivariant playlist belongs to no variant: only in the totals.
+    assert_eq!(report["requests"]["multivariant"]["count"].as_u64(), Some(c.requests_all(ServedKind::Multivariant)));
+    rt.block_on(origin.shutdown());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -172,6 +172,7 @@ fn panic_child() {
         ramp_rate: 1.0,
         started: Instant::now(),
         started_at: std::time::SystemTime::UNIX_EPOCH,
+        ladder: Vec::new(),
     };
     let feed = LiveFeed { info: Arc::new(info), snapshots, origin };
     let mut dashboard = hls_swarm::tui::Dashboard::start(feed, None).expect("the dashboard starts");

@@ -213,6 +213,7 @@ mod tests {
             ramp_rate: 1.0,
             started: Instant::now(),
             started_at: std::time::SystemTime::UNIX_EPOCH,
+            ladder: Vec::new(),
         };
         let (_, snapshots) = watch::channel(Arc::new(Snapshot::empty()));
         let (_, origin) = watch::channel(Arc::new(OriginView::default()));

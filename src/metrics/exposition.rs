@@ -6,7 +6,7 @@
 //! millisecond whatever the swarm's size. Counters come from the snapshot's monotonic `totals`, so
 //! they only grow; windowed figures (throughput per window) are gauges.
 
-use crate::live::RunInfo;
+use crate::live::{RunInfo, Rung};
 use crate::metrics::origin_view::{OriginView, SourceState, Stat};
 use crate::stats::{ErrorClass, Kind, Metric, Snapshot, StatusClass, Window};
 
@@ -23,7 +23,7 @@ pub const LATENCY_BOUNDS_S: [f64; 13] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05
 pub fn render(info: &RunInfo, snapshot: &Snapshot, origin: &OriginView) -> String {
     let mut out = Exposition::new(PREFIX);
     run_families(&mut out, info, snapshot);
-    request_families(&mut out, snapshot);
+    request_families(&mut out, info, snapshot);
     let per_kind = |metric: fn(Kind) -> Metric| Kind::ALL.map(|k| (k.as_str(), metric(k)));
     latency_histogram(&mut out, snapshot, "request_ttfb_seconds", TTFB_HELP, "kind", &per_kind(Metric::Ttfb));
     latency_histogram(
@@ -61,20 +61,35 @@ fn run_families(out: &mut Exposition, info: &RunInfo, s: &Snapshot) {
     out.family("elapsed_seconds", Type::Gauge, "Run time at the latest snapshot.").sample(&[], s.elapsed.as_secs_f64());
 }
 
-fn request_families(out: &mut Exposition, s: &Snapshot) {
+/// Requests and bytes by kind and variant (`variant=""`: no variant, such as the multivariant playlist),
+/// errors by class. The variant label is bounded by the ladder, never per viewer.
+fn request_families(out: &mut Exposition, info: &RunInfo, s: &Snapshot) {
+    let label = |v: &crate::stats::VariantStats| {
+        if v.is_variant() { Rung::label_of(&info.ladder, v.index) } else { String::new() }
+    };
+    let variants: Vec<(String, &crate::stats::VariantStats)> = s.variants.iter().map(|v| (label(v), v)).collect();
     let mut f = out.family(
         "requests_total",
         Type::Counter,
-        "Requests made, by kind and status class (none: no response head arrived).",
+        "Requests made, by kind, variant (empty: none) and status class (none: no response head arrived).",
     );
-    for (kind, counts) in s.totals.kinds.iter() {
+    for kind in Kind::ALL {
         for class in StatusClass::ALL {
-            f.sample(&[("kind", kind.as_str()), ("status_class", class.as_str())], counts.by_status.get(class));
+            for (variant, v) in &variants {
+                let labels = [("kind", kind.as_str()), ("variant", variant.as_str()), ("status_class", class.as_str())];
+                f.sample(&labels, v.kinds[kind].by_status.get(class));
+            }
         }
     }
-    let mut f = out.family("bytes_total", Type::Counter, "Response body bytes received, by kind, whatever the status.");
-    for (kind, counts) in s.totals.kinds.iter() {
-        f.sample(&[("kind", kind.as_str())], counts.bytes);
+    let mut f = out.family(
+        "bytes_total",
+        Type::Counter,
+        "Response body bytes received, by kind and variant (empty: none), whatever the status.",
+    );
+    for kind in Kind::ALL {
+        for (variant, v) in &variants {
+            f.sample(&[("kind", kind.as_str()), ("variant", variant.as_str())], v.kinds[kind].bytes);
+        }
     }
     let mut f = out.family("errors_total", Type::Counter, "Failed requests, by class of failure.");
     let errors = s.totals.errors_by_class();
@@ -242,6 +257,7 @@ mod tests {
             ramp_rate: 2.0,
             started: Instant::now(),
             started_at: std::time::SystemTime::UNIX_EPOCH,
+            ladder: Vec::new(),
         }
     }
 
@@ -338,7 +354,7 @@ mod tests {
         }
         let ttfb = "hls_swarm_request_ttfb_seconds_count{kind=\"segment\"}";
         assert_eq!(value(&text, ttfb), 4, "the 503 has no latency sample");
-        let req = "hls_swarm_requests_total{kind=\"media_playlist\",status_class=\"none\"}";
+        let req = "hls_swarm_requests_total{kind=\"media_playlist\",variant=\"\",status_class=\"none\"}";
         assert_eq!(value(&text, req), 1);
     }
 

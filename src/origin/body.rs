@@ -18,6 +18,8 @@ pub struct OriginBody {
     data: Bytes,
     sent: usize,
     kind: ServedKind,
+    /// The ladder position of the variant served, if any.
+    variant: Option<usize>,
     status: &'static str,
     counters: Arc<Counters>,
     cut_at: Option<usize>,
@@ -28,11 +30,18 @@ pub struct OriginBody {
 }
 
 impl OriginBody {
-    pub fn new(data: Bytes, kind: ServedKind, status: &'static str, counters: Arc<Counters>) -> Self {
+    pub fn new(
+        data: Bytes,
+        served: (ServedKind, Option<usize>),
+        status: &'static str,
+        counters: Arc<Counters>,
+    ) -> Self {
+        let (kind, variant) = served;
         Self {
             data,
             sent: 0,
             kind,
+            variant,
             status,
             counters,
             cut_at: None,
@@ -118,6 +127,6 @@ impl Drop for OriginBody {
     fn drop(&mut self) {
         let complete = !self.cut && self.sent == self.data.len();
         let status = if complete { self.status } else { "aborted" };
-        self.counters.record(self.kind, status, self.sent as u64);
+        self.counters.record_for(self.kind, self.variant, status, self.sent as u64);
     }
 }

@@ -1,11 +1,16 @@
 //! The origin's ground truth: what it served, counted when a body has been handed to the connection in
-//! full (or cut short: status `aborted`). Exposed on `/metrics` and to in-process callers.
+//! full (or cut short: status `aborted`), by kind, variant and status. Exposed on `/metrics` and to
+//! in-process callers.
+//!
+//! Plain atomics over label sets known when the origin starts (the ladder, the kinds, the statuses it
+//! sends), so a count is one `fetch_add` and nothing is allocated on the hot path. `/metrics` is written
+//! with the same 0.0.4 writer as the swarm's own endpoint ([`crate::metrics::text_writer`]):
+//! prometheus-client, used here before, writes OpenMetrics only, and one project should speak one
+//! exposition format.
 
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+
+use crate::metrics::text_writer::{Exposition, Type};
 
 /// Kind label of an origin request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -27,6 +32,10 @@ impl ServedKind {
             Self::Other => "other",
         }
     }
+
+    fn index(self) -> usize {
+        self as usize
+    }
 }
 
 /// Injected faults, labelled on `hls_origin_faults_total`.
@@ -41,6 +50,9 @@ pub enum Fault {
 }
 
 impl Fault {
+    const ALL: [Fault; 6] =
+        [Self::Http5xx, Self::Http404, Self::Reset, Self::Delay, Self::Bandwidth, Self::StalePlaylist];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Http5xx => "http_5xx",
@@ -50,120 +62,6 @@ impl Fault {
             Self::Bandwidth => "bandwidth",
             Self::StalePlaylist => "stale_playlist",
         }
-    }
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RequestLabels {
-    kind: &'static str,
-    status: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct KindLabels {
-    kind: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct FaultLabels {
-    fault: &'static str,
-}
-
-/// Counters shared by every connection; prometheus-client's atomics make each update lock-free once a
-/// label set exists (its family map takes a read lock).
-pub struct Counters {
-    registry: Registry,
-    requests: Family<RequestLabels, Counter>,
-    body_bytes: Family<KindLabels, Counter>,
-    faults: Family<FaultLabels, Counter>,
-    connections_active: Gauge,
-    connections_total: Counter,
-}
-
-impl Default for Counters {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Counters {
-    pub fn new() -> Self {
-        let mut registry = Registry::default();
-        let requests = Family::<RequestLabels, Counter>::default();
-        let body_bytes = Family::<KindLabels, Counter>::default();
-        let faults = Family::<FaultLabels, Counter>::default();
-        let connections_active = Gauge::default();
-        let connections_total = Counter::default();
-        registry.register(
-            "hls_origin_requests",
-            "Responses by kind and status (aborted: body cut short)",
-            requests.clone(),
-        );
-        registry.register("hls_origin_response_body_bytes", "Body bytes written, by kind", body_bytes.clone());
-        registry.register("hls_origin_faults", "Injected faults, by fault", faults.clone());
-        registry.register("hls_origin_connections_active", "Open client connections", connections_active.clone());
-        registry.register("hls_origin_connections", "Accepted client connections", connections_total.clone());
-        for kind in ServedKind::ALL {
-            let _ = body_bytes.get_or_create(&KindLabels { kind: kind.as_str() });
-        }
-        Self { registry, requests, body_bytes, faults, connections_active, connections_total }
-    }
-
-    /// Records one finished response: `status` is the numeric status, or `aborted`.
-    pub fn record(&self, kind: ServedKind, status: &'static str, bytes: u64) {
-        self.requests.get_or_create(&RequestLabels { kind: kind.as_str(), status }).inc();
-        self.body_bytes.get_or_create(&KindLabels { kind: kind.as_str() }).inc_by(bytes);
-    }
-
-    pub fn fault(&self, fault: Fault) {
-        self.faults.get_or_create(&FaultLabels { fault: fault.as_str() }).inc();
-    }
-
-    pub fn connection_opened(&self) {
-        self.connections_active.inc();
-        self.connections_total.inc();
-    }
-
-    pub fn connection_closed(&self) {
-        self.connections_active.dec();
-    }
-
-    /// Responses of `kind` with `status` ("200", "206", "404", "aborted", ...).
-    pub fn requests(&self, kind: ServedKind, status: &str) -> u64 {
-        let mut total = 0;
-        for (code, _) in STATUS_LABELS.iter().filter(|(c, _)| *c == status) {
-            total += self.requests.get_or_create(&RequestLabels { kind: kind.as_str(), status: code }).get();
-        }
-        total
-    }
-
-    /// Responses of `kind`, every status.
-    pub fn requests_all(&self, kind: ServedKind) -> u64 {
-        STATUS_LABELS.iter().map(|(s, _)| self.requests(kind, s)).sum()
-    }
-
-    pub fn body_bytes(&self, kind: ServedKind) -> u64 {
-        self.body_bytes.get_or_create(&KindLabels { kind: kind.as_str() }).get()
-    }
-
-    pub fn faults(&self, fault: Fault) -> u64 {
-        self.faults.get_or_create(&FaultLabels { fault: fault.as_str() }).get()
-    }
-
-    pub fn connections_active(&self) -> i64 {
-        self.connections_active.get()
-    }
-
-    pub fn connections_total(&self) -> u64 {
-        self.connections_total.get()
-    }
-
-    /// The OpenMetrics text exposition.
-    pub fn encode(&self) -> String {
-        let mut out = String::new();
-        // Writing to a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
-        out
     }
 }
 
@@ -179,8 +77,220 @@ pub const STATUS_LABELS: [(&str, u16); 9] = [
     ("431", 431),
     ("aborted", 0),
 ];
+/// Status slots: the labels above, and `other` for any code not among them.
+const STATUSES: usize = STATUS_LABELS.len() + 1;
+const KINDS: usize = ServedKind::ALL.len();
 
 /// The static label for a status code the origin sends.
 pub fn status_label(code: u16) -> &'static str {
     STATUS_LABELS.iter().find(|(_, c)| *c == code).map(|(s, _)| *s).unwrap_or("other")
+}
+
+fn status_index(label: &str) -> usize {
+    STATUS_LABELS.iter().position(|(s, _)| *s == label).unwrap_or(STATUS_LABELS.len())
+}
+
+fn status_name(index: usize) -> &'static str {
+    STATUS_LABELS.get(index).map_or("other", |(s, _)| *s)
+}
+
+/// Counters shared by every connection.
+#[derive(Debug)]
+pub struct Counters {
+    /// Variant names in the ladder's order; requests of no variant (the multivariant playlist, other
+    /// paths) count in the slot after them.
+    variants: Vec<String>,
+    /// `[slot][kind][status]`, flattened.
+    requests: Box<[AtomicU64]>,
+    /// `[slot][kind]`, flattened.
+    bytes: Box<[AtomicU64]>,
+    faults: [AtomicU64; Fault::ALL.len()],
+    connections_active: AtomicI64,
+    connections_total: AtomicU64,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Counters {
+    /// Counters with no variant (tests of one path at a time).
+    pub fn new() -> Self {
+        Self::with_variants(Vec::new())
+    }
+
+    /// Counters for a ladder of these variant names.
+    pub fn with_variants(variants: Vec<String>) -> Self {
+        let slots = variants.len() + 1;
+        let zeros = |n: usize| (0..n).map(|_| AtomicU64::new(0)).collect();
+        Self {
+            variants,
+            requests: zeros(slots * KINDS * STATUSES),
+            bytes: zeros(slots * KINDS),
+            faults: Default::default(),
+            connections_active: AtomicI64::new(0),
+            connections_total: AtomicU64::new(0),
+        }
+    }
+
+    fn slot(&self, variant: Option<usize>) -> usize {
+        variant.filter(|v| *v < self.variants.len()).unwrap_or(self.variants.len())
+    }
+
+    /// Records one finished response of no variant: `status` is the numeric status, or `aborted`.
+    pub fn record(&self, kind: ServedKind, status: &'static str, bytes: u64) {
+        self.record_for(kind, None, status, bytes);
+    }
+
+    /// Records one finished response of `variant` (its index in the ladder).
+    pub fn record_for(&self, kind: ServedKind, variant: Option<usize>, status: &str, bytes: u64) {
+        let slot = self.slot(variant);
+        let at = (slot * KINDS + kind.index()) * STATUSES + status_index(status);
+        self.requests[at].fetch_add(1, Relaxed);
+        self.bytes[slot * KINDS + kind.index()].fetch_add(bytes, Relaxed);
+    }
+
+    pub fn fault(&self, fault: Fault) {
+        self.faults[fault as usize].fetch_add(1, Relaxed);
+    }
+
+    pub fn connection_opened(&self) {
+        self.connections_active.fetch_add(1, Relaxed);
+        self.connections_total.fetch_add(1, Relaxed);
+    }
+
+    pub fn connection_closed(&self) {
+        self.connections_active.fetch_sub(1, Relaxed);
+    }
+
+    fn requests_in(&self, slot: usize, kind: ServedKind, status: usize) -> u64 {
+        self.requests[(slot * KINDS + kind.index()) * STATUSES + status].load(Relaxed)
+    }
+
+    fn slots(&self) -> std::ops::RangeInclusive<usize> {
+        0..=self.variants.len()
+    }
+
+    /// Responses of `kind` with `status` ("200", "206", "404", "aborted", ...), every variant.
+    pub fn requests(&self, kind: ServedKind, status: &str) -> u64 {
+        self.slots().map(|slot| self.requests_in(slot, kind, status_index(status))).sum()
+    }
+
+    /// Responses of `kind`, every status and variant.
+    pub fn requests_all(&self, kind: ServedKind) -> u64 {
+        self.slots()
+            .flat_map(|slot| (0..STATUSES).map(move |s| (slot, s)))
+            .map(|(v, s)| self.requests_in(v, kind, s))
+            .sum()
+    }
+
+    pub fn body_bytes(&self, kind: ServedKind) -> u64 {
+        self.slots().map(|slot| self.bytes[slot * KINDS + kind.index()].load(Relaxed)).sum()
+    }
+
+    /// Responses of `kind` for the variant named `name`, every status; 0 for a name not in the ladder.
+    pub fn variant_requests(&self, kind: ServedKind, name: &str) -> u64 {
+        let Some(slot) = self.variants.iter().position(|v| v == name) else { return 0 };
+        (0..STATUSES).map(|s| self.requests_in(slot, kind, s)).sum()
+    }
+
+    /// Body bytes of `kind` for the variant named `name`.
+    pub fn variant_body_bytes(&self, kind: ServedKind, name: &str) -> u64 {
+        let Some(slot) = self.variants.iter().position(|v| v == name) else { return 0 };
+        self.bytes[slot * KINDS + kind.index()].load(Relaxed)
+    }
+
+    pub fn faults(&self, fault: Fault) -> u64 {
+        self.faults[fault as usize].load(Relaxed)
+    }
+
+    pub fn connections_active(&self) -> i64 {
+        self.connections_active.load(Relaxed)
+    }
+
+    pub fn connections_total(&self) -> u64 {
+        self.connections_total.load(Relaxed)
+    }
+
+    fn variant_label(&self, slot: usize) -> &str {
+        self.variants.get(slot).map_or("", String::as_str)
+    }
+
+    /// The Prometheus text exposition (0.0.4); label sets that never counted anything are left out.
+    pub fn encode(&self) -> String {
+        let mut out = Exposition::new("hls_origin_");
+        let help = "Responses by kind, variant (empty: none) and status (aborted: body cut short)";
+        let mut family = out.family("requests_total", Type::Counter, help);
+        for slot in self.slots() {
+            for kind in ServedKind::ALL {
+                for status in (0..STATUSES).filter(|s| self.requests_in(slot, kind, *s) > 0) {
+                    let labels = [
+                        ("kind", kind.as_str()),
+                        ("variant", self.variant_label(slot)),
+                        ("status", status_name(status)),
+                    ];
+                    family.sample(&labels, self.requests_in(slot, kind, status));
+                }
+            }
+        }
+        let mut family =
+            out.family("response_body_bytes_total", Type::Counter, "Body bytes written, by kind and variant");
+        for slot in self.slots() {
+            for kind in ServedKind::ALL {
+                let bytes = self.bytes[slot * KINDS + kind.index()].load(Relaxed);
+                if bytes > 0 || slot == self.variants.len() {
+                    family.sample(&[("kind", kind.as_str()), ("variant", self.variant_label(slot))], bytes);
+                }
+            }
+        }
+        let mut family = out.family("faults_total", Type::Counter, "Injected faults, by fault");
+        for fault in Fault::ALL.into_iter().filter(|f| self.faults(*f) > 0) {
+            family.sample(&[("fault", fault.as_str())], self.faults(fault));
+        }
+        let active = u64::try_from(self.connections_active()).unwrap_or(0);
+        out.family("connections_active", Type::Gauge, "Open client connections").sample(&[], active);
+        out.family("connections_total", Type::Counter, "Accepted client connections")
+            .sample(&[], self.connections_total());
+        out.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_by_kind_variant_and_status_add_up() {
+        let c = Counters::with_variants(vec!["360p".into(), "720p".into()]);
+        c.record(ServedKind::Multivariant, "200", 300);
+        c.record_for(ServedKind::Segment, Some(1), "200", 1000);
+        c.record_for(ServedKind::Segment, Some(1), "aborted", 10);
+        c.record_for(ServedKind::Segment, Some(0), "404", 0);
+        c.record_for(ServedKind::Other, None, "999", 0);
+        assert_eq!(c.requests(ServedKind::Segment, "200"), 1);
+        assert_eq!(c.requests_all(ServedKind::Segment), 3);
+        assert_eq!(c.body_bytes(ServedKind::Segment), 1010);
+        assert_eq!(
+            (c.variant_requests(ServedKind::Segment, "720p"), c.variant_body_bytes(ServedKind::Segment, "720p")),
+            (2, 1010)
+        );
+        assert_eq!(c.variant_requests(ServedKind::Segment, "360p"), 1);
+        assert_eq!(c.variant_requests(ServedKind::Segment, "1080p"), 0);
+        assert_eq!(c.requests(ServedKind::Other, "other"), 1, "an unknown status counts as other");
+        let text = c.encode();
+        assert!(
+            text.contains("hls_origin_requests_total{kind=\"segment\",variant=\"720p\",status=\"aborted\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("hls_origin_requests_total{kind=\"multivariant\",variant=\"\",status=\"200\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("hls_origin_response_body_bytes_total{kind=\"segment\",variant=\"720p\"} 1010\n"),
+            "{text}"
+        );
+    }
 }

@@ -16,7 +16,9 @@ mod range;
 mod segments;
 mod server;
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -24,7 +26,6 @@ use bytes::Bytes;
 use http::HeaderValue;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 pub use counters::{Counters, Fault, ServedKind};
 use media::{FPS, MediaFormat, width_for_height};
@@ -68,6 +69,8 @@ pub struct OriginConfig {
 pub enum OriginError {
     #[error("cannot listen on {addr}: {source}; pick another address with --listen (port 0 picks a free one)")]
     Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot start the origin's threads: {0}")]
+    Runtime(std::io::Error),
 }
 
 impl OriginConfig {
@@ -119,7 +122,8 @@ pub struct OriginHandle {
     addr: SocketAddr,
     counters: Arc<Counters>,
     stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    /// Completes when the server has stopped (its task, or its own runtime's thread, ended).
+    done: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
 
 impl OriginHandle {
@@ -142,8 +146,8 @@ impl OriginHandle {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
+        if let Some(done) = self.done.take() {
+            done.await;
         }
     }
 }
@@ -152,15 +156,71 @@ impl OriginHandle {
 pub async fn spawn(config: OriginConfig) -> Result<OriginHandle, OriginError> {
     let listener =
         TcpListener::bind(config.listen).await.map_err(|source| OriginError::Bind { addr: config.listen, source })?;
-    let addr = listener.local_addr().map_err(|source| OriginError::Bind { addr: config.listen, source })?;
+    let (stop, stopped) = oneshot::channel::<()>();
     let state = Arc::new(build_state(&config));
-    let counters = state.counters.clone();
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let handle = OriginHandle::new(&listener, &config, &state, stop)?;
     let task = tokio::spawn(server::run(listener, state, async move {
-        let _ = stop_rx.await;
+        let _ = stopped.await;
     }));
-    let url = format!("http://{addr}/");
-    Ok(OriginHandle { url, addr, counters, stop: Some(stop_tx), task: Some(task) })
+    Ok(OriginHandle {
+        done: Some(Box::pin(async move {
+            let _ = task.await;
+        })),
+        ..handle
+    })
+}
+
+/// Binds `config.listen` and serves on a multi-threaded runtime of its own (`threads` workers, named
+/// `hls-swarm-origin`), as `hls-swarm origin` does: `hls-swarm run` without a URL uses it, so the
+/// server under test never shares a thread with the viewers timing it.
+pub fn spawn_dedicated(config: OriginConfig, threads: usize) -> Result<OriginHandle, OriginError> {
+    let bind = |source| OriginError::Bind { addr: config.listen, source };
+    let std_listener = std::net::TcpListener::bind(config.listen).map_err(bind)?;
+    std_listener.set_nonblocking(true).map_err(bind)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .thread_name("hls-swarm-origin")
+        .enable_all()
+        .build()
+        .map_err(OriginError::Runtime)?;
+    let listener = {
+        let _inside = runtime.enter();
+        TcpListener::from_std(std_listener).map_err(bind)?
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let (finished, done) = oneshot::channel::<()>();
+    let state = Arc::new(build_state(&config));
+    let handle = OriginHandle::new(&listener, &config, &state, stop)?;
+    std::thread::Builder::new()
+        .name("hls-swarm-origin".into())
+        .spawn(move || {
+            runtime.block_on(server::run(listener, state, async move {
+                let _ = stopped.await;
+            }));
+            // The runtime is dropped here, outside any async context, its workers joined.
+            drop(runtime);
+            let _ = finished.send(());
+        })
+        .map_err(OriginError::Runtime)?;
+    Ok(OriginHandle {
+        done: Some(Box::pin(async move {
+            let _ = done.await;
+        })),
+        ..handle
+    })
+}
+
+impl OriginHandle {
+    fn new(
+        listener: &TcpListener,
+        config: &OriginConfig,
+        state: &server::OriginState,
+        stop: oneshot::Sender<()>,
+    ) -> Result<OriginHandle, OriginError> {
+        let addr = listener.local_addr().map_err(|source| OriginError::Bind { addr: config.listen, source })?;
+        let counters = state.counters.clone();
+        Ok(OriginHandle { url: format!("http://{addr}/"), addr, counters, stop: Some(stop), done: None })
+    }
 }
 
 fn build_state(config: &OriginConfig) -> server::OriginState {
@@ -201,7 +261,7 @@ fn build_state(config: &OriginConfig) -> server::OriginState {
             .collect(),
         master,
         params: playlist::MediaParams { segment_duration: segment, start_sequence: config.start_sequence },
-        counters: Arc::new(Counters::new()),
+        counters: Arc::new(Counters::with_variants(config.variants.iter().map(|v| v.name.clone()).collect())),
         faults: faults::FaultPlan::new(config.faults.clone(), config.seed),
         playlist_cache_control: HeaderValue::from_str(&format!("max-age={max_age}"))
             .unwrap_or(HeaderValue::from_static("max-age=1")),

@@ -89,6 +89,17 @@ enum Route<'a> {
     NotFound(&'a str),
 }
 
+impl Route<'_> {
+    /// The variant a route serves (`/stream.m3u8` is the first's).
+    fn variant(&self) -> Option<usize> {
+        match self {
+            Route::Media(v) | Route::Segment(v, _) => Some(*v),
+            Route::RootMedia => Some(0),
+            _ => None,
+        }
+    }
+}
+
 fn route<'a>(state: &OriginState, path: &'a str) -> Route<'a> {
     let find = |name: &str| state.variants.iter().position(|v| v.name == name);
     match path {
@@ -115,6 +126,8 @@ fn route<'a>(state: &OriginState, path: &'a str) -> Route<'a> {
 /// response is counted exactly once.
 struct Reply {
     kind: ServedKind,
+    /// The ladder position of the variant this answers for, if any.
+    variant: Option<usize>,
     status: StatusCode,
     content_type: &'static str,
     cache_control: Option<HeaderValue>,
@@ -124,7 +137,7 @@ struct Reply {
 
 impl Reply {
     fn new(kind: ServedKind, status: StatusCode, content_type: &'static str, data: Bytes) -> Self {
-        Self { kind, status, content_type, cache_control: None, extra: None, data }
+        Self { kind, variant: None, status, content_type, cache_control: None, extra: None, data }
     }
 
     fn empty(kind: ServedKind, status: StatusCode) -> Self {
@@ -160,7 +173,8 @@ async fn handle(state: &OriginState, req: Request<Incoming>) -> Response<OriginB
     let decision = state.faults.decide(is_segment, &state.counters);
     if let Some(code) = decision.status {
         let status = StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-        return finish(state, Reply::empty(kind, status), head_only, None);
+        let reply = Reply { variant: route.variant(), ..Reply::empty(kind, status) };
+        return finish(state, reply, head_only, None);
     }
     let now = Instant::now();
     let reply = match route {
@@ -174,6 +188,7 @@ async fn handle(state: &OriginState, req: Request<Incoming>) -> Response<OriginB
         Route::Segment(v, seq) => segment(state, v, seq, now, req.headers().get(header::RANGE)),
         _ => Reply::empty(kind, StatusCode::NOT_FOUND),
     };
+    let reply = Reply { variant: route.variant(), ..reply };
     finish(state, reply, head_only, decision.reset_after)
 }
 
@@ -214,7 +229,8 @@ fn preflight(state: &OriginState, req: &Request<Incoming>) -> Response<OriginBod
 fn finish(state: &OriginState, reply: Reply, head_only: bool, reset_after: Option<f64>) -> Response<OriginBody> {
     let len = reply.data.len();
     let data = if head_only { Bytes::new() } else { reply.data };
-    let mut body = OriginBody::new(data, reply.kind, status_label(reply.status.as_u16()), state.counters.clone());
+    let served = (reply.kind, reply.variant);
+    let mut body = OriginBody::new(data, served, status_label(reply.status.as_u16()), state.counters.clone());
     if reply.status.is_success() && reply.kind != ServedKind::Other && !head_only {
         if let Some(rate) = state.faults.config.bandwidth {
             state.counters.fault(Fault::Bandwidth);
@@ -293,7 +309,7 @@ fn other(state: &OriginState, route: Route<'_>) -> Reply {
         Route::Metrics => Reply::new(
             kind,
             StatusCode::OK,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            crate::metrics::text_writer::CONTENT_TYPE,
             Bytes::from(state.counters.encode()),
         ),
         Route::Listing(v) => {

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{BuiltinOriginCounts, RunMeta};
+use crate::live::Rung;
 use crate::metrics::origin_view::OriginView;
-use crate::stats::{ConnectionStats, ErrorClass, Kind, Percentiles, Snapshot, TimelinePoint};
+use crate::stats::{ConnectionStats, ErrorClass, Kind, KindStats, Percentiles, Snapshot, TimelinePoint, VariantStats};
 
 pub const REPORT_SCHEMA_VERSION: u32 = 1;
 
@@ -25,6 +26,8 @@ pub struct Report {
     pub errors: BTreeMap<&'static str, u64>,
     pub playback: Playback,
     pub connections: ConnectionStats,
+    /// The whole run per variant played (empty for a media playlist URL).
+    pub variants: Vec<VariantReport>,
     pub timeline: Vec<TimelinePoint>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origin: Option<BuiltinOriginCounts>,
@@ -69,6 +72,56 @@ pub struct Segments {
     pub throughput_bytes_per_second: Option<Percentiles>,
 }
 
+/// One variant's whole run.
+#[derive(Debug, Serialize)]
+pub struct VariantReport {
+    pub index: u16,
+    pub label: String,
+    /// `BANDWIDTH` and media playlist URI from the multivariant playlist (absent for `others`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bandwidth: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    /// The kinds this variant was asked for.
+    pub requests: BTreeMap<&'static str, KindReport>,
+    pub segments: VariantSegments,
+}
+
+#[derive(Debug, Serialize)]
+pub struct VariantSegments {
+    pub downloaded: u64,
+    pub bytes: u64,
+    pub throughput_bytes_per_second: Option<Percentiles>,
+}
+
+fn kind_report(s: &KindStats) -> KindReport {
+    KindReport {
+        count: s.requests,
+        ok: s.ok,
+        errors: s.errors,
+        bytes: s.bytes,
+        ttfb_ms: s.ttfb_ms,
+        duration_ms: s.duration_ms,
+    }
+}
+
+fn variant_report(v: &VariantStats, ladder: &[Rung]) -> VariantReport {
+    let rung = ladder.iter().find(|r| r.index == v.index);
+    let requests = v.kinds.iter().filter(|(_, s)| s.requests > 0).map(|(k, s)| (k.as_str(), kind_report(s))).collect();
+    VariantReport {
+        index: v.index,
+        label: Rung::label_of(ladder, v.index),
+        bandwidth: rung.map(|r| r.bandwidth),
+        uri: rung.map(|r| r.uri.clone()),
+        requests,
+        segments: VariantSegments {
+            downloaded: v.segments_downloaded(),
+            bytes: v.kinds[Kind::Segment].bytes,
+            throughput_bytes_per_second: v.segment_throughput_bps,
+        },
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct Playback {
     pub startup_ms: Option<Percentiles>,
@@ -77,24 +130,41 @@ pub struct Playback {
     pub stalled_viewers_peak: u64,
 }
 
+/// The report as JSON text, with numbers as a reader wants them: times in milliseconds (and every other
+/// fraction) to three decimals, so `0.17400000000000002` is `0.174`; bytes per second as integers.
+pub fn report_json(report: &Report) -> serde_json::Result<String> {
+    let mut value = serde_json::to_value(report)?;
+    tidy_numbers(&mut value, false);
+    serde_json::to_string_pretty(&value)
+}
+
+/// Rounds every float below `value`: to an integer under a key that names bytes per second, else to
+/// three decimals.
+fn tidy_numbers(value: &mut serde_json::Value, integer: bool) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let x = n.as_f64().unwrap_or_default();
+            *value = if integer && x >= 0.0 {
+                Value::from(x.round() as u64)
+            } else {
+                serde_json::Number::from_f64((x * 1000.0).round() / 1000.0).map_or(Value::Null, Value::Number)
+            };
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| tidy_numbers(v, integer)),
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                tidy_numbers(v, integer || key.contains("bytes_per_s"));
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Builds the report from the final snapshot.
 pub fn build_report(snapshot: &Snapshot, meta: &RunMeta) -> Report {
     let run = &snapshot.windows.run;
-    let requests = Kind::ALL
-        .iter()
-        .map(|&k| {
-            let s = &run.kinds.0[k.index()];
-            let r = KindReport {
-                count: s.requests,
-                ok: s.ok,
-                errors: s.errors,
-                bytes: s.bytes,
-                ttfb_ms: s.ttfb_ms,
-                duration_ms: s.duration_ms,
-            };
-            (k.as_str(), r)
-        })
-        .collect();
+    let requests = Kind::ALL.iter().map(|&k| (k.as_str(), kind_report(&run.kinds.0[k.index()]))).collect();
     let errors = ErrorClass::ALL.iter().map(|&c| (c.as_str(), run.errors_by_class.get(c))).collect();
     let playback = snapshot.playback();
     Report {
@@ -125,6 +195,12 @@ pub fn build_report(snapshot: &Snapshot, meta: &RunMeta) -> Report {
             stalled_viewers_peak: snapshot.gauges.peak_stalled,
         },
         connections: run.connections.clone(),
+        variants: snapshot
+            .variants
+            .iter()
+            .filter(|v| v.is_variant())
+            .map(|v| variant_report(v, &meta.info.ladder))
+            .collect(),
         timeline: snapshot.timeline.iter().copied().collect(),
         origin: meta.origin.clone(),
         origin_metrics: meta.origin_metrics.clone(),

@@ -11,7 +11,7 @@ use crate::live::RunInfo;
 use crate::metrics::origin_view::OriginView;
 use crate::origin::{Counters, ServedKind};
 
-pub use json::{REPORT_SCHEMA_VERSION, Report, build_report};
+pub use json::{REPORT_SCHEMA_VERSION, Report, build_report, report_json};
 pub use summary::{bytes, progress_line, summary};
 
 /// What the reports need besides the snapshot: the run's facts (the same the live consumers read) and

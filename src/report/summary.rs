@@ -21,25 +21,38 @@ fn ms(p: Option<&Percentiles>, pick: impl Fn(&Percentiles) -> f64) -> String {
     p.map_or_else(|| "-".into(), |p| format!("{:.1}", pick(p)))
 }
 
+/// The summary: one writer per section, in the order they print.
 pub fn summary(snapshot: &Snapshot, meta: &RunMeta) -> String {
     let mut out = String::new();
-    let run = &snapshot.windows.run;
-    let pb = snapshot.playback();
+    let sections: [fn(&mut String, &Snapshot, &RunMeta); 8] =
+        [header, requests, variants, segments, playback, connections, errors, builtin_origin];
+    for section in sections {
+        section(&mut out, snapshot, meta);
+    }
+    out
+}
+
+fn header(out: &mut String, snapshot: &Snapshot, meta: &RunMeta) {
+    let (info, pb) = (&meta.info, snapshot.playback());
     let secs = snapshot.elapsed.as_secs_f64();
     let _ = writeln!(
         out,
         "hls-swarm {} engine: {} viewers against {}, {secs:.1} s",
-        meta.info.engine, meta.info.clients_target, meta.info.target
+        info.engine, info.clients_target, info.target
     );
+    let busy =
+        if meta.abandoned > 0 { format!("  still busy at drain timeout {}", meta.abandoned) } else { String::new() };
     let _ = writeln!(
         out,
-        "viewers   peak {}  starts {}  restarts {}{}",
-        snapshot.gauges.peak_active,
-        pb.starts,
-        pb.restarts,
-        if meta.abandoned > 0 { format!("  still busy at drain timeout {}", meta.abandoned) } else { String::new() }
+        "viewers   peak {}  starts {}  restarts {}{busy}",
+        snapshot.gauges.peak_active, pb.starts, pb.restarts
     );
     let _ = writeln!(out);
+}
+
+/// The per-kind table.
+fn requests(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
+    let run = &snapshot.windows.run;
     let _ = writeln!(
         out,
         "{:<15} {:>8} {:>8} {:>7} {:>10}   {:>8} {:>8} {:>8} {:>8}   {:>8}",
@@ -67,6 +80,42 @@ pub fn summary(snapshot: &Snapshot, meta: &RunMeta) -> String {
         );
     }
     let _ = writeln!(out, "{:>78}", "(times in ms)");
+}
+
+/// The per-variant table, when more than one variant was played.
+fn variants(out: &mut String, snapshot: &Snapshot, meta: &RunMeta) {
+    let played: Vec<_> = snapshot.variants.iter().filter(|v| v.is_variant()).collect();
+    if played.len() < 2 {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "{:<15} {:>8} {:>8} {:>7} {:>10}   {:>8} {:>8} {:>10}",
+        "variant", "requests", "segments", "errors", "bytes", "seg p50", "p99", "throughput"
+    );
+    for v in played {
+        let count = |f: fn(&crate::stats::KindStats) -> u64| v.kinds.0.iter().map(f).sum::<u64>();
+        let seg = &v.kinds[Kind::Segment];
+        let tp = v.segment_throughput_bps.as_ref().map_or_else(|| "-".into(), |p| format!("{}/s", bytes(p.p50)));
+        let _ = writeln!(
+            out,
+            "{:<15} {:>8} {:>8} {:>7} {:>10}   {:>8} {:>8} {:>10}",
+            crate::live::Rung::label_of(&meta.info.ladder, v.index),
+            count(|k| k.requests),
+            v.segments_downloaded(),
+            count(|k| k.errors),
+            bytes(count(|k| k.bytes) as f64),
+            ms(seg.ttfb_ms.as_ref(), |p| p.p50),
+            ms(seg.ttfb_ms.as_ref(), |p| p.p99),
+            tp,
+        );
+    }
+    let _ = writeln!(out, "{:>78}", "(segment TTFB in ms, throughput p50 per segment)");
+}
+
+fn segments(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
+    let run = &snapshot.windows.run;
+    let secs = snapshot.elapsed.as_secs_f64();
     let seg = &run.kinds.0[Kind::Segment.index()];
     let tp = run.segment_throughput_bps.as_ref();
     let rate = |pick: fn(&Percentiles) -> f64| tp.map_or_else(|| "-".into(), |p| format!("{}/s", bytes(pick(p))));
@@ -74,12 +123,16 @@ pub fn summary(snapshot: &Snapshot, meta: &RunMeta) -> String {
         out,
         "segments  downloaded {}  skipped {}  {}  ({}/s over the run)  per-segment throughput p50 {}  min {}",
         run.segments_downloaded,
-        pb.segments_skipped,
+        snapshot.playback().segments_skipped,
         bytes(seg.bytes as f64),
         bytes(if secs > 0.0 { seg.bytes as f64 / secs } else { 0.0 }),
         rate(|p| p.p50),
         rate(|p| p.min),
     );
+}
+
+fn playback(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
+    let pb = snapshot.playback();
     let st = pb.startup_ms.as_ref();
     let _ = writeln!(
         out,
@@ -91,7 +144,10 @@ pub fn summary(snapshot: &Snapshot, meta: &RunMeta) -> String {
         pb.stall_seconds,
         snapshot.gauges.peak_stalled
     );
-    let c = &run.connections;
+}
+
+fn connections(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
+    let c = &snapshot.windows.run.connections;
     let phase = |name: &str, p: Option<&Percentiles>| {
         p.map_or(String::new(), |p| format!("  {name} p50 {:.1} ms  p99 {:.1} ms", p.p50, p.p99))
     };
@@ -103,26 +159,32 @@ pub fn summary(snapshot: &Snapshot, meta: &RunMeta) -> String {
         phase("tls", c.tls_ms.as_ref()),
         phase("dns", c.dns_ms.as_ref()),
     );
+}
+
+fn errors(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
+    let by_class = &snapshot.windows.run.errors_by_class;
     let errors: Vec<String> = ErrorClass::ALL
         .iter()
         .filter_map(|&c| {
-            let n = run.errors_by_class.get(c);
+            let n = by_class.get(c);
             (n > 0).then(|| format!("{} {n}", c.as_str()))
         })
         .collect();
     let _ = writeln!(out, "errors    {}", if errors.is_empty() { "none".to_string() } else { errors.join(", ") });
-    if let Some(o) = &meta.origin {
-        let get = |m: &std::collections::BTreeMap<&str, u64>, k: &str| m.get(k).copied().unwrap_or(0);
-        let _ = writeln!(
-            out,
-            "origin    ({}) sent {} segments, {} playlists, {} of segment bodies",
-            o.source,
-            get(&o.requests, "segment"),
-            get(&o.requests, "media_playlist") + get(&o.requests, "multivariant"),
-            bytes(get(&o.bytes, "segment") as f64)
-        );
-    }
-    out
+}
+
+/// What the built-in origin says it sent, when it was the target.
+fn builtin_origin(out: &mut String, _: &Snapshot, meta: &RunMeta) {
+    let Some(o) = &meta.origin else { return };
+    let get = |m: &std::collections::BTreeMap<&str, u64>, k: &str| m.get(k).copied().unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "origin    ({}) sent {} segments, {} playlists, {} of segment bodies",
+        o.source,
+        get(&o.requests, "segment"),
+        get(&o.requests, "media_playlist") + get(&o.requests, "multivariant"),
+        bytes(get(&o.bytes, "segment") as f64)
+    );
 }
 
 /// One progress line: viewers, request and byte rates and segment TTFB over the last 30 s, errors.
@@ -144,4 +206,56 @@ pub fn progress_line(s: &Snapshot, target: u32) -> String {
         run.errors,
         s.gauges.stalled
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant, SystemTime};
+
+    use super::*;
+    use crate::live::{RunInfo, Rung};
+    use crate::stats::{Aggregator, PlaybackEvent, Recorder, RequestRecord};
+
+    fn request(kind: Kind, variant: Option<u16>, ms: u64, bytes: u64) -> RequestRecord {
+        let mut r = RequestRecord::ok(kind, Duration::from_millis(ms), bytes);
+        r.ttfb = Some(Duration::from_millis(ms / 2));
+        r.variant = variant;
+        r
+    }
+
+    /// A run of two viewers over a three-rung ladder, the second rung a little slower.
+    #[test]
+    fn the_summary_has_a_table_per_variant_when_several_were_played() {
+        let start = Instant::now();
+        let recorder = Recorder::with_shards(1);
+        let agg = Aggregator::new(recorder.clone(), start);
+        recorder.record_playback(PlaybackEvent::Started);
+        recorder.record_request(&request(Kind::Multivariant, None, 3, 400));
+        for (variant, ms, bytes) in [(0u16, 8, 100_000), (1, 20, 300_000), (2, 40, 600_000)] {
+            recorder.record_request(&request(Kind::MediaPlaylist, Some(variant), 2, 700));
+            for _ in 0..4 {
+                recorder.record_request(&request(Kind::Segment, Some(variant), ms, bytes));
+            }
+        }
+        let snapshot = agg.finish(start + Duration::from_secs(4));
+        let variant = |i: u16, label: &str, bandwidth| Rung {
+            index: i,
+            label: label.into(),
+            bandwidth,
+            uri: format!("http://o/{label}/stream.m3u8"),
+        };
+        let info = RunInfo {
+            target: "http://o/master.m3u8".into(),
+            engine: "native",
+            clients_target: 1,
+            duration: Some(Duration::from_secs(4)),
+            ramp_rate: 5.0,
+            started: start,
+            started_at: SystemTime::UNIX_EPOCH,
+            ladder: vec![variant(0, "360p", 800_000), variant(1, "720p", 2_500_000), variant(2, "1080p", 5_000_000)],
+        };
+        let meta = RunMeta { info: Arc::new(info), abandoned: 0, origin: None, origin_metrics: None };
+        insta::assert_snapshot!(summary(&snapshot, &meta));
+    }
 }

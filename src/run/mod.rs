@@ -19,13 +19,13 @@ use url::Url;
 use crate::engine::{SwarmConfig, SwarmOutcome, run_swarm};
 use crate::error::Error;
 use crate::hls;
-use crate::live::{LiveFeed, RunInfo};
+use crate::live::{LiveFeed, RunInfo, Rung};
 use crate::metrics::exporter::{self, Binding, ExporterHandle, MetricsAddr};
 use crate::metrics::origin_view::OriginView;
 use crate::metrics::{ScrapeConfig, spawn_scraper};
 use crate::net::{BodyMode, Loader, NetConfig};
 use crate::origin::{self, OriginConfig, OriginHandle};
-use crate::report::{BuiltinOriginCounts, RunMeta, build_report, summary};
+use crate::report::{BuiltinOriginCounts, RunMeta, build_report, report_json, summary};
 use crate::settings::{Engine, RunSettings};
 use crate::stats::{ErrorClass, Kind, Recorder, Snapshot};
 use crate::tui::Dashboard;
@@ -60,7 +60,7 @@ async fn run_async(settings: RunSettings) -> Result<(), Error> {
             ffmpeg::Prepared::Printed => return Ok(()),
         },
     };
-    let info = Arc::new(run_info(&settings, &url));
+    let info = Arc::new(run_info(&settings, &url, &playlist));
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty()));
     let scraper = OriginMetrics::start(settings.scrape.clone(), origin.as_ref());
     let feed = LiveFeed { info: info.clone(), snapshots: snap_rx, origin: scraper.view.clone() };
@@ -86,7 +86,9 @@ async fn target(settings: &RunSettings) -> anyhow::Result<(Url, Option<OriginHan
         return Ok((url.clone(), None));
     }
     let config = OriginConfig { seed: settings.plan.seed, ..OriginConfig::local_default() };
-    let origin = origin::spawn(config).await.context("cannot start the built-in origin")?;
+    // Its own threads, as `hls-swarm origin` has: the server under test must not share the viewers'.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let origin = origin::spawn_dedicated(config, threads).context("cannot start the built-in origin")?;
     let url = Url::parse(origin.url())?.join("master.m3u8")?;
     eprintln!("hls-swarm: no URL given: using the built-in origin at {url}");
     Ok((url, Some(origin)))
@@ -184,7 +186,11 @@ fn start_exporter(listener: TcpListener, feed: LiveFeed) -> anyhow::Result<Expor
     Ok(exporter)
 }
 
-fn run_info(settings: &RunSettings, url: &Url) -> RunInfo {
+fn run_info(settings: &RunSettings, url: &Url, playlist: &hls::Playlist) -> RunInfo {
+    let ladder = match playlist {
+        hls::Playlist::Multivariant(m) => Rung::ladder(&m.variants),
+        hls::Playlist::Media(_) => Vec::new(),
+    };
     RunInfo {
         target: url.to_string(),
         engine: settings.engine.name(),
@@ -193,6 +199,7 @@ fn run_info(settings: &RunSettings, url: &Url) -> RunInfo {
         ramp_rate: settings.plan.ramp_rate,
         started: Instant::now(),
         started_at: SystemTime::now(),
+        ladder,
     }
 }
 
@@ -208,7 +215,7 @@ fn finish(settings: &RunSettings, outcome: &SwarmOutcome, meta: &RunMeta) -> Res
     print!("{}", summary(&outcome.snapshot, meta));
     if let Some(path) = &settings.report {
         let report = build_report(&outcome.snapshot, meta);
-        let text = serde_json::to_string_pretty(&report).context("cannot serialize the report")?;
+        let text = report_json(&report).context("cannot serialize the report")?;
         std::fs::write(path, text + "\n")
             .with_context(|| format!("cannot write the report to {}; check --report", path.display()))?;
         eprintln!("hls-swarm: report written to {}", path.display());

@@ -173,6 +173,7 @@ impl Aggregator {
             },
             timeline: self.timeline.view(),
             run_buckets: self.run_packed.clone(),
+            variants: Arc::new(self.recorder.variant_stats(is_final)),
         }
     }
 

@@ -17,7 +17,8 @@
 //! Files: [`record`] (input types), [`counts`] (raw counters), [`histograms`] (metrics, dense
 //! sets, percentiles), `packed` (occupied buckets, for the ring and the windows), [`recorder`],
 //! [`window`] (window stats and accumulators), [`timeline`], [`run_histograms`] (lossless
-//! serialization and merging), [`snapshot`], [`aggregator`].
+//! serialization and merging), [`variants`] (whole-run figures per rendition), [`snapshot`],
+//! [`aggregator`].
 
 pub mod aggregator;
 mod base64;
@@ -29,6 +30,7 @@ pub mod recorder;
 pub mod run_histograms;
 pub mod snapshot;
 pub mod timeline;
+pub mod variants;
 pub mod window;
 
 #[cfg(test)]
@@ -42,4 +44,5 @@ pub use recorder::{Gauges, Recorder};
 pub use run_histograms::{RunHistograms, StatsError};
 pub use snapshot::{Snapshot, Windows};
 pub use timeline::{Timeline, TimelinePoint};
+pub use variants::{MAX_RENDITIONS, NO_VARIANT, VariantStats};
 pub use window::{ConnectionStats, KindStats, PlaybackStats, Window, WindowStats};

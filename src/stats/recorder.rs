@@ -12,6 +12,7 @@
 use super::counts::{AtomicCounts, Counts};
 use super::histograms::{HistSet, Metric};
 use super::record::{PlaybackEvent, RequestRecord, micros};
+use super::variants::{VariantStats, VariantTable};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError, TryLockError};
@@ -69,6 +70,7 @@ struct Inner {
     shards: Box<[Mutex<Box<HistSet>>]>,
     counts: AtomicCounts,
     gauges: AtomicGauges,
+    variants: VariantTable,
 }
 
 /// Where producers record. Cheap to clone (one `Arc`), `Send + Sync`; recording never blocks on
@@ -94,7 +96,12 @@ impl Recorder {
     /// `shards` histogram shards (at least one).
     pub fn with_shards(shards: usize) -> Recorder {
         let shards = (0..shards.max(1)).map(|_| Mutex::new(Box::default())).collect();
-        let inner = Inner { shards, counts: AtomicCounts::default(), gauges: AtomicGauges::default() };
+        let inner = Inner {
+            shards,
+            counts: AtomicCounts::default(),
+            gauges: AtomicGauges::default(),
+            variants: VariantTable::default(),
+        };
         Recorder { inner: Arc::new(inner) }
     }
 
@@ -104,6 +111,7 @@ impl Recorder {
 
     pub fn record_request(&self, record: &RequestRecord) {
         self.inner.counts.record_request(record);
+        self.inner.variants.record(record);
         if record.is_ok() || record.connect.is_some() || record.dns.is_some() {
             self.with_shard(|set| set.record_request(record));
         }
@@ -158,6 +166,11 @@ impl Recorder {
 
     pub(crate) fn gauges(&self) -> Gauges {
         self.inner.gauges.load()
+    }
+
+    /// The whole run per variant (see [`VariantTable::stats`]).
+    pub(crate) fn variant_stats(&self, with_times: bool) -> Vec<VariantStats> {
+        self.inner.variants.stats(with_times)
     }
 }
 

@@ -8,6 +8,7 @@ use super::packed::PackedSet;
 use super::recorder::Gauges;
 use super::run_histograms::RunHistograms;
 use super::timeline::Timeline;
+use super::variants::VariantStats;
 use super::window::{PlaybackStats, Window, WindowStats};
 use serde::{Serialize, Serializer};
 use std::sync::Arc;
@@ -67,6 +68,9 @@ pub struct Snapshot {
     /// Whole-run histogram buckets; see [`Snapshot::run_histograms`].
     #[serde(skip)]
     pub(crate) run_buckets: Arc<PackedSet>,
+    /// The whole run per variant: counts at every tick, percentiles too in the final snapshot.
+    #[serde(serialize_with = "as_slice")]
+    pub variants: Arc<Vec<VariantStats>>,
 }
 
 impl Snapshot {
@@ -81,6 +85,7 @@ impl Snapshot {
             windows: Windows::empty(),
             timeline: Timeline::default(),
             run_buckets: Arc::default(),
+            variants: Arc::default(),
         }
     }
 
@@ -110,4 +115,8 @@ impl Snapshot {
 
 fn as_secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64())
+}
+
+fn as_slice<S: Serializer>(v: &Arc<Vec<VariantStats>>, s: S) -> Result<S::Ok, S::Error> {
+    v.as_slice().serialize(s)
 }

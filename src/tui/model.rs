@@ -92,6 +92,17 @@ pub struct Requests {
     pub connections: Counter,
     pub ok: u64,
     pub errors: u64,
+    /// Whole-run segments and bytes per variant played, when more than one was: shown when the panel
+    /// has room.
+    pub variants: Vec<VariantLine>,
+}
+
+/// One variant's line in the requests panel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VariantLine {
+    pub label: String,
+    pub segments: u64,
+    pub bytes: u64,
 }
 
 /// One latency row over the last 30 s, ms.
@@ -239,7 +250,7 @@ impl ViewModel {
                 ramp_rate: info.ramp_rate,
                 stalled: snap.gauges.stalled,
             },
-            requests: requests(snap),
+            requests: requests(info, snap),
             latency: latency(snap.window(Window::S30)),
             throughput: throughput(snap),
             playback: playback(snap),
@@ -271,7 +282,7 @@ fn counter(snap: &Snapshot, pick: impl Fn(&WindowStats) -> u64) -> Counter {
 const PLAYLISTS: [Kind; 2] = [Kind::Multivariant, Kind::MediaPlaylist];
 const OTHER: [Kind; 4] = [Kind::Init, Kind::Key, Kind::Part, Kind::Other];
 
-fn requests(snap: &Snapshot) -> Requests {
+fn requests(info: &RunInfo, snap: &Snapshot) -> Requests {
     let sum = |kinds: &'static [Kind]| move |w: &WindowStats| kinds.iter().map(|k| w.kinds[*k].requests).sum();
     let other = counter(snap, sum(&OTHER));
     let run = snap.window(Window::Run);
@@ -283,7 +294,20 @@ fn requests(snap: &Snapshot) -> Requests {
         connections: counter(snap, |w| w.connections.opened),
         ok: run.ok,
         errors: run.errors,
+        variants: variant_lines(info, snap),
     }
+}
+
+fn variant_lines(info: &RunInfo, snap: &Snapshot) -> Vec<VariantLine> {
+    if snap.variants.iter().filter(|v| v.is_variant()).count() < 2 {
+        return Vec::new();
+    }
+    let line = |v: &crate::stats::VariantStats| VariantLine {
+        label: crate::live::Rung::label_of(&info.ladder, v.index),
+        segments: v.segments_downloaded(),
+        bytes: v.kinds.0.iter().map(|k| k.bytes).sum(),
+    };
+    snap.variants.iter().filter(|v| v.is_variant()).map(line).collect()
 }
 
 /// Playlist rows are media playlists (what viewers reload); the multivariant is fetched once a session.

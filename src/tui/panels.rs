@@ -53,6 +53,18 @@ pub fn requests(frame: &mut Frame, area: Rect, vm: &ViewModel, compact: bool) {
             Span::styled(count(r.errors), if r.errors > 0 { Style::new().fg(Color::Red) } else { Style::new() }),
         ]));
     }
+    // Per variant, when the panel has a row to spare for each (inside its border).
+    let room = usize::from(area.height.saturating_sub(2));
+    if !compact && !r.variants.is_empty() && lines.len() + r.variants.len() <= room {
+        for v in &r.variants {
+            let label = format!("{:<10}", v.label);
+            lines.push(Line::from(vec![
+                dim(label),
+                Span::from(format!("{:>10} seg", count(v.segments))),
+                dim(format!("{:>12}", bytes(v.bytes as f64))),
+            ]));
+        }
+    }
     let title = if compact { " Requests (rate: last 1 s) " } else { " Requests " };
     render(frame, area, title, compact, lines);
 }

@@ -24,6 +24,7 @@ fn info(start: Instant) -> RunInfo {
         ramp_rate: 5.0,
         started: start,
         started_at: std::time::SystemTime::UNIX_EPOCH,
+        ladder: Vec::new(),
     }
 }
 

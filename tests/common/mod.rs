@@ -71,6 +71,28 @@ pub fn validate_report(report: &serde_json::Value) {
     let errors: Vec<String> =
         validator.iter_errors(report).map(|e| format!("{} at {}", e, e.instance_path())).collect();
     assert!(errors.is_empty(), "report does not match schema/report.schema.json: {errors:#?}");
+    assert_tidy_numbers(report, "", false);
+}
+
+/// Every number of a report as a reader wants it: at most three decimals, and bytes per second whole.
+fn assert_tidy_numbers(value: &serde_json::Value, path: &str, integer: bool) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let x = n.as_f64().unwrap();
+            assert!(!integer, "{path} = {x}: bytes per second are whole numbers");
+            let text = x.to_string();
+            let decimals = text.split_once('.').map_or(0, |(_, d)| d.len());
+            assert!(decimals <= 3, "{path} = {text}: more than three decimals");
+        }
+        Value::Array(items) => items.iter().for_each(|v| assert_tidy_numbers(v, path, integer)),
+        Value::Object(map) => {
+            for (key, v) in map {
+                assert_tidy_numbers(v, &format!("{path}.{key}"), integer || key.contains("bytes_per_s"));
+            }
+        }
+        _ => {}
+    }
 }
 
 /// A native swarm of `clients` viewers playing `url` (first variant) for `duration`.

@@ -43,16 +43,15 @@ fn nginx_exporter_page_reads_in_full() {
 }
 
 #[test]
-fn builtin_origin_openmetrics_page_reads_with_eof() {
-    let counters = Counters::new();
-    counters.record(ServedKind::Segment, "200", 1000);
+fn builtin_origin_page_reads_back() {
+    let counters = Counters::with_variants(vec!["720p".into()]);
+    counters.record_for(ServedKind::Segment, Some(0), "200", 1000);
     counters.connection_opened();
     let page = parse(&counters.encode());
     assert_eq!(page.bad_lines, 0);
-    assert!(page.eof);
-    assert_eq!(page.type_of("hls_origin_requests"), Some(MetricType::Counter));
+    assert_eq!(page.type_of("hls_origin_requests_total"), Some(MetricType::Counter));
     let seg = page.named("hls_origin_requests_total").find(|s| s.label("kind") == Some("segment")).unwrap();
-    assert_eq!((seg.label("status"), seg.value), (Some("200"), 1.0));
+    assert_eq!((seg.label("status"), seg.label("variant"), seg.value), (Some("200"), Some("720p"), 1.0));
     assert_eq!(page.value("hls_origin_connections_active"), Some(1.0));
 }
 
