@@ -92,7 +92,7 @@ where
     let started = Instant::now();
     let (stop_tx, stop_rx) = watch::channel(false);
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-    let ticker = tokio::spawn(tick_loop(Aggregator::new(recorder.clone(), started), snapshots, done_rx));
+    let ticker = tokio::spawn(tick_loop(Aggregator::publishing_to(recorder.clone(), started, snapshots), done_rx));
     let shards = shards::Shards::start(plan.threads);
     let mut viewers = JoinSet::new();
     for i in 0..plan.clients {
@@ -131,26 +131,21 @@ where
 }
 
 /// The only place that rotates the recorder's intervals: one tick a second, through the drain, until
-/// `done`; then the final snapshot, which holds every record made before it.
-async fn tick_loop(
-    mut aggregator: Aggregator,
-    snapshots: watch::Sender<Arc<Snapshot>>,
-    mut done: tokio::sync::oneshot::Receiver<()>,
-) -> Arc<Snapshot> {
+/// `done`; then the final snapshot, which holds every record made before it. The aggregator publishes
+/// each snapshot on the run's channel itself.
+async fn tick_loop(mut aggregator: Aggregator, mut done: tokio::sync::oneshot::Receiver<()>) -> Arc<Snapshot> {
     let mut interval = tokio::time::interval(Duration::from_secs(1));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     interval.tick().await;
     loop {
         tokio::select! {
             _ = interval.tick() => {
-                let _ = snapshots.send(aggregator.tick(Instant::now()));
+                aggregator.tick(Instant::now());
             }
             _ = &mut done => break,
         }
     }
-    let last = aggregator.finish(Instant::now());
-    let _ = snapshots.send(last.clone());
-    last
+    aggregator.finish(Instant::now())
 }
 
 /// A viewer's sessions, one after the other: what [`supervise`] restarts.

@@ -50,9 +50,16 @@ pub struct Aggregator {
 }
 
 impl Aggregator {
+    /// An aggregator with a channel of its own ([`Aggregator::subscribe`]).
     pub fn new(recorder: Recorder, run_start: Instant) -> Aggregator {
-        let spares = (0..recorder.shard_count()).map(|_| Box::default()).collect();
         let (tx, _) = watch::channel(Arc::new(Snapshot::empty()));
+        Aggregator::publishing_to(recorder, run_start, tx)
+    }
+
+    /// An aggregator that publishes on the run's snapshot channel: the one channel the dashboard, the
+    /// exporter and the progress lines read.
+    pub fn publishing_to(recorder: Recorder, run_start: Instant, tx: watch::Sender<Arc<Snapshot>>) -> Aggregator {
+        let spares = (0..recorder.shard_count()).map(|_| Box::default()).collect();
         Aggregator {
             recorder,
             run_start,
