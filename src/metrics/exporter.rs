@@ -19,9 +19,7 @@ use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -29,6 +27,7 @@ use tokio::task::JoinHandle;
 use super::exposition::render;
 use super::text_writer::CONTENT_TYPE;
 use crate::live::LiveFeed;
+use crate::net::server::{Http1Limits, serve_http1};
 
 /// `--metrics-addr` when the flag is not given.
 pub const DEFAULT_ADDR: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 17091));
@@ -147,25 +146,15 @@ pub async fn serve(listener: TcpListener, feed: LiveFeed, shutdown: impl Future<
 async fn serve_connection(
     stream: TcpStream,
     feed: Arc<LiveFeed>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
     _permit: Option<OwnedSemaphorePermit>,
 ) {
     let service = service_fn(move |req: Request<Incoming>| {
         let response = respond(&feed, req.method(), req.uri().path());
         async move { Ok::<_, Infallible>(response) }
     });
-    let conn = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(10))
-        .serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        _ = async { let _ = stop.wait_for(|stop| *stop).await; } => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
-        }
-    }
+    let limits = Http1Limits { head_timeout: Duration::from_secs(10), max_head: None };
+    serve_http1(stream, service, limits, stop).await;
 }
 
 /// The response to `method path`; HEAD gets GET's head (hyper leaves the body out).

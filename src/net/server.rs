@@ -1,12 +1,17 @@
-//! The accept loop our servers share (the built-in origin, the metrics endpoint): accept until the
-//! shutdown future completes, then tell open connections to finish (a `watch` flag) and wait for them
-//! up to a grace before dropping them, like mini-redis' `server::run`.
+//! What our servers share (the built-in origin, the metrics endpoint): the accept loop, which accepts
+//! until the shutdown future completes, then tells open connections to finish (a `watch` flag) and
+//! waits for them up to a grace before dropping them, like mini-redis' `server::run`; and the serving
+//! of one HTTP/1.1 connection until it closes or that flag says to finish.
 
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hyper::body::{Body, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::HttpService;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
@@ -67,4 +72,37 @@ async fn accept(
     };
     let (stream, _) = listener.accept().await?;
     Ok((stream, permit))
+}
+
+/// How a server reads its requests.
+#[derive(Clone, Copy, Debug)]
+pub struct Http1Limits {
+    /// The longest wait for a request head (an idle keep-alive connection is closed after it).
+    pub head_timeout: Duration,
+    /// The largest request head; hyper answers 431 beyond it. `None`: hyper's default.
+    pub max_head: Option<usize>,
+}
+
+/// Serves HTTP/1.1 with keep-alive on one accepted connection until the peer closes it, or `stop` is
+/// set: then the response in progress finishes and the connection closes (a graceful shutdown).
+pub async fn serve_http1<S>(stream: TcpStream, service: S, limits: Http1Limits, mut stop: watch::Receiver<bool>)
+where
+    S: HttpService<Incoming>,
+    S::ResBody: 'static,
+    <S::ResBody as Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut builder = http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(limits.head_timeout);
+    if let Some(max) = limits.max_head {
+        builder.max_buf_size(max);
+    }
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = async { let _ = stop.wait_for(|stop| *stop).await; } => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
 }

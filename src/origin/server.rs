@@ -11,9 +11,7 @@ use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -24,6 +22,7 @@ use super::faults::FaultPlan;
 use super::playlist::{self, MediaParams};
 use super::range::{RangeOutcome, parse_range};
 use super::segments::SegmentCache;
+use crate::net::server::{Http1Limits, serve_http1};
 
 /// How long shutdown waits for open responses before dropping them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -53,26 +52,15 @@ pub async fn run(listener: TcpListener, state: Arc<OriginState>, shutdown: impl 
     crate::net::server::accept_until(listener, None, shutdown, SHUTDOWN_GRACE, "origin", serve).await;
 }
 
-async fn serve_connection(stream: tokio::net::TcpStream, state: Arc<OriginState>, mut stop: watch::Receiver<bool>) {
+async fn serve_connection(stream: tokio::net::TcpStream, state: Arc<OriginState>, stop: watch::Receiver<bool>) {
     state.counters.connection_opened();
     let service_state = state.clone();
     let service = service_fn(move |req| {
         let state = service_state.clone();
         async move { Ok::<_, Infallible>(handle(&state, req).await) }
     });
-    let conn = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30))
-        .max_buf_size(MAX_HEAD_BYTES)
-        .serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        _ = async { let _ = stop.wait_for(|stop| *stop).await; } => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
-        }
-    }
+    let limits = Http1Limits { head_timeout: Duration::from_secs(30), max_head: Some(MAX_HEAD_BYTES) };
+    serve_http1(stream, service, limits, stop).await;
     state.counters.connection_closed();
 }
 
