@@ -263,8 +263,8 @@ mod tests {
 
     fn request(kind: Kind, total_ms: u64, ttfb_ms: u64, bytes: u64) -> RequestRecord {
         let mut r = RequestRecord::ok(kind, Duration::from_millis(total_ms), bytes);
-        r.ttfb = Some(Duration::from_millis(ttfb_ms));
-        r.headers = r.ttfb;
+        r.timings.ttfb = Some(Duration::from_millis(ttfb_ms));
+        r.timings.headers = r.timings.ttfb;
         r
     }
 
@@ -279,7 +279,7 @@ mod tests {
         }
         // A viewer's first request opens a TLS connection to a host name.
         let mut opened = request(Kind::Multivariant, 3, 2, 420);
-        (opened.dns, opened.connect, opened.tls) =
+        (opened.timings.dns, opened.timings.connect, opened.timings.tls) =
             (Some(Duration::from_micros(700)), Some(Duration::from_micros(300)), Some(Duration::from_millis(7)));
         recorder.record_request(&opened);
         for ms in [1, 2, 4, 9] {
@@ -291,11 +291,11 @@ mod tests {
         }
         // A failed request on a new connection: its setup counts all the same.
         let mut failed = request(Kind::Segment, 5, 5, 0);
-        (failed.status, failed.connect, failed.tls) =
+        (failed.status, failed.timings.connect, failed.timings.tls) =
             (Some(503), Some(Duration::from_millis(30)), Some(Duration::from_millis(60)));
         recorder.record_request(&failed);
         let mut timeout = request(Kind::MediaPlaylist, 3_000, 0, 0);
-        (timeout.status, timeout.ttfb, timeout.error) = (None, None, Some(ErrorClass::Timeout));
+        (timeout.status, timeout.timings.ttfb, timeout.error) = (None, None, Some(ErrorClass::Timeout));
         recorder.record_request(&timeout);
         for ms in [800, 1_200] {
             recorder.record_playback(PlaybackEvent::StartupComplete { startup: Duration::from_millis(ms) });

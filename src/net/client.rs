@@ -21,6 +21,8 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 use url::Url;
 
+pub use crate::stats::Timings;
+
 /// The read buffer of one exchange, fixed: it is also the largest response head accepted. It exists only
 /// while a request runs (see [`Loader`]), so its size costs no idle memory; 16 KiB reads a 64 KB segment
 /// in four reads. The README's swarm benchmark has the CPU per request of each size tried.
@@ -61,17 +63,6 @@ pub enum NetError {
     TooLarge(usize),
     #[error("{0}")]
     Other(String),
-}
-
-/// Phase durations of one request; connection phases are `Some` only when it opened a connection.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Timings {
-    pub dns: Option<Duration>,
-    pub connect: Option<Duration>,
-    pub tls: Option<Duration>,
-    pub headers: Option<Duration>,
-    pub ttfb: Option<Duration>,
-    pub total: Duration,
 }
 
 /// What to do with the body.

@@ -219,7 +219,7 @@ mod tests {
 
     fn request(kind: Kind, variant: Option<u16>, ms: u64, bytes: u64) -> RequestRecord {
         let mut r = RequestRecord::ok(kind, Duration::from_millis(ms), bytes);
-        r.ttfb = Some(Duration::from_millis(ms / 2));
+        r.timings.ttfb = Some(Duration::from_millis(ms / 2));
         r.variant = variant;
         r
     }

@@ -230,7 +230,9 @@ impl HistSet {
     /// The distributions of one request; only ok requests have latency and throughput samples, so
     /// a fast error status or a timeout does not move what viewers received (errors are counted).
     pub(crate) fn record_request(&mut self, r: &RequestRecord) {
-        for (metric, phase) in [(Metric::Dns, r.dns), (Metric::Connect, r.connect), (Metric::Tls, r.tls)] {
+        for (metric, phase) in
+            [(Metric::Dns, r.timings.dns), (Metric::Connect, r.timings.connect), (Metric::Tls, r.timings.tls)]
+        {
             if let Some(d) = phase {
                 self.record(metric, micros(d));
             }
@@ -238,10 +240,10 @@ impl HistSet {
         if !r.is_ok() {
             return;
         }
-        if let Some(ttfb) = r.ttfb {
+        if let Some(ttfb) = r.timings.ttfb {
             self.record(Metric::Ttfb(r.kind), micros(ttfb));
         }
-        self.record(Metric::Duration(r.kind), micros(r.total));
+        self.record(Metric::Duration(r.kind), micros(r.timings.total));
         if let Some(bps) = r.segment_throughput() {
             self.record(Metric::SegmentThroughput, bps);
         }

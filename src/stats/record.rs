@@ -157,14 +157,9 @@ impl StatusClass {
     }
 }
 
-/// One HTTP request, as measured by the client or the measuring proxy.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RequestRecord {
-    pub kind: Kind,
-    /// Index into the run's variant list, when the request belongs to one variant.
-    pub variant: Option<u16>,
-    /// Response status; `None` when no response head arrived.
-    pub status: Option<u16>,
+/// Phase durations of one request, as the client or the measuring proxy measured them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timings {
     /// Connection phases: `Some` only when this request opened a new connection.
     pub dns: Option<Duration>,
     pub connect: Option<Duration>,
@@ -175,6 +170,17 @@ pub struct RequestRecord {
     pub ttfb: Option<Duration>,
     /// From sending the request to the end of the body (or to the failure).
     pub total: Duration,
+}
+
+/// One HTTP request, as measured by the client or the measuring proxy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestRecord {
+    pub kind: Kind,
+    /// Index into the run's variant list, when the request belongs to one variant.
+    pub variant: Option<u16>,
+    /// Response status; `None` when no response head arrived.
+    pub status: Option<u16>,
+    pub timings: Timings,
     /// Body bytes received, whatever the status.
     pub body_bytes: u64,
     pub error: Option<ErrorClass>,
@@ -187,12 +193,7 @@ impl RequestRecord {
             kind,
             variant: None,
             status: Some(200),
-            dns: None,
-            connect: None,
-            tls: None,
-            headers: None,
-            ttfb: None,
-            total,
+            timings: Timings { total, ..Timings::default() },
             body_bytes,
             error: None,
         }
@@ -219,7 +220,7 @@ impl RequestRecord {
     /// (connection setup and server wait included), and it stays finite for small bodies that
     /// arrive together with the response head. `None` when not an ok segment or `total` is zero.
     pub fn segment_throughput(&self) -> Option<u64> {
-        let micros = self.total.as_micros();
+        let micros = self.timings.total.as_micros();
         if self.kind != Kind::Segment || !self.is_ok() || micros == 0 {
             return None;
         }

@@ -112,7 +112,7 @@ impl Recorder {
     pub fn record_request(&self, record: &RequestRecord) {
         self.inner.counts.record_request(record);
         self.inner.variants.record(record);
-        if record.is_ok() || record.connect.is_some() || record.dns.is_some() {
+        if record.is_ok() || record.timings.connect.is_some() || record.timings.dns.is_some() {
             self.with_shard(|set| set.record_request(record));
         }
     }

@@ -11,8 +11,8 @@ fn secs(start: Instant, n: u64) -> Instant {
 
 fn segment(total_ms: u64, bytes: u64) -> RequestRecord {
     let mut r = RequestRecord::ok(Kind::Segment, Duration::from_millis(total_ms), bytes);
-    r.ttfb = Some(Duration::from_millis(total_ms / 2));
-    r.headers = r.ttfb;
+    r.timings.ttfb = Some(Duration::from_millis(total_ms / 2));
+    r.timings.headers = r.timings.ttfb;
     r
 }
 
@@ -27,7 +27,7 @@ fn mixed(i: u64) -> RequestRecord {
             r.error = Some(ErrorClass::Timeout);
         }
         2 => r.status = Some(304),
-        _ => r.ttfb = Some(Duration::from_micros(50 + i % 100)),
+        _ => r.timings.ttfb = Some(Duration::from_micros(50 + i % 100)),
     }
     r
 }
@@ -135,13 +135,13 @@ fn connection_phases_count_whatever_the_response() {
     // A new connection whose request failed with a 503: its setup still counts.
     let mut failed = segment(40, 0);
     failed.status = Some(503);
-    failed.connect = Some(Duration::from_millis(2));
-    failed.tls = Some(Duration::from_millis(8));
+    failed.timings.connect = Some(Duration::from_millis(2));
+    failed.timings.tls = Some(Duration::from_millis(8));
     recorder.record_request(&failed);
     // A new plain connection, ok; then a request on a kept connection (no phases).
     let mut fresh = segment(30, 500);
-    fresh.dns = Some(Duration::from_millis(1));
-    fresh.connect = Some(Duration::from_millis(4));
+    fresh.timings.dns = Some(Duration::from_millis(1));
+    fresh.timings.connect = Some(Duration::from_millis(4));
     recorder.record_request(&fresh);
     recorder.record_request(&segment(20, 500));
     let snap = agg.tick(secs(start, 1));
@@ -221,11 +221,11 @@ fn out_of_range_values_clamp() {
     let recorder = Recorder::with_shards(1);
     let agg = Aggregator::new(recorder.clone(), start);
     let mut huge = segment(0, 10);
-    huge.total = Duration::MAX;
-    huge.ttfb = Some(Duration::from_secs(10_000));
+    huge.timings.total = Duration::MAX;
+    huge.timings.ttfb = Some(Duration::from_secs(10_000));
     recorder.record_request(&huge);
     let mut tiny = segment(0, 1_000_000_000_000_000);
-    tiny.total = Duration::from_micros(1);
+    tiny.timings.total = Duration::from_micros(1);
     recorder.record_request(&tiny);
     recorder.record_playback(PlaybackEvent::StartupComplete { startup: Duration::MAX });
     let snap = agg.finish(secs(start, 1));
@@ -340,7 +340,7 @@ fn arb_record() -> impl Strategy<Value = RequestRecord> {
         let mut r = RequestRecord::ok(Kind::ALL[k], Duration::from_millis(ms), bytes);
         r.status = [None, Some(200), Some(206), Some(304), Some(404), Some(503)][s];
         r.error = (err || r.status.is_none()).then_some(ErrorClass::Reset);
-        r.ttfb = Some(Duration::from_millis(ms / 3));
+        r.timings.ttfb = Some(Duration::from_millis(ms / 3));
         r
     })
 }

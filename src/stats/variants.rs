@@ -76,10 +76,10 @@ impl VariantTable {
             return;
         }
         let mut hists = slot.hists.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(ttfb) = r.ttfb {
+        if let Some(ttfb) = r.timings.ttfb {
             hists.record(Metric::Ttfb(r.kind), micros(ttfb));
         }
-        hists.record(Metric::Duration(r.kind), micros(r.total));
+        hists.record(Metric::Duration(r.kind), micros(r.timings.total));
         if let Some(bps) = r.segment_throughput() {
             hists.record(Metric::SegmentThroughput, bps);
         }

@@ -30,8 +30,8 @@ fn info(start: Instant) -> RunInfo {
 
 fn request(kind: Kind, ttfb_ms: u64, total_ms: u64, bytes: u64) -> RequestRecord {
     let mut r = RequestRecord::ok(kind, Duration::from_millis(total_ms), bytes);
-    r.ttfb = Some(Duration::from_millis(ttfb_ms));
-    r.headers = r.ttfb;
+    r.timings.ttfb = Some(Duration::from_millis(ttfb_ms));
+    r.timings.headers = r.timings.ttfb;
     r
 }
 
@@ -72,7 +72,7 @@ fn simulate(start: Instant, seconds: u64, faults: bool) -> (Arc<Snapshot>, Histo
             recorder.record_playback(PlaybackEvent::Started);
             // A viewer's first request opens its connection.
             let mut first = request(Kind::Multivariant, 15, 16, 420);
-            first.connect = Some(Duration::from_micros(300));
+            first.timings.connect = Some(Duration::from_micros(300));
             recorder.record_request(&first);
             let startup = Duration::from_millis(450 + (v * 37) % 900);
             recorder.record_playback(PlaybackEvent::StartupComplete { startup });

@@ -171,20 +171,7 @@ pub(super) fn record(asker: Asker<'_>, kind: Kind, fetch: &Fetch, error: Option<
 
 /// The record of one measured request.
 pub fn request_record(kind: Kind, variant: Option<u16>, fetch: &Fetch, error: Option<ErrorClass>) -> RequestRecord {
-    let t = &fetch.timings;
-    RequestRecord {
-        kind,
-        variant,
-        status: fetch.status,
-        dns: t.dns,
-        connect: t.connect,
-        tls: t.tls,
-        headers: t.headers,
-        ttfb: t.ttfb,
-        total: t.total,
-        body_bytes: fetch.body_bytes,
-        error,
-    }
+    RequestRecord { kind, variant, status: fetch.status, timings: fetch.timings, body_bytes: fetch.body_bytes, error }
 }
 
 /// The error class of a fetch, before looking at its body: network errors, then the status.

@@ -16,7 +16,7 @@ use url::Url;
 
 use super::catalog::{Guess, playlist_kind_by_text};
 use super::{Token, ViewerState};
-use crate::stats::{ErrorClass, Kind, RequestRecord};
+use crate::stats::{ErrorClass, Kind, RequestRecord, Timings};
 
 /// Largest playlist kept for the catalog; a longer one is relayed in full but classified by its text.
 pub const PLAYLIST_KEEP: usize = 1024 * 1024;
@@ -102,12 +102,14 @@ impl Measure {
             kind,
             variant,
             status: self.status,
-            dns: self.dns,
-            connect: self.connect,
-            tls: None,
-            headers: self.headers,
-            ttfb: self.ttfb.or(self.headers),
-            total: self.started.elapsed(),
+            timings: Timings {
+                dns: self.dns,
+                connect: self.connect,
+                tls: None,
+                headers: self.headers,
+                ttfb: self.ttfb.or(self.headers),
+                total: self.started.elapsed(),
+            },
             body_bytes: self.bytes,
             error,
         });

@@ -16,7 +16,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::upstream;
 use super::{ProxyBody, ViewerState, plain, shut_down};
-use crate::stats::{ErrorClass, Kind, RequestRecord};
+use crate::stats::{ErrorClass, Kind, RequestRecord, Timings};
 
 /// Answers a CONNECT: connects to the origin, then (once hyper hands over the client's connection)
 /// copies both ways until either side closes or the proxy shuts down.
@@ -28,12 +28,7 @@ pub(super) async fn open(state: Arc<ViewerState>, req: Request<Incoming>) -> Res
         kind: Kind::Other,
         variant: None,
         status: None,
-        dns: None,
-        connect: None,
-        tls: None,
-        headers: None,
-        ttfb: None,
-        total: Duration::ZERO,
+        timings: Timings::default(),
         body_bytes: 0,
         error: None,
     };
@@ -42,13 +37,13 @@ pub(super) async fn open(state: Arc<ViewerState>, req: Request<Incoming>) -> Res
         Err((class, detail)) => {
             tracing::debug!(viewer = state.viewer, "CONNECT {authority}: {detail}");
             record.error = Some(class);
-            record.total = started.elapsed();
+            record.timings.total = started.elapsed();
             state.config.recorder.record_request(&record);
             return plain(StatusCode::BAD_GATEWAY);
         }
     };
-    record.dns = opened.dns;
-    record.connect = Some(opened.connect);
+    record.timings.dns = opened.dns;
+    record.timings.connect = Some(opened.connect);
     record.status = Some(200);
     let token = state.tasks.enter();
     tokio::spawn(async move {
@@ -70,8 +65,8 @@ pub(super) async fn open(state: Arc<ViewerState>, req: Request<Incoming>) -> Res
         // connections it is done with, or is stopped at the end of the run) is the player leaving.
         let error = error.filter(|_| origin.failed);
         record.error = error;
-        record.ttfb = origin.first;
-        record.total = started.elapsed();
+        record.timings.ttfb = origin.first;
+        record.timings.total = started.elapsed();
         record.body_bytes = origin.bytes;
         state.config.recorder.record_request(&record);
     });
