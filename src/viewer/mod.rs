@@ -11,6 +11,7 @@
 
 pub mod abr;
 mod playback;
+mod request;
 mod session;
 mod track;
 
@@ -24,7 +25,8 @@ use crate::net::NetConfig;
 use crate::stats::{Kind, Recorder};
 
 pub use playback::Playback;
-pub use session::{SessionError, failure_of, request_record, run_session};
+pub use request::{SessionError, failure_of, request_record};
+pub use session::run_session;
 
 /// Largest playlist body accepted (a larger one is a `playlist_parse` error, not a memory blow-up).
 pub const PLAYLIST_LIMIT: usize = 8 * 1024 * 1024;

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use url::Url;
 
 use super::Playback;
-use super::session::{Asker, Halt, SessionError, failure_of, media_only, parse, record, settle_load};
+use super::request::{Asker, Halt, SessionError, failure_of, media_only, parse, record, settle_load};
 use crate::engine::{SessionEnd, StopSignal};
 use crate::hls::{self, MediaPlaylist, Segment, SequenceTracker, Update};
 use crate::net::{BodyMode, Fetch, Loader};
