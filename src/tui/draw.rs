@@ -30,9 +30,12 @@ pub fn draw(frame: &mut Frame, vm: &ViewModel) {
 
 /// A panel's frame: a full border when wide, a titled top rule when compact.
 fn wide(frame: &mut Frame, area: Rect, vm: &ViewModel) {
+    // A row per variant in the top band, when the charts below keep at least 15 rows.
+    let variants = u16::try_from(vm.requests.variants.len()).unwrap_or(u16::MAX);
+    let extra = if area.height >= 36 + variants { variants } else { 0 };
     let [header, top, middle, bottom, footer] = Layout::vertical([
         Constraint::Length(4),
-        Constraint::Length(9),
+        Constraint::Length(9 + extra),
         Constraint::Length(7),
         Constraint::Fill(1),
         Constraint::Length(1),

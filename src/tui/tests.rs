@@ -197,6 +197,23 @@ fn steady_state_with_origin() {
 }
 
 #[test]
+fn a_line_per_variant_where_the_requests_panel_has_room() {
+    let mut frame = Frame::at(30, false, OriginView::default());
+    let line = |label: &str, segments| crate::tui::model::VariantLine {
+        label: label.into(),
+        segments,
+        bytes: segments * 1_000_000,
+    };
+    frame.vm.requests.variants = vec![line("360p", 120), line("720p", 80), line("1080p", 40)];
+    let wide = frame.render(140, 45);
+    for label in ["360p", "720p", "1080p"] {
+        assert!(wide.lines().any(|l| l.contains(label) && l.contains("seg")), "no {label} line:\n{wide}");
+    }
+    let small = frame.render(80, 24);
+    assert!(!small.contains("1080p"), "no room at 80x24, the panel keeps its rows:\n{small}");
+}
+
+#[test]
 fn before_the_first_tick_panels_wait() {
     let start = Instant::now();
     let snapshot = Snapshot::empty();

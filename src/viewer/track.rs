@@ -15,6 +15,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::time::{Sleep, sleep_until};
 use url::Url;
 
 use super::Playback;
@@ -45,10 +46,13 @@ async fn landed<T>(slot: &mut Option<(T, InFlight)>) -> (Loader, Fetch) {
     }
 }
 
-async fn at(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d.into()).await,
-        None => std::future::pending().await,
+/// Points `timer` at `deadline` when that changed since `armed` (a timer is re-registered only then).
+fn rearm(timer: Pin<&mut Sleep>, armed: &mut Option<Instant>, deadline: Option<Instant>) {
+    if deadline != *armed {
+        if let Some(at) = deadline {
+            timer.reset(at.into());
+        }
+        *armed = deadline;
     }
 }
 
@@ -159,11 +163,17 @@ impl<'a> Track<'a> {
         Ok(SessionEnd::Finished { pace: target })
     }
 
-    /// The live loop: downloads, reloads and the buffer's clock, side by side.
+    /// The live loop: downloads, reloads and the buffer's clock, side by side. Its timers and its stop
+    /// watch live as long as the loop and are re-armed only when a deadline changes: a wake of the
+    /// loop registers nothing anew.
     async fn play_live(&mut self, mut live: Live) -> Result<SessionEnd, Halt> {
         let mut download: Option<(Segment, InFlight)> = None;
         let mut reload: Option<(Lane, InFlight)> = None;
         let mut stop = self.stop.clone();
+        let stopped = stop.stopped();
+        let (reload_timer, empty_timer) = (sleep_until(Instant::now().into()), sleep_until(Instant::now().into()));
+        tokio::pin!(stopped, reload_timer, empty_timer);
+        let (mut reload_at, mut empty_at) = (None, None);
         loop {
             let stopping = self.stop.is_set();
             let main_free = download.is_none() && reload.as_ref().is_none_or(|(lane, _)| *lane == Lane::Side);
@@ -183,9 +193,10 @@ impl<'a> Track<'a> {
                     return Ok(SessionEnd::Finished { pace: live.header.target_duration });
                 }
             }
-            let reload_due = (!stopping && !live.ended && reload.is_none())
+            let due = (!stopping && !live.ended && reload.is_none())
                 .then(|| live.loaded_at + hls::reload_delay(live.changed, &live.header));
-            let empty_at = self.playback.as_ref().and_then(Playback::empty_at);
+            rearm(reload_timer.as_mut(), &mut reload_at, due);
+            rearm(empty_timer.as_mut(), &mut empty_at, self.playback.as_ref().and_then(Playback::empty_at));
             tokio::select! {
                 (loader, fetch) = landed(&mut download) => {
                     self.main = Some(loader);
@@ -201,27 +212,33 @@ impl<'a> Track<'a> {
                     }
                     reloaded?;
                 }
-                _ = at(reload_due) => {
+                _ = &mut reload_timer, if reload_at.is_some() => {
+                    reload_at = None;
                     live.loaded_at = Instant::now();
-                    let mode = BodyMode::Collect { limit: super::PLAYLIST_LIMIT };
-                    let (lane, loader) = match download {
-                        None => (Lane::Main, self.main_loader()),
-                        Some(_) => {
-                            let net = &self.asker.config.net;
-                            (Lane::Side, self.side.take().unwrap_or_else(|| Loader::new(Arc::clone(net))))
-                        }
-                    };
-                    reload = Some((lane, send(loader, live.url.clone(), mode)));
+                    reload = Some(self.send_reload(&live.url, download.is_some()));
                 }
-                _ = at(empty_at) => {
+                _ = &mut empty_timer, if empty_at.is_some() => {
+                    empty_at = None;
                     if let Some(p) = self.playback.as_mut() {
                         self.events.extend(p.advance(Instant::now()));
                     }
                     self.flush_events();
                 }
-                _ = stop.stopped(), if !stopping => {}
+                _ = &mut stopped, if !stopping => {}
             }
         }
+    }
+
+    /// A reload goes out on the main loader, or on the side one while a download holds the main.
+    fn send_reload(&mut self, url: &Url, downloading: bool) -> (Lane, InFlight) {
+        let mode = BodyMode::Collect { limit: super::PLAYLIST_LIMIT };
+        let (lane, loader) = if downloading {
+            let net = &self.asker.config.net;
+            (Lane::Side, self.side.take().unwrap_or_else(|| Loader::new(Arc::clone(net))))
+        } else {
+            (Lane::Main, self.main_loader())
+        };
+        (lane, send(loader, url.clone(), mode))
     }
 
     /// A reload landed: record it, follow the sequence, and queue what is new. A viewer whose next
