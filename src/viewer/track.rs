@@ -183,6 +183,10 @@ impl<'a> Track<'a> {
             {
                 let request = send(self.main_loader(), segment.uri.clone(), BodyMode::Discard);
                 download = Some((segment, request));
+                if live.queue.is_empty() {
+                    // An idle viewer keeps no room for segments: thousands of them would hold it all.
+                    live.queue.shrink_to_fit();
+                }
             }
             if download.is_none() && reload.is_none() {
                 if stopping {
