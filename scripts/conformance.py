@@ -152,6 +152,7 @@ def read_playlist(text, url, imported=None):
             if rng:
                 last_end[full] = rng[0] + rng[1]
         p["segments"].append({"url": full, "range": rng, "gap": pending.get("gap", False),
+                              "key_len": 32 if (key_method or "").startswith("AES-256") else 16,
                               "duration": pending.get("extinf", 0.0),
                               "key": key, "map": mapping})
         pending = {}
@@ -182,14 +183,14 @@ class Site:
         self.port = None
         self.log = []  # (path with query, range header or None, status)
         self.lock = threading.Lock()
-        self.keys = set()  # paths of the key URIs the playlist names
+        self.keys = {}  # paths of the key URIs the playlist names, and their key sizes
 
     def start(self, port):
         self.port = port
         with open(os.path.join(self.directory, self.name), encoding="utf-8", errors="replace", newline="") as f:
             text = self.rewrite(f.read())
         playlist = read_playlist(text, f"http://127.0.0.1:{port}/{self.name}")
-        self.keys = {urllib.parse.urlsplit(s["key"]).path or "/" for s in playlist["segments"] if s["key"]}
+        self.keys = {urllib.parse.urlsplit(s["key"]).path or "/": s["key_len"] for s in playlist["segments"] if s["key"]}
 
     def rewrite(self, text):
         base = f"http://127.0.0.1:{self.port}"
@@ -225,7 +226,7 @@ def handler_for(site):
             if path.endswith(PLAYLIST_EXT):
                 return 200, CHILD_PLAYLIST, [("Content-Type", "application/vnd.apple.mpegurl")]
             if urllib.parse.unquote(path) in site.keys:
-                return 200, bytes(range(16)), []
+                return 200, bytes(range(site.keys[urllib.parse.unquote(path)])), []
             body = media_body(path)
             if rng:
                 m = re.fullmatch(r"bytes=(\d+)-(\d+)", rng.strip())
@@ -368,12 +369,19 @@ def check_media(o, p):
     stray = [u for u, _ in ranges if u not in named]
     if stray:
         reasons.append(f"requested what the playlist does not name: {stray[0]}")
-    for s in played:
+    # A resource the playlist cuts into byte ranges is only ever asked for by one of its ranges.
+    wanted = {}
+    for s in p["segments"]:
         if s["range"]:
-            want = f"bytes={s['range'][0]}-{s['range'][0] + s['range'][1] - 1}"
-            if not any(u == s["url"] and r == want for u, r in ranges):
-                reasons.append(f"segment {s['url'].rsplit('/', 1)[-1]} not asked with Range: {want}")
-                break
+            wanted.setdefault(s["url"], set()).add(f"bytes={s['range'][0]}-{s['range'][0] + s['range'][1] - 1}")
+        if s["map"] and s["map"][1]:
+            offset, length = s["map"][1]
+            wanted.setdefault(s["map"][0], set()).add(f"bytes={offset}-{offset + length - 1}")
+    for u, r in ranges:
+        if u in wanted and r not in wanted[u]:
+            name = u.rsplit('/', 1)[-1]
+            reasons.append(f"{name} asked {'with Range: ' + r if r else 'whole'}, not by one of its byte ranges")
+            break
     maps = {s["map"] for s in played if s["map"]}
     for uri, rng in maps:
         want = f"bytes={rng[0]}-{rng[0] + rng[1] - 1}" if rng else None

@@ -17,8 +17,9 @@ use super::model::{ByteRange, InitSection, Key, KeyMethod, Segment};
 pub enum Planned {
     /// An init section; `range`: the `Range` header value, when the map has a byte range.
     Init { uri: Url, range: Option<String> },
-    /// A key to fetch (`identity` key format, fetchable scheme).
-    Key { uri: Url },
+    /// A key to fetch (`identity` key format, fetchable scheme); `len`: the bytes its method needs (16
+    /// for AES-128 and SAMPLE-AES, 32 for AES-256), when the method says.
+    Key { uri: Url, len: Option<u64> },
     /// The segment itself.
     Segment { uri: Url, range: Option<String> },
 }
@@ -59,9 +60,11 @@ impl RequestPlan {
         {
             plan.requests.push(Planned::Init { uri: map.uri.clone(), range: map.byte_range.map(range_header) });
         }
-        match segment.key.as_ref().map(fetchable) {
-            Some(Ok(uri)) if self.key.as_ref() != Some(uri) => plan.requests.push(Planned::Key { uri: uri.clone() }),
-            Some(Err(uri)) if self.skipped.as_ref() != Some(uri) => {
+        match segment.key.as_ref().map(|k| (fetchable(k), key_len(&k.method))) {
+            Some((Ok(uri), len)) if self.key.as_ref() != Some(uri) => {
+                plan.requests.push(Planned::Key { uri: uri.clone(), len });
+            }
+            Some((Err(uri), _)) if self.skipped.as_ref() != Some(uri) => {
                 self.skipped = Some(uri.clone());
                 plan.skipped_key = Some(uri.clone());
             }
@@ -93,9 +96,17 @@ impl RequestPlan {
 fn fetchable(key: &Key) -> Result<&Url, &Url> {
     let identity = key.keyformat.as_deref().is_none_or(|f| f == "identity");
     let scheme_ok = matches!(key.uri.scheme(), "http" | "https");
-    let method_ok = matches!(&key.method, KeyMethod::Aes128 | KeyMethod::SampleAes)
-        || matches!(&key.method, KeyMethod::Other(m) if m == "SAMPLE-AES-CTR");
-    if identity && scheme_ok && method_ok { Ok(&key.uri) } else { Err(&key.uri) }
+    if identity && scheme_ok { Ok(&key.uri) } else { Err(&key.uri) }
+}
+
+/// The key size a method needs, when known.
+fn key_len(method: &KeyMethod) -> Option<u64> {
+    match method {
+        KeyMethod::Aes128 | KeyMethod::SampleAes => Some(16),
+        KeyMethod::Other(m) if m == "SAMPLE-AES-CTR" => Some(16),
+        KeyMethod::Other(m) if m.starts_with("AES-256") => Some(32),
+        KeyMethod::Other(_) => None,
+    }
 }
 
 /// The `Range` header value for a byte range: `bytes=o-(o+n-1)` (RFC 9110 14.1.2). A zero-length range
@@ -139,7 +150,7 @@ mod tests {
         for r in &p.requests {
             match r {
                 Planned::Init { .. } => plan.loaded_init(s),
-                Planned::Key { uri } => plan.loaded_key(uri),
+                Planned::Key { uri, .. } => plan.loaded_key(uri),
                 Planned::Segment { .. } => {}
             }
         }
@@ -156,13 +167,13 @@ mod tests {
             first,
             [
                 Planned::Init { uri: url("init.mp4"), range: Some("bytes=0-719".into()) },
-                Planned::Key { uri: url("k1") },
+                Planned::Key { uri: url("k1"), len: Some(16) },
                 Planned::Segment { uri: url("s1.m4s"), range: None },
             ]
         );
         assert_eq!(requests(&mut plan, &with(2, "k1")), [Planned::Segment { uri: url("s2.m4s"), range: None }]);
         // Rotation fetches the new key; the map stays.
-        assert_eq!(requests(&mut plan, &with(3, "k2"))[0], Planned::Key { uri: url("k2") });
+        assert_eq!(requests(&mut plan, &with(3, "k2"))[0], Planned::Key { uri: url("k2"), len: Some(16) });
         // A new map (after a discontinuity) is fetched; a restart fetches everything again.
         let other = InitSection { uri: url("init2.mp4"), byte_range: None };
         let s4 = Segment { map: Some(other), ..with(4, "k2") };
@@ -209,6 +220,6 @@ mod tests {
         assert!(plan.for_segment(&Segment { key: Some(data), ..segment(2) }).skipped_key.is_some());
         let ctr = Key { method: KeyMethod::Other("SAMPLE-AES-CTR".into()), ..key("c", None) };
         let p = plan.for_segment(&Segment { key: Some(ctr), ..segment(3) });
-        assert_eq!(p.requests[0], Planned::Key { uri: url("c") });
+        assert_eq!(p.requests[0], Planned::Key { uri: url("c"), len: Some(16) });
     }
 }

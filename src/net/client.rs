@@ -89,6 +89,10 @@ pub struct Fetch {
     pub version: Option<http::Version>,
     /// The kept connection was found closed by the server, and the request went again on a new one.
     pub reconnected: bool,
+    /// The `Range` header sent (`bytes=first-last`), for a byte-range request.
+    pub range: Option<String>,
+    /// The response's `Content-Range`, when a range was asked for.
+    pub content_range: Option<String>,
 }
 
 /// Any byte stream a connection runs on: TCP, or TLS over TCP.
@@ -266,12 +270,18 @@ impl Loader {
 
     /// GETs `url`, following redirects, and measures it.
     pub async fn get(&mut self, url: &Url, mode: BodyMode) -> Fetch {
-        // Boxed: a request's state (hyper's futures, timers) lives on the heap while it runs instead of
-        // sitting in every idle viewer's task.
-        Box::pin(self.get_redirects(url, mode)).await
+        self.get_range(url, mode, None).await
     }
 
-    async fn get_redirects(&mut self, url: &Url, mode: BodyMode) -> Fetch {
+    /// GETs a byte range of `url` (`range`: a `Range` header value such as `bytes=0-719`); the answer's
+    /// `Content-Range` is kept in the [`Fetch`] for [`super::range::check`].
+    pub async fn get_range(&mut self, url: &Url, mode: BodyMode, range: Option<String>) -> Fetch {
+        // Boxed: a request's state (hyper's futures, timers) lives on the heap while it runs instead of
+        // sitting in every idle viewer's task.
+        Box::pin(self.get_redirects(url, mode, range)).await
+    }
+
+    async fn get_redirects(&mut self, url: &Url, mode: BodyMode, range: Option<String>) -> Fetch {
         let started = Instant::now();
         let mut fetch = Fetch {
             url: url.clone(),
@@ -283,6 +293,8 @@ impl Loader {
             started,
             version: None,
             reconnected: false,
+            range,
+            content_range: None,
         };
         for _ in 0..=self.config.max_redirects {
             let location = self.get_once(&mut fetch, mode).await;
@@ -326,6 +338,10 @@ impl Loader {
             Ok(r) => r,
         };
         fetch.status = Some(response.status().as_u16());
+        if fetch.range.is_some() {
+            let value = response.headers().get(header::CONTENT_RANGE).and_then(|v| v.to_str().ok());
+            fetch.content_range = value.map(str::to_owned);
+        }
         let location = redirect_target(&url, &response);
         let expected = content_length(&response);
         fetch.version = Some(response.version());
@@ -402,7 +418,9 @@ impl Loader {
         url: &Url,
         fetch: &mut Fetch,
     ) -> Result<http::Response<hyper::body::Incoming>, SendFailed> {
-        let req = config.request(url, exchange.is_h2()).map_err(|error| SendFailed { error, stale: false })?;
+        let req = config
+            .request(url, exchange.is_h2(), fetch.range.as_deref())
+            .map_err(|error| SendFailed { error, stale: false })?;
         let sent = exchange.send(req);
         let response = match timeout(config.timeout, drive(&mut exchange.conn, sent)).await {
             Err(_) => Err(SendFailed { error: NetError::Timeout, stale: false }),
@@ -553,7 +571,7 @@ impl NetConfig {
 
     /// The GET for `url`: origin-form with a Host header over HTTP/1.1; over HTTP/2 the absolute URI,
     /// whose authority hyper sends as `:authority`.
-    fn request(&self, url: &Url, h2: bool) -> Result<http::Request<Empty<Bytes>>, NetError> {
+    fn request(&self, url: &Url, h2: bool, range: Option<&str>) -> Result<http::Request<Empty<Bytes>>, NetError> {
         let mut req = if h2 {
             http::Request::get(&url[..url::Position::AfterQuery]).version(http::Version::HTTP_2)
         } else {
@@ -567,6 +585,9 @@ impl NetConfig {
         }
         for (k, v) in &self.headers {
             req = req.header(k, v);
+        }
+        if let Some(range) = range {
+            req = req.header(header::RANGE, range);
         }
         req.body(Empty::new()).map_err(|e| NetError::Other(format!("bad request for {url}: {e}")))
     }

@@ -59,12 +59,17 @@ pub enum ErrorClass {
     Truncated,
     PlaylistParse,
     RedirectLoop,
+    /// A byte-range request answered with other bytes: the whole resource (200), another range, a
+    /// `Content-Range` that does not parse.
+    Range,
+    /// A key that is not one: an AES-128 key body that is not 16 bytes.
+    Key,
     Other,
 }
 
 impl ErrorClass {
     /// Every class, in the order used by per-class arrays.
-    pub const ALL: [ErrorClass; 11] = [
+    pub const ALL: [ErrorClass; 13] = [
         ErrorClass::Dns,
         ErrorClass::Connect,
         ErrorClass::Tls,
@@ -75,6 +80,8 @@ impl ErrorClass {
         ErrorClass::Truncated,
         ErrorClass::PlaylistParse,
         ErrorClass::RedirectLoop,
+        ErrorClass::Range,
+        ErrorClass::Key,
         ErrorClass::Other,
     ];
     pub const COUNT: usize = Self::ALL.len();
@@ -91,6 +98,8 @@ impl ErrorClass {
             ErrorClass::Truncated => "truncated",
             ErrorClass::PlaylistParse => "playlist_parse",
             ErrorClass::RedirectLoop => "redirect_loop",
+            ErrorClass::Range => "range",
+            ErrorClass::Key => "key",
             ErrorClass::Other => "other",
         }
     }

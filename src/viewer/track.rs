@@ -21,15 +21,15 @@ use url::Url;
 use super::Playback;
 use super::request::{Asker, Halt, SessionError, failure_of, media_only, parse, record, settle_load};
 use crate::engine::{SessionEnd, StopSignal};
-use crate::hls::{self, MediaPlaylist, Segment, SequenceTracker, Update};
-use crate::net::{BodyMode, Fetch, Loader};
-use crate::stats::{Kind, PlaybackEvent};
+use crate::hls::{self, MediaPlaylist, Planned, RequestPlan, Segment, SequenceTracker, Update};
+use crate::net::{BodyMode, Fetch, Loader, range};
+use crate::stats::{ErrorClass, Kind, PlaybackEvent};
 
 /// Consecutive failed segments after which the session gives up (and the supervisor restarts it).
 const MAX_SEGMENT_FAILURES: u32 = 3;
 
-/// A request in flight on a loader it owns, handing the loader back with the result.
-type InFlight = Pin<Box<dyn Future<Output = (Loader, Fetch)> + Send>>;
+/// Requests in flight on a loader they own, handing the loader back with the result.
+type InFlight<O = Fetch> = Pin<Box<dyn Future<Output = (Loader, O)> + Send>>;
 
 fn send(mut loader: Loader, url: Url, mode: BodyMode) -> InFlight {
     Box::pin(async move {
@@ -38,8 +38,66 @@ fn send(mut loader: Loader, url: Url, mode: BodyMode) -> InFlight {
     })
 }
 
-/// The result of the request in `slot`, or never when there is none (a `select!` branch).
-async fn landed<T>(slot: &mut Option<(T, InFlight)>) -> (Loader, Fetch) {
+/// The largest key body read: a key is 16 bytes; anything much larger is not a key.
+const KEY_LIMIT: usize = 1024;
+
+/// What a segment's requests hand back: each planned request with its fetch, in order.
+type Done = Vec<(Planned, Fetch)>;
+
+/// A segment's requests in order (init section, key, the segment), on one loader. An init section or
+/// key that fails ends it there: a player cannot play the segment without them.
+fn send_plan(mut loader: Loader, plan: Vec<Planned>) -> InFlight<Done> {
+    Box::pin(async move {
+        let mut done = Vec::with_capacity(plan.len());
+        for planned in plan {
+            let (url, mode, range) = match &planned {
+                Planned::Init { uri, range } => (uri, BodyMode::Discard, range.clone()),
+                Planned::Key { uri, .. } => (uri, BodyMode::Collect { limit: KEY_LIMIT }, None),
+                Planned::Segment { uri, range } => (uri, BodyMode::Discard, range.clone()),
+            };
+            let fetch = loader.get_range(url, mode, range).await;
+            let failed = outcome(&planned, &fetch).is_some();
+            let last = matches!(planned, Planned::Segment { .. });
+            done.push((planned, fetch));
+            if failed && !last {
+                break;
+            }
+        }
+        (loader, done)
+    })
+}
+
+/// The kind a planned request is counted under.
+fn kind_of(planned: &Planned) -> Kind {
+    match planned {
+        Planned::Init { .. } => Kind::Init,
+        Planned::Key { .. } => Kind::Key,
+        Planned::Segment { .. } => Kind::Segment,
+    }
+}
+
+/// A planned request's failure: the network's and the status's, then what only this kind can get
+/// wrong: a byte range answered with other bytes (`range`), a key that is not 16 bytes (`key`).
+fn outcome(planned: &Planned, fetch: &Fetch) -> Option<(ErrorClass, String)> {
+    if let Some(failure) = failure_of(fetch) {
+        return Some(failure);
+    }
+    if let Some(asked) = fetch.range.as_deref().and_then(range::Requested::parse) {
+        let status = fetch.status.unwrap_or_default();
+        if let Err(e) = range::check(asked, status, fetch.content_range.as_deref(), fetch.body_bytes) {
+            return Some((ErrorClass::Range, e.to_string()));
+        }
+    }
+    if let Planned::Key { len: Some(len), .. } = planned
+        && fetch.body_bytes != *len
+    {
+        return Some((ErrorClass::Key, format!("a key of {} bytes, not {len}", fetch.body_bytes)));
+    }
+    None
+}
+
+/// The result of the requests in `slot`, or never when there are none (a `select!` branch).
+async fn landed<T, O>(slot: &mut Option<(T, InFlight<O>)>) -> (Loader, O) {
     match slot {
         Some((_, request)) => request.await,
         None => std::future::pending().await,
@@ -98,13 +156,24 @@ pub(super) struct Track<'a> {
     side: Option<Loader>,
     /// The buffer model, for the track playback follows (the first variant).
     playback: Option<Playback>,
+    /// The init section and key in hand: what each segment asks for first.
+    plan: RequestPlan,
     events: Vec<PlaybackEvent>,
     failures: u32,
 }
 
 impl<'a> Track<'a> {
     pub fn new(asker: Asker<'a>, stop: StopSignal, loader: Option<Loader>, playback: Option<Playback>) -> Self {
-        Self { asker, stop, main: loader, side: None, playback, events: Vec::new(), failures: 0 }
+        Self {
+            asker,
+            stop,
+            main: loader,
+            side: None,
+            playback,
+            plan: RequestPlan::new(),
+            events: Vec::new(),
+            failures: 0,
+        }
     }
 
     /// Plays `url` (a media playlist; `first` if already loaded) until stop, VOD end or error.
@@ -154,10 +223,10 @@ impl<'a> Track<'a> {
         for segment in queue {
             self.pace().await?;
             self.stop.check()?;
-            let mut loader = self.main_loader();
-            let fetch = loader.get(&segment.uri, BodyMode::Discard).await;
+            let Some(plan) = self.plan_for(&segment) else { continue };
+            let (loader, done) = send_plan(self.main_loader(), plan).await;
             self.main = Some(loader);
-            self.segment_done(&segment, &fetch)?;
+            self.segment_done(&segment, &done)?;
         }
         self.wait_until_played().await?;
         Ok(SessionEnd::Finished { pace: target })
@@ -167,7 +236,7 @@ impl<'a> Track<'a> {
     /// watch live as long as the loop and are re-armed only when a deadline changes: a wake of the
     /// loop registers nothing anew.
     async fn play_live(&mut self, mut live: Live) -> Result<SessionEnd, Halt> {
-        let mut download: Option<(Segment, InFlight)> = None;
+        let mut download: Option<(Segment, InFlight<Done>)> = None;
         let mut reload: Option<(Lane, InFlight)> = None;
         let mut stop = self.stop.clone();
         let stopped = stop.stopped();
@@ -181,8 +250,8 @@ impl<'a> Track<'a> {
                 && main_free
                 && let Some(segment) = live.queue.pop_front()
             {
-                let request = send(self.main_loader(), segment.uri.clone(), BodyMode::Discard);
-                download = Some((segment, request));
+                let Some(plan) = self.plan_for(&segment) else { continue };
+                download = Some((segment, send_plan(self.main_loader(), plan)));
                 if live.queue.is_empty() {
                     // An idle viewer keeps no room for segments: thousands of them would hold it all.
                     live.queue.shrink_to_fit();
@@ -202,10 +271,10 @@ impl<'a> Track<'a> {
             rearm(reload_timer.as_mut(), &mut reload_at, due);
             rearm(empty_timer.as_mut(), &mut empty_at, self.playback.as_ref().and_then(Playback::empty_at));
             tokio::select! {
-                (loader, fetch) = landed(&mut download) => {
+                (loader, done) = landed(&mut download) => {
                     self.main = Some(loader);
                     let (segment, _) = download.take().expect("a download landed");
-                    self.segment_done(&segment, &fetch)?;
+                    self.segment_done(&segment, &done)?;
                 }
                 (mut loader, fetch) = landed(&mut reload) => {
                     let (lane, _) = reload.take().expect("a reload landed");
@@ -275,18 +344,47 @@ impl<'a> Track<'a> {
         Ok(())
     }
 
-    /// A segment download ended: recorded, and into the buffer when it arrived whole. Too many
-    /// failures in a row end the session.
-    fn segment_done(&mut self, segment: &Segment, fetch: &Fetch) -> Result<(), Halt> {
-        let failure = failure_of(fetch);
-        record(self.asker, Kind::Segment, fetch, failure.as_ref().map(|f| f.0));
+    /// What `segment` asks for, in order; `None` for an `EXT-X-GAP` segment, which is counted in the
+    /// buffer as present (players play over it) and never requested.
+    fn plan_for(&mut self, segment: &Segment) -> Option<Vec<Planned>> {
+        let plan = self.plan.for_segment(segment);
+        if let Some(uri) = &plan.skipped_key {
+            tracing::debug!(viewer = self.asker.viewer, "key {uri} not fetched: a DRM key format or a data: URI");
+        }
+        if plan.gap {
+            if let Some(p) = self.playback.as_mut() {
+                p.on_segment(Instant::now(), segment.duration, &mut self.events);
+            }
+            self.flush_events();
+            return None;
+        }
+        Some(plan.requests)
+    }
+
+    /// A segment's requests ended: each recorded under its kind; what arrived is in hand (init, key) or
+    /// in the buffer (the segment, when it arrived whole). Too many failed segments in a row end the
+    /// session.
+    fn segment_done(&mut self, segment: &Segment, done: &[(Planned, Fetch)]) -> Result<(), Halt> {
+        let mut failure = None;
+        for (planned, fetch) in done {
+            let failed = outcome(planned, fetch);
+            record(self.asker, kind_of(planned), fetch, failed.as_ref().map(|f| f.0));
+            match (planned, &failed) {
+                (Planned::Init { .. }, None) => self.plan.loaded_init(segment),
+                (Planned::Key { uri, .. }, None) => self.plan.loaded_key(uri),
+                _ => {}
+            }
+            failure = failure.or(failed);
+        }
+        let arrived = failure.is_none() && done.iter().any(|(p, _)| matches!(p, Planned::Segment { .. }));
         match failure {
-            None => {
+            None if arrived => {
                 self.failures = 0;
                 if let Some(p) = self.playback.as_mut() {
                     p.on_segment(Instant::now(), segment.duration, &mut self.events);
                 }
             }
+            None => {}
             Some((class, detail)) => {
                 tracing::debug!(viewer = self.asker.viewer, "segment {}: {class:?}: {detail}", segment.uri);
                 self.failures += 1;

@@ -126,3 +126,50 @@ pub fn swarm_config(
     };
     hls_swarm::engine::SwarmConfig { plan, viewer }
 }
+
+/// Requests a [`fixed_server`] saw: path and `Range` header, in order.
+pub type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>;
+
+/// A server of fixed bodies on 127.0.0.1:0: 404 for other paths, a single `Range` honoured (206 with
+/// Content-Range). Returns its address and what it was asked.
+pub async fn fixed_server(routes: Vec<(&'static str, Bytes)>) -> (std::net::SocketAddr, Seen) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen: Seen = Default::default();
+    let log = seen.clone();
+    let routes = std::sync::Arc::new(routes);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (routes, log) = (routes.clone(), log.clone());
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let path = req.uri().path().to_string();
+                    let range = req.headers().get("range").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                    log.lock().unwrap().push((path.clone(), range.clone()));
+                    let body = routes.iter().find(|(p, _)| *p == path).map(|(_, b)| b.clone());
+                    let response = answer(body, range.as_deref());
+                    async move { Ok::<_, std::convert::Infallible>(response) }
+                });
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+            });
+        }
+    });
+    (addr, seen)
+}
+
+fn answer(body: Option<Bytes>, range: Option<&str>) -> http::Response<http_body_util::Full<Bytes>> {
+    let builder = http::Response::builder();
+    let Some(body) = body else { return builder.status(404).body(Default::default()).unwrap() };
+    let asked = range
+        .and_then(|r| r.strip_prefix("bytes=")?.split_once('-'))
+        .and_then(|(a, b)| Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?)));
+    match asked {
+        Some((first, last)) if first <= last && last < body.len() => builder
+            .status(206)
+            .header("content-range", format!("bytes {first}-{last}/{}", body.len()))
+            .body(http_body_util::Full::new(body.slice(first..=last)))
+            .unwrap(),
+        _ => builder.status(200).body(http_body_util::Full::new(body)).unwrap(),
+    }
+}
