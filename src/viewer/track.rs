@@ -187,11 +187,13 @@ impl<'a> Track<'a> {
     }
 
     async fn play_inner(&mut self, url: Url, first: Option<MediaPlaylist>) -> Result<SessionEnd, Halt> {
-        let loaded_at = Instant::now();
         let playlist = match first {
             Some(p) => p,
             None => self.load(&url).await?,
         };
+        // The first reload is timed from when the first playlist arrived (the session's first request
+        // may have been the multivariant playlist's); later ones from when each reload was sent.
+        let loaded_at = Instant::now();
         let mut tracker = SequenceTracker::new();
         let queue: VecDeque<Segment> = tracker.start_at_live_edge(&playlist).new.into();
         if !playlist.is_live() {
