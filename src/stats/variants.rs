@@ -98,19 +98,9 @@ impl VariantTable {
             }
             let hists = with_times.then(|| slot.hists.lock().unwrap_or_else(PoisonError::into_inner));
             let of = |metric| hists.as_ref()?.get(metric).and_then(|h| Percentiles::of(h, metric));
+            // Whole-run counts: no rates.
             let kinds = PerKind::from_fn(|kind| {
-                let c = &counts.kinds[kind];
-                KindStats {
-                    requests: c.requests(),
-                    ok: c.ok,
-                    errors: c.errors(),
-                    bytes: c.bytes,
-                    by_status: c.by_status,
-                    errors_by_class: c.errors_by_class,
-                    ttfb_ms: of(Metric::Ttfb(kind)),
-                    duration_ms: of(Metric::Duration(kind)),
-                    ..KindStats::default()
-                }
+                KindStats::of(&counts.kinds[kind], |_| 0.0, (of(Metric::Ttfb(kind)), of(Metric::Duration(kind))))
             });
             let index = if index == NO_VARIANT_SLOT { NO_VARIANT } else { u16::try_from(index).unwrap_or(NO_VARIANT) };
             out.push(VariantStats { index, kinds, segment_throughput_bps: of(Metric::SegmentThroughput) });

@@ -5,7 +5,7 @@
 //! and it is exact: counts and bucket counts are integers, so a window that received nothing for
 //! N ticks still holds precisely its last N intervals, and is empty only once they have all left.
 
-use super::counts::{Counts, ErrorCounts, PerKind, StatusCounts};
+use super::counts::{Counts, ErrorCounts, KindCounts, PerKind, StatusCounts};
 use super::histograms::{Metric, MetricMask, Percentiles};
 use super::packed::{PackedSet, SparseHist};
 use super::record::Kind;
@@ -70,6 +70,29 @@ pub struct KindStats {
     /// Ok requests only; `None` when the window holds no sample.
     pub ttfb_ms: Option<Percentiles>,
     pub duration_ms: Option<Percentiles>,
+}
+
+impl KindStats {
+    /// One kind's figures from its counts, rates by `rate` (per second of the span), and its TTFB and
+    /// duration percentiles.
+    pub(crate) fn of(
+        c: &KindCounts,
+        rate: impl Fn(u64) -> f64,
+        (ttfb_ms, duration_ms): (Option<Percentiles>, Option<Percentiles>),
+    ) -> KindStats {
+        KindStats {
+            requests: c.requests(),
+            ok: c.ok,
+            errors: c.errors(),
+            bytes: c.bytes,
+            request_rate: rate(c.requests()),
+            byte_rate: rate(c.bytes),
+            by_status: c.by_status,
+            errors_by_class: c.errors_by_class,
+            ttfb_ms,
+            duration_ms,
+        }
+    }
 }
 
 /// Playback over a window.
@@ -137,19 +160,8 @@ impl WindowStats {
         let span_s = span_us as f64 / 1e6;
         let rate = |n: u64| if span_us == 0 { 0.0 } else { n as f64 / span_s };
         let kinds = PerKind::from_fn(|kind: Kind| {
-            let c = &counts.kinds[kind];
-            KindStats {
-                requests: c.requests(),
-                ok: c.ok,
-                errors: c.errors(),
-                bytes: c.bytes,
-                request_rate: rate(c.requests()),
-                byte_rate: rate(c.bytes),
-                by_status: c.by_status,
-                errors_by_class: c.errors_by_class,
-                ttfb_ms: pct[Metric::Ttfb(kind).index()],
-                duration_ms: pct[Metric::Duration(kind).index()],
-            }
+            let times = (pct[Metric::Ttfb(kind).index()], pct[Metric::Duration(kind).index()]);
+            KindStats::of(&counts.kinds[kind], rate, times)
         });
         let p = &counts.playback;
         let playback = PlaybackStats {
