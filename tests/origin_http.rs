@@ -315,3 +315,31 @@ async fn garbage_requests_get_answers_not_panics() {
     assert_eq!(client.get("/master.m3u8").await.status, 200);
     origin.shutdown().await;
 }
+
+/// `hls-swarm run` without a URL starts the origin on threads of its own: it answers while the caller's
+/// only thread is blocked on it, and shutting it down ends those threads.
+#[tokio::test]
+async fn a_dedicated_origin_runs_on_threads_of_its_own() {
+    use std::io::{Read, Write};
+    let origin = origin::spawn_dedicated(config(), 2).unwrap();
+    // A blocking request on this current-thread runtime's only thread: only another thread can answer it.
+    let mut stream = std::net::TcpStream::connect(origin.addr()).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream.write_all(b"GET /master.m3u8 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("answered from the origin's own threads");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // The thread that runs it and the worker that answered.
+    assert!(origin_threads() >= 2, "{} origin threads", origin_threads());
+    origin.shutdown().await;
+    assert_eq!(origin_threads(), 0, "shutdown joins the origin's threads");
+}
+
+/// Threads of this process named `hls-swarm-origin` (Linux truncates names to 15 bytes).
+fn origin_threads() -> usize {
+    let tasks = std::fs::read_dir("/proc/self/task").expect("Linux /proc");
+    tasks
+        .filter_map(Result::ok)
+        .filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim_end() == "hls-swarm-origi"))
+        .count()
+}

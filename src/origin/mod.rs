@@ -188,26 +188,28 @@ pub fn spawn_dedicated(config: OriginConfig, threads: usize) -> Result<OriginHan
         TcpListener::from_std(std_listener).map_err(bind)?
     };
     let (stop, stopped) = oneshot::channel::<()>();
-    let (finished, done) = oneshot::channel::<()>();
     let state = Arc::new(build_state(&config));
     let handle = OriginHandle::new(&listener, &config, &state, stop)?;
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("hls-swarm-origin".into())
         .spawn(move || {
             runtime.block_on(server::run(listener, state, async move {
                 let _ = stopped.await;
             }));
-            // The runtime is dropped here, outside any async context, its workers joined.
+            // The runtime is dropped here, outside any async context: its workers are joined.
             drop(runtime);
-            let _ = finished.send(());
         })
         .map_err(OriginError::Runtime)?;
-    Ok(OriginHandle {
-        done: Some(Box::pin(async move {
-            let _ = done.await;
-        })),
-        ..handle
-    })
+    Ok(OriginHandle { done: Some(Box::pin(join_thread(thread))), ..handle })
+}
+
+/// Waits for the origin's own thread to end (without blocking the caller's runtime); a panic in it is
+/// logged, as a task's would be.
+async fn join_thread(thread: std::thread::JoinHandle<()>) {
+    let joined = tokio::task::spawn_blocking(move || thread.join()).await;
+    if !matches!(joined, Ok(Ok(()))) {
+        tracing::error!("origin: its thread ended with a panic");
+    }
 }
 
 impl OriginHandle {
