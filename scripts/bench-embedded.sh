@@ -12,7 +12,7 @@ secs=${2:-60}
 rounds=${3:-3}
 ulimit -n "$(ulimit -Hn)"
 cargo build --release -q
-bin=./target/release/hls-swarm
+bin=${CARGO_TARGET_DIR:-target}/release/hls-swarm  # where cargo build put it
 work=$(mktemp -d)
 origin=""
 trap 'kill $origin 2>/dev/null; rm -rf "$work"' EXIT

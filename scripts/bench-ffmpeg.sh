@@ -15,7 +15,7 @@ ramp=5
 command -v ffmpeg >/dev/null || { echo "bench-ffmpeg.sh: needs ffmpeg (scripts/test.sh installs it)" >&2; exit 1; }
 ulimit -n "$(ulimit -Hn)"
 cargo build --release -q
-bin=./target/release/hls-swarm
+bin=${CARGO_TARGET_DIR:-target}/release/hls-swarm  # where cargo build put it
 work=$(mktemp -d)
 $bin origin --listen 127.0.0.1:0 >"$work/origin" 2>/dev/null &
 origin=$!

@@ -9,7 +9,7 @@ conns=${2:-64}
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 cargo build --release -q
 out=$(mktemp)
-./target/release/hls-swarm origin --listen 127.0.0.1:0 --variants 720p:2500k --segment-duration 2 >"$out" 2>/dev/null &
+"${CARGO_TARGET_DIR:-target}"/release/hls-swarm origin --listen 127.0.0.1:0 --variants 720p:2500k --segment-duration 2 >"$out" 2>/dev/null &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -f "$out"' EXIT
 for _ in $(seq 50); do [ -s "$out" ] && break; sleep 0.1; done

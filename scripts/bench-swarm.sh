@@ -23,7 +23,7 @@ command -v bc >/dev/null || need+=(bc)
 if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; fi
 ulimit -n "$(ulimit -Hn)"  # 2 connections per viewer
 cargo build --release -q
-bin=./target/release/hls-swarm
+bin=${CARGO_TARGET_DIR:-target}/release/hls-swarm  # where cargo build put it
 work=$(mktemp -d)
 $bin origin --listen 127.0.0.1:0 --variants 240p:256k --segment-duration 2 --window 10 >"$work/origin" 2>/dev/null &
 origin=$!

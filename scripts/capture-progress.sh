@@ -16,7 +16,7 @@ pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$work"' EXIT
 
 origin() { # NAME ARGS...: starts an origin, sets $url to its base URL
-  ./target/debug/hls-swarm origin --listen 127.0.0.1:0 "${@:2}" >"$work/$1" 2>/dev/null &
+  "${CARGO_TARGET_DIR:-target}"/debug/hls-swarm origin --listen 127.0.0.1:0 "${@:2}" >"$work/$1" 2>/dev/null &
   pids+=($!)
   for _ in $(seq 50); do [ -s "$work/$1" ] && break; sleep 0.1; done
   url=$(head -1 "$work/$1")

@@ -423,7 +423,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=4)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--only", help="a file name, or a substring of file names")
-    ap.add_argument("--bin", default="target/release/hls-swarm")
+    ap.add_argument("--bin", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release/hls-swarm"))
     ap.add_argument("--verbose", action="store_true", help="print each playlist's requests")
     args = ap.parse_args()
     rows = expectations(args.dir)
