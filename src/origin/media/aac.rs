@@ -50,6 +50,24 @@ pub fn silent_adts_frame() -> Vec<u8> {
     out
 }
 
+/// AudioSpecificConfig() (1.6.2.1) of the stream, for the `esds` of an fMP4 init section:
+/// audioObjectType, samplingFrequencyIndex, channelConfiguration, then GASpecificConfig() with
+/// frameLengthFlag, dependsOnCoreCoder and extensionFlag all 0.
+pub fn audio_specific_config() -> [u8; 2] {
+    let mut w = BitWriter::with_capacity(2);
+    w.put(AAC_LC, 5);
+    w.put(SAMPLING_FREQUENCY_INDEX, 4);
+    w.put(CHANNEL_CONFIGURATION, 4);
+    w.put(0, 3);
+    let bytes = w.into_bytes();
+    [bytes[0], bytes[1]]
+}
+
+/// One silent frame without ADTS header, as an fMP4 sample carries it (ISO/IEC 14496-14).
+pub fn silent_raw_frame() -> Vec<u8> {
+    silent_raw_data_block()
+}
+
 /// raw_data_block() (4.4.2.1, Table 4.3): a channel_pair_element (Table 4.5) with separate
 /// windows, then ID_END and byte_alignment().
 fn silent_raw_data_block() -> Vec<u8> {
@@ -100,6 +118,12 @@ mod tests {
         assert_eq!(r.bits(13), frame.len() as u64);
         assert_eq!((r.bits(11), r.bits(2)), (0x7FF, 0));
         assert_eq!(frame.len(), 14);
+    }
+
+    #[test]
+    fn config_is_lc_48k_stereo() {
+        assert_eq!(audio_specific_config(), [0x11, 0x90]);
+        assert_eq!(silent_adts_frame()[ADTS_HEADER_LEN..], silent_raw_frame()[..]);
     }
 
     #[test]

@@ -93,6 +93,12 @@ pub const START_CODE: [u8; 4] = [0, 0, 0, 1];
 pub fn write_nal(out: &mut Vec<u8>, header: u8, rbsp: &[u8]) {
     out.reserve(rbsp.len() + rbsp.len() / 64 + 6);
     out.extend_from_slice(&START_CODE);
+    write_nal_unit(out, header, rbsp);
+}
+
+/// Appends one NAL unit without a start code: `header`, then `rbsp` with emulation prevention, as
+/// length-prefixed (AVCC) samples and the avcC record carry it (ISO/IEC 14496-15 5.3.2).
+pub fn write_nal_unit(out: &mut Vec<u8>, header: u8, rbsp: &[u8]) {
     out.push(header);
     let mut zeros = 0u32;
     for &byte in rbsp {

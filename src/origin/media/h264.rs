@@ -7,7 +7,7 @@
 //! plus six bits per macroblock, a P picture a few bytes, whatever the resolution.
 //! Byte budgets are met with filler data NAL units (section 7.3.2.7) appended to access units.
 
-use super::bits::{BitWriter, write_nal};
+use super::bits::{BitWriter, write_nal, write_nal_unit};
 
 /// profile_idc: Baseline (A.2.1).
 const PROFILE_IDC: u8 = 66;
@@ -83,6 +83,16 @@ impl VideoParams {
 
     pub fn mb_count(&self) -> u32 {
         self.mb_width * self.mb_height
+    }
+
+    /// Width of the picture shown, after cropping.
+    pub fn width(&self) -> u32 {
+        self.mb_width * 16 - 2 * self.crop_right
+    }
+
+    /// Height of the picture shown, after cropping.
+    pub fn height(&self) -> u32 {
+        self.mb_height * 16 - 2 * self.crop_bottom
     }
 }
 
@@ -328,6 +338,42 @@ pub fn p_access_unit(p: &VideoParams, frame_num: u32) -> Vec<u8> {
     out
 }
 
+// The same NAL units without start codes, for the avcC record and the length-prefixed samples of
+// fMP4 (ISO/IEC 14496-15 5.3). With an `avc1` sample entry the parameter sets travel in avcC, and
+// samples need no delimiter, so an fMP4 sample is the slice alone (and filler).
+
+pub fn sps_nal(p: &VideoParams) -> Vec<u8> {
+    nal_unit(header(3, NAL_SPS), &sps_rbsp(p))
+}
+
+pub fn pps_nal() -> Vec<u8> {
+    nal_unit(header(3, NAL_PPS), &pps_rbsp())
+}
+
+/// The IDR slice of [`idr_access_unit`].
+pub fn idr_slice_nal(p: &VideoParams, idr_pic_id: u32, colour: Colour) -> Vec<u8> {
+    nal_unit(header(3, NAL_IDR), &idr_slice_rbsp(p, idr_pic_id, colour))
+}
+
+/// The P slice of [`p_access_unit`].
+pub fn p_slice_nal(p: &VideoParams, frame_num: u32) -> Vec<u8> {
+    nal_unit(header(2, NAL_SLICE), &p_slice_rbsp(p, frame_num))
+}
+
+fn nal_unit(header: u8, rbsp: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(rbsp.len() + rbsp.len() / 64 + 2);
+    write_nal_unit(&mut out, header, rbsp);
+    out
+}
+
+/// [`write_filler`] with a 4-byte length prefix in place of the start code (AVCC framing with
+/// lengthSizeMinusOne 3): the same `len` bytes in all.
+pub fn write_filler_avcc(out: &mut Vec<u8>, len: usize) {
+    let start = out.len();
+    write_filler(out, len);
+    out[start..start + START_LEN].copy_from_slice(&((len - START_LEN) as u32).to_be_bytes());
+}
+
 /// Appends a filler data NAL unit (7.3.2.7) of exactly `len` bytes (at least [`MIN_FILLER_LEN`]).
 /// Filler may follow the last VCL NAL unit of an access unit (7.4.1.2.3); 0xFF bytes need no
 /// emulation prevention, so they are written in bulk.
@@ -409,6 +455,23 @@ mod tests {
         assert_eq!((r.ue(), r.ue(), r.ue(), r.bits(4)), (0, 5, 0, 1));
         assert_eq!((r.bit(), r.bit(), r.bit(), r.se(), r.ue()), (0, 0, 0, 0, 40 * 23));
         assert_eq!(r.bit(), 1, "rbsp_stop_one_bit");
+    }
+
+    #[test]
+    fn nal_units_are_the_access_units_without_start_codes() {
+        let p = params(854, 480);
+        let mut idr = Vec::new();
+        for nal in [sps_nal(&p), pps_nal(), idr_slice_nal(&p, 1, segment_colour(2))] {
+            idr.extend_from_slice(&[0, 0, 0, 1]);
+            idr.extend_from_slice(&nal);
+        }
+        assert_eq!(idr_access_unit(&p, 1, segment_colour(2))[6..], idr[..], "after the delimiter");
+        let p_nal = p_slice_nal(&p, 3);
+        assert_eq!(p_access_unit(&p, 3)[10..], p_nal[..]);
+        assert_eq!((p.width(), p.height()), (854, 480));
+        let mut filler = Vec::new();
+        write_filler_avcc(&mut filler, 9);
+        assert_eq!(filler, [0, 0, 0, 5, 12, 0xFF, 0xFF, 0xFF, 0x80]);
     }
 
     #[test]

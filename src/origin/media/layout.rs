@@ -19,7 +19,7 @@ pub const PTS_OFFSET: u64 = TICKS_PER_SECOND;
 /// Each frame's packets are sent within one frame interval after its PCR, so 100 ms leaves margin.
 pub const PCR_DELAY: u64 = TICKS_PER_SECOND / 10;
 /// Share of the video budget given to the IDR frame, in P-frame units: intra pictures are bigger.
-const IDR_WEIGHT: u64 = 4;
+pub const IDR_WEIGHT: u64 = 4;
 /// PAT and PMT.
 const PSI_PACKETS: u64 = 2;
 

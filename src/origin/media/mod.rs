@@ -1,24 +1,39 @@
-//! Synthetic media: MPEG-TS segments carrying H.264 video (and AAC audio), built without an encoder.
+//! Synthetic media: H.264 video (and AAC audio) in MPEG-TS segments or CMAF fMP4 fragments, built
+//! without an encoder.
 //!
 //! Written here rather than taken from a crate: the origin needs a tiny, deterministic generator of
 //! valid bitstreams at an exact byte rate, not an encoder or a general muxer, and no crate does
-//! that without pulling in codec libraries.
+//! that without pulling in codec libraries. The fMP4 side is written here for the same reason:
+//! MP4 crates write boxes from samples an encoder made, while the origin must size every sample
+//! to a byte budget and build any fragment of any segment alone, in closed form; the dozen
+//! fixed-layout boxes that takes are a few hundred lines.
 //!
 //! - [`bits`]: bit writer, Exp-Golomb codes and NAL framing (H.264 7.4.1, Annex B);
 //! - [`h264`]: parameter sets, flat-colour IDR and all-skip P access units, filler (H.264);
 //! - [`aac`]: silent AAC-LC frames in ADTS (ISO/IEC 14496-3);
 //! - [`ts`]: PAT, PMT, PES and transport packets (ISO/IEC 13818-1);
 //! - [`layout`]: packet budget per frame and the closed forms (PTS, PCR, continuity counters) that
-//!   make [`build_segment`] pure: segment `k` is computed alone yet continues segment `k - 1`.
+//!   make [`build_segment`] pure: segment `k` is computed alone yet continues segment `k - 1`;
+//! - [`boxes`]: ISO base media file format box writing (ISO/IEC 14496-12);
+//! - [`fmp4_init`]: the CMAF header, `ftyp` and `moov` ([`build_init`]);
+//! - [`fmp4`]: `moof` + `mdat` fragments with the TS timestamps and byte rate
+//!   ([`build_fmp4_segment`], and [`build_fmp4_part`] for LL-HLS parts).
 
 mod aac;
 mod bits;
+mod boxes;
+mod fmp4;
+mod fmp4_init;
 mod h264;
 mod layout;
 mod ts;
 
 #[cfg(test)]
+mod boxparse;
+#[cfg(test)]
 mod ffmpeg_check;
+#[cfg(test)]
+mod fmp4_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -26,6 +41,9 @@ mod tsparse;
 
 use bytes::Bytes;
 use std::time::Duration;
+
+pub use fmp4::{build_fmp4_part, build_fmp4_segment, part_ranges};
+pub use fmp4_init::build_init;
 
 use h264::{MAX_FRAME_NUM, VideoParams};
 use layout::Layout;
