@@ -1,13 +1,13 @@
-//! Checks with the real demuxer and decoder. Ignored by default because it needs `ffmpeg` and
-//! `ffprobe` on PATH; run with `cargo test --release -- --ignored ffmpeg`. The streams are left in
-//! `$HLS_SWARM_MEDIA_DUMP` (default: the temp dir) for manual inspection.
+//! Checks with the real demuxer and decoder: needs `ffmpeg` and `ffprobe` on PATH (`scripts/test.sh`
+//! installs them) and fails loudly without them. The streams are left in `$HLS_SWARM_MEDIA_DUMP`
+//! (default: the temp dir) for manual inspection.
 
 use super::{MediaFormat, build_segment};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Runs `program args`; returns (stdout, stderr), failing loudly when the program is missing.
-fn run(program: &str, args: &[&str]) -> (String, String) {
+pub(super) fn run(program: &str, args: &[&str]) -> (String, String) {
     let output = Command::new(program)
         .args(args)
         .output()

@@ -33,6 +33,8 @@ mod boxparse;
 #[cfg(test)]
 mod ffmpeg_check;
 #[cfg(test)]
+mod ffmpeg_fmp4_check;
+#[cfg(test)]
 mod fmp4_tests;
 #[cfg(test)]
 mod tests;
