@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
+use url::Url;
 
+use crate::hls::Variant;
 use crate::metrics::origin_view::OriginView;
 use crate::stats::Snapshot;
 
@@ -30,31 +32,40 @@ pub struct RunInfo {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Rung {
     pub index: u16,
-    /// `720p` from the resolution; with the bandwidth (`720p@2500k`) when two share a height; the
-    /// bandwidth (`2500k`) without a resolution.
+    /// Unique in the ladder (see [`Rung::ladder`]).
     pub label: String,
     pub bandwidth: u64,
     pub uri: String,
 }
 
 impl Rung {
-    /// The ladder of a multivariant playlist.
-    pub fn ladder(variants: &[crate::hls::Variant]) -> Vec<Rung> {
-        let height = |v: &crate::hls::Variant| v.resolution.map(|(_, h)| h);
-        let label = |v: &crate::hls::Variant| match height(v) {
-            Some(h) if variants.iter().filter(|o| height(o) == Some(h)).count() == 1 => format!("{h}p"),
-            _ => v.label(),
+    /// The ladder of a multivariant playlist. Each variant's label, unique in it because a report's
+    /// readers key on them: `720p` from the `RESOLUTION` height (`720p@2500k` when two variants share a
+    /// height); without a resolution, the part of its URI that tells it apart (`low` of `low.m3u8`,
+    /// `v5` of `v5/prog_index.m3u8`); else, or when taken, `v<index>`.
+    pub fn ladder(variants: &[Variant]) -> Vec<Rung> {
+        let height = |v: &Variant| v.resolution.map(|(_, h)| h);
+        fn stem(v: &Variant) -> Option<&str> {
+            uri_name(&v.uri, Part::Stem)
+        }
+        let label = |v: &Variant| match height(v) {
+            Some(h) if variants.iter().filter(|o| height(o) == Some(h)).count() == 1 => Some(format!("{h}p")),
+            Some(_) => Some(v.label()),
+            None if variants.iter().filter(|o| stem(o) == stem(v)).count() == 1 => stem(v).map(str::to_owned),
+            None => uri_name(&v.uri, Part::Folder).map(str::to_owned),
         };
         let mut rungs: Vec<Rung> = variants
             .iter()
-            .map(|v| Rung {
-                index: u16::try_from(v.index).unwrap_or(u16::MAX),
-                label: label(v),
-                bandwidth: v.bandwidth,
-                uri: v.uri.to_string(),
+            .map(|v| {
+                let index = u16::try_from(v.index).unwrap_or(u16::MAX);
+                Rung {
+                    index,
+                    label: label(v).unwrap_or_else(|| format!("v{index}")),
+                    bandwidth: v.bandwidth,
+                    uri: v.uri.to_string(),
+                }
             })
             .collect();
-        // Labels are unique: a report's readers key on them.
         for i in 0..rungs.len() {
             if rungs[..i].iter().any(|r| r.label == rungs[i].label) {
                 rungs[i].label = format!("v{}", rungs[i].index);
@@ -72,6 +83,24 @@ impl Rung {
     }
 }
 
+enum Part {
+    /// `low` of `/live/low.m3u8`.
+    Stem,
+    /// `live` of `/live/low.m3u8`.
+    Folder,
+}
+
+/// A name from the path of a media playlist URI; `None` when empty or absent (a `data:` URI).
+fn uri_name(uri: &Url, part: Part) -> Option<&str> {
+    let mut segments = uri.path_segments()?.rev();
+    let file = segments.next()?;
+    let name = match part {
+        Part::Stem => file.rsplit_once('.').map_or(file, |(stem, _)| stem),
+        Part::Folder => segments.next()?,
+    };
+    (!name.is_empty()).then_some(name)
+}
+
 impl RunInfo {
     /// Viewers that should have started by `elapsed` (ramp progress).
     pub fn ramp_expected(&self, elapsed: Duration) -> u32 {
@@ -86,4 +115,49 @@ pub struct LiveFeed {
     pub info: Arc<RunInfo>,
     pub snapshots: watch::Receiver<Arc<Snapshot>>,
     pub origin: watch::Receiver<Arc<OriginView>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hls::{Playlist, parse_playlist};
+
+    fn labels(body: &str) -> Vec<String> {
+        let base = Url::parse("http://o.test/live/master.m3u8").unwrap();
+        let Ok(Playlist::Multivariant(m)) = parse_playlist(format!("#EXTM3U\n{body}").as_bytes(), &base) else {
+            panic!("not a multivariant playlist: {body}");
+        };
+        Rung::ladder(&m.variants).into_iter().map(|r| r.label).collect()
+    }
+
+    #[test]
+    fn labels_come_from_the_height_then_the_uri_then_the_index() {
+        let heights = "#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360\n360p/stream.m3u8\n\
+                       #EXT-X-STREAM-INF:BANDWIDTH=2500000,RESOLUTION=1280x720\nhd.m3u8\n";
+        assert_eq!(labels(heights), ["360p", "720p"]);
+        let shared = "#EXT-X-STREAM-INF:BANDWIDTH=2500000,RESOLUTION=1280x720\na.m3u8\n\
+                      #EXT-X-STREAM-INF:BANDWIDTH=4000000,RESOLUTION=1280x720\nb.m3u8\n";
+        assert_eq!(labels(shared), ["720p@2500k", "720p@4000k"], "a shared height adds the bandwidth");
+        let stems = "#EXT-X-STREAM-INF:BANDWIDTH=800000\nlow.m3u8?token=1\n\
+                     #EXT-X-STREAM-INF:BANDWIDTH=2500000\nhttps://cdn.test/x/high.m3u8\n";
+        assert_eq!(labels(stems), ["low", "high"], "the file name without extension or query");
+        let folders = "#EXT-X-STREAM-INF:BANDWIDTH=800000\nv1/prog_index.m3u8\n\
+                       #EXT-X-STREAM-INF:BANDWIDTH=2500000\nv2/prog_index.m3u8\n";
+        assert_eq!(labels(folders), ["v1", "v2"], "the folder when the file names are alike");
+        let none = "#EXT-X-STREAM-INF:BANDWIDTH=800000\n/index.m3u8\n\
+                    #EXT-X-STREAM-INF:BANDWIDTH=2500000\nhttps://cdn.test/index.m3u8\n\
+                    #EXT-X-STREAM-INF:BANDWIDTH=9000000\nhttps://cdn.test/\n";
+        assert_eq!(labels(none), ["v0", "v1", "v2"], "nothing that tells them apart");
+        let taken = "#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360\na.m3u8\n\
+                     #EXT-X-STREAM-INF:BANDWIDTH=900000\n360p.m3u8\n";
+        assert_eq!(labels(taken), ["360p", "v1"], "a label already taken falls back to the index");
+    }
+
+    #[test]
+    fn label_of_names_the_slot_beyond_the_cap_and_unknown_indices() {
+        let ladder = [Rung { index: 0, label: "360p".into(), bandwidth: 1, uri: "u".into() }];
+        assert_eq!(Rung::label_of(&ladder, 0), "360p");
+        assert_eq!(Rung::label_of(&ladder, 3), "v3");
+        assert_eq!(Rung::label_of(&ladder, crate::stats::MAX_RENDITIONS as u16), "others");
+    }
 }

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::RunMeta;
-use crate::stats::{ErrorClass, Kind, Percentiles, Snapshot};
+use crate::stats::{ErrorClass, Kind, Percentiles, Snapshot, VariantStats};
 
 /// Human-readable bytes: 1.2 KB, 3.4 MB (powers of 1,000, as network rates are quoted).
 pub fn bytes(n: f64) -> String {
@@ -88,9 +88,12 @@ fn variants(out: &mut String, snapshot: &Snapshot, meta: &RunMeta) {
     if played.len() < 2 {
         return;
     }
+    let label = |v: &VariantStats| crate::live::Rung::label_of(&meta.info.ladder, v.index);
+    // Labels from URIs can be long: the column is as wide as the longest.
+    let w = played.iter().map(|v| label(v).chars().count()).max().unwrap_or(0).max(15);
     let _ = writeln!(
         out,
-        "{:<15} {:>8} {:>8} {:>7} {:>10}   {:>8} {:>8} {:>10}",
+        "{:<w$} {:>8} {:>8} {:>7} {:>10}   {:>8} {:>8} {:>10}",
         "variant", "requests", "segments", "errors", "bytes", "seg p50", "p99", "throughput"
     );
     for v in played {
@@ -99,8 +102,8 @@ fn variants(out: &mut String, snapshot: &Snapshot, meta: &RunMeta) {
         let tp = v.segment_throughput_bps.as_ref().map_or_else(|| "-".into(), |p| format!("{}/s", bytes(p.p50)));
         let _ = writeln!(
             out,
-            "{:<15} {:>8} {:>8} {:>7} {:>10}   {:>8} {:>8} {:>10}",
-            crate::live::Rung::label_of(&meta.info.ladder, v.index),
+            "{:<w$} {:>8} {:>8} {:>7} {:>10}   {:>8} {:>8} {:>10}",
+            label(v),
             count(|k| k.requests),
             v.segments_downloaded(),
             count(|k| k.errors),
@@ -224,9 +227,8 @@ mod tests {
         r
     }
 
-    /// A run of two viewers over a three-rung ladder, the second rung a little slower.
-    #[test]
-    fn the_summary_has_a_table_per_variant_when_several_were_played() {
+    /// A run of one viewer over a three-rung ladder with these labels, each rung a little slower.
+    fn three_rungs(labels: [&str; 3]) -> (Arc<Snapshot>, RunMeta) {
         let start = Instant::now();
         let recorder = Recorder::with_shards(1);
         let agg = Aggregator::new(recorder.clone(), start);
@@ -239,11 +241,11 @@ mod tests {
             }
         }
         let snapshot = agg.finish(start + Duration::from_secs(4));
-        let variant = |i: u16, label: &str, bandwidth| Rung {
+        let variant = |i: u16, bandwidth| Rung {
             index: i,
-            label: label.into(),
+            label: labels[usize::from(i)].into(),
             bandwidth,
-            uri: format!("http://o/{label}/stream.m3u8"),
+            uri: format!("http://o/{}/stream.m3u8", labels[usize::from(i)]),
         };
         let info = RunInfo {
             target: "http://o/master.m3u8".into(),
@@ -253,9 +255,25 @@ mod tests {
             ramp_rate: 5.0,
             started: start,
             started_at: SystemTime::UNIX_EPOCH,
-            ladder: vec![variant(0, "360p", 800_000), variant(1, "720p", 2_500_000), variant(2, "1080p", 5_000_000)],
+            ladder: vec![variant(0, 800_000), variant(1, 2_500_000), variant(2, 5_000_000)],
         };
-        let meta = RunMeta { info: Arc::new(info), abandoned: 0, origin: None, origin_metrics: None };
+        (snapshot, RunMeta { info: Arc::new(info), abandoned: 0, origin: None, origin_metrics: None })
+    }
+
+    #[test]
+    fn the_summary_has_a_table_per_variant_when_several_were_played() {
+        let (snapshot, meta) = three_rungs(["360p", "720p", "1080p"]);
         insta::assert_snapshot!(summary(&snapshot, &meta));
+    }
+
+    #[test]
+    fn a_long_variant_label_widens_its_column() {
+        let long = "chunklist_w1234567_b2500000";
+        let (snapshot, meta) = three_rungs(["low", long, "high"]);
+        let text = summary(&snapshot, &meta);
+        let header = text.lines().find(|l| l.starts_with("variant ")).unwrap();
+        let row = text.lines().find(|l| l.starts_with(long)).unwrap();
+        let end = |l: &str, word: &str| l.find(word).map(|i| i + word.len());
+        assert_eq!(end(header, "requests"), end(row, " 5"), "the requests column lines up:\n{text}");
     }
 }
