@@ -111,6 +111,34 @@ fn resolve_and_headers_reach_the_origin() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `--variant all` over the built-in three-rung ladder: the summary printed has a row per variant, with
+/// the report's figures for it.
+#[test]
+fn the_summary_has_a_row_per_variant_played() {
+    let (_rt, origin) = origin();
+    let url = format!("{}master.m3u8", origin.url());
+    let dir = std::env::temp_dir().join(format!("hls-swarm-variant-rows-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let report = dir.join("r.json");
+    let args = ["run", &url, "--variant", "all", "--clients", "2", "--duration", "2s", "--metrics-addr", "none"];
+    let (code, out, err) = hls_swarm(&[&args[..], &["--report", report.to_str().unwrap()]].concat());
+    assert_eq!(code, 0, "{err}");
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let table: Vec<&str> = out.lines().skip_while(|l| !l.starts_with("variant ")).skip(1).take(3).collect();
+    assert_eq!(table.len(), 3, "a row per variant:\n{out}");
+    for (row, v) in table.iter().zip(r["variants"].as_array().unwrap()) {
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        let requests: u64 = v["requests"].as_object().unwrap().values().map(|k| k["count"].as_u64().unwrap()).sum();
+        let segments = v["segments"]["downloaded"].as_u64().unwrap();
+        assert!(segments > 0, "{v:#}");
+        let want = [v["label"].as_str().unwrap(), &requests.to_string(), &segments.to_string()];
+        assert_eq!(cells[..3], want, "label, requests and segments of the report:\n{out}");
+    }
+    let labels: Vec<&str> = table.iter().filter_map(|row| row.split_whitespace().next()).collect();
+    assert_eq!(labels, ["360p", "720p", "1080p"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn sigterm_ends_the_run_through_drain_summary_and_report() {
     use std::io::{BufRead, BufReader};

@@ -209,6 +209,7 @@ fn a_line_per_variant_where_the_requests_panel_has_room() {
     for label in ["360p", "720p", "1080p"] {
         assert!(wide.lines().any(|l| l.contains(label) && l.contains("seg")), "no {label} line:\n{wide}");
     }
+    insta::assert_snapshot!("variants_140x45", wide);
     let small = frame.render(80, 24);
     assert!(!small.contains("1080p"), "no room at 80x24, the panel keeps its rows:\n{small}");
 }
