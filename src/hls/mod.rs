@@ -6,7 +6,8 @@
 //!   accept against the letter of the RFC is accepted with a [`ParseWarning`]. `EXT-X-DEFINE`
 //!   variables are substituted first ([`parse_playlist_with`] gives a media playlist the
 //!   multivariant playlist's [`Variables`] to import).
-//! - [`choose_variants`]: which variants a viewer plays, by [`VariantPolicy`].
+//! - [`choose_variants`]: which variants a viewer plays, by [`VariantPolicy`]; [`choose_renditions`]:
+//!   which alternate audio and subtitle renditions with them, by [`RenditionPolicy`].
 //! - [`live_edge_index`]: where a live viewer starts (RFC 8216 6.3.3).
 //! - [`reload_delay`]: how long to wait between playlist reloads (RFC 8216 6.3.4).
 //! - [`SequenceTracker`]: which segments of a reloaded live playlist are new, skipped, or a fault
@@ -34,6 +35,7 @@ mod multivariant;
 mod parse;
 mod parts;
 mod plan;
+mod rendition;
 mod sequence;
 mod tags;
 mod timing;
@@ -55,6 +57,7 @@ pub use parts::{
     LowLatencyFetch, PartPosition, PartTracker, PartUpdate, blocking_query, part_hold_back, skip_directive,
 };
 pub use plan::{Planned, RequestPlan, SegmentPlan, range_header};
+pub use rendition::{AudioPolicy, ChosenRendition, RenditionPolicy, choose_renditions};
 pub use sequence::{SequenceTracker, Update};
 pub use timing::{live_edge_index, reload_delay};
 pub use uri::resolve;

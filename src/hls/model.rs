@@ -48,6 +48,8 @@ pub struct Variant {
     pub codecs: Option<String>,
     /// `AUDIO`: the GROUP-ID of the audio renditions that go with this variant.
     pub audio: Option<String>,
+    /// `SUBTITLES`: the GROUP-ID of the subtitle renditions that go with this variant.
+    pub subtitles: Option<String>,
 }
 
 impl Variant {

@@ -83,5 +83,6 @@ fn variant(index: usize, uri: Url, inf: StreamInf) -> Variant {
         resolution: inf.resolution,
         codecs: inf.codecs,
         audio: inf.audio,
+        subtitles: inf.subtitles,
     }
 }

@@ -154,6 +154,7 @@ pub(crate) struct StreamInf {
     pub resolution: Option<(u32, u32)>,
     pub codecs: Option<String>,
     pub audio: Option<String>,
+    pub subtitles: Option<String>,
 }
 
 pub(crate) fn stream_inf(line: usize, value: Option<&str>) -> Result<StreamInf, ParseError> {
@@ -164,6 +165,7 @@ pub(crate) fn stream_inf(line: usize, value: Option<&str>) -> Result<StreamInf, 
         resolution: attrs.resolution("RESOLUTION")?,
         codecs: attrs.quoted("CODECS")?.map(str::to_owned),
         audio: attrs.quoted("AUDIO")?.map(str::to_owned),
+        subtitles: attrs.quoted("SUBTITLES")?.map(str::to_owned),
     })
 }
 

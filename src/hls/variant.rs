@@ -68,6 +68,7 @@ mod tests {
                 resolution: None,
                 codecs: None,
                 audio: None,
+                subtitles: None,
             })
             .collect();
         MultivariantPlaylist { variants, ..MultivariantPlaylist::default() }
