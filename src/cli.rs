@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::hls::AudioPolicy;
 use crate::metrics::ScrapeConfig;
 use crate::metrics::exporter::MetricsAddr;
 use crate::origin::VariantSpec;
@@ -52,6 +53,19 @@ pub struct RunArgs {
     /// variant's media playlist and all gives it the multivariant playlist with -map 0.
     #[arg(long, value_enum, default_value_t = VariantArg::First)]
     pub variant: VariantArg,
+    /// Alternate audio renditions (EXT-X-MEDIA TYPE=AUDIO) played with each variant that names an AUDIO
+    /// group: none; default, the one a player picks (DEFAULT=YES, else the first AUTOSELECT=YES, else
+    /// the first); or all of the group. Native engine.
+    #[arg(long, value_name = "none|default|all", value_parser = parse_audio)]
+    pub audio: Option<AudioPolicy>,
+    /// Preferred audio (and subtitle) language, e.g. en or pt-BR: a rendition in it is played when the
+    /// group has one. Native engine.
+    #[arg(long, value_name = "LANG", value_parser = parse_language)]
+    pub audio_lang: Option<String>,
+    /// Also play the variant's SUBTITLES rendition (players load subtitles only when a track is shown,
+    /// so this is off by default). Native engine.
+    #[arg(long)]
+    pub subtitles: bool,
     /// Who plays: native (async viewers inside hls-swarm) or ffmpeg (one FFmpeg process per viewer,
     /// its HTTP measured by a proxy inside hls-swarm).
     #[arg(long, value_enum, default_value_t = EngineArg::Native)]
@@ -163,6 +177,18 @@ fn parse_header(text: &str) -> Result<(http::HeaderName, http::HeaderValue), Str
     let value = http::HeaderValue::from_str(value.trim())
         .map_err(|_| format!("the value of header '{name}' has characters a header cannot carry"))?;
     Ok((name, value))
+}
+
+fn parse_audio(text: &str) -> Result<AudioPolicy, String> {
+    text.parse()
+}
+
+/// A language tag as EXT-X-MEDIA's LANGUAGE carries it (RFC 5646): letters, digits and hyphens.
+fn parse_language(text: &str) -> Result<String, String> {
+    let ok = !text.is_empty()
+        && text.len() <= 35
+        && text.split('-').all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric()));
+    if ok { Ok(text.to_owned()) } else { Err(format!("'{text}' is not a language tag; use e.g. en, de or pt-BR")) }
 }
 
 #[derive(Debug, Args)]

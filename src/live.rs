@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 use url::Url;
 
-use crate::hls::Variant;
+use crate::hls::{MultivariantPlaylist, RenditionType, Variant};
 use crate::metrics::origin_view::OriginView;
 use crate::stats::Snapshot;
 
@@ -28,14 +28,27 @@ pub struct RunInfo {
     pub ladder: Vec<Rung>,
 }
 
-/// One variant of the ladder, as reports name it.
+/// One variant of the ladder, or an alternate rendition played with it, as reports name it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Rung {
     pub index: u16,
     /// Unique in the ladder (see [`Rung::ladder`]).
     pub label: String,
+    /// `BANDWIDTH` of a variant; 0 for a rendition, which has none.
     pub bandwidth: u64,
     pub uri: String,
+    /// For an alternate rendition (`EXT-X-MEDIA`): what it is.
+    pub rendition: Option<RenditionName>,
+}
+
+/// An `EXT-X-MEDIA` rendition's type, group and name, as the report gives them.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RenditionName {
+    /// `audio` or `subtitles`.
+    pub kind: &'static str,
+    pub group: String,
+    pub name: String,
+    pub language: Option<String>,
 }
 
 impl Rung {
@@ -43,6 +56,31 @@ impl Rung {
     /// readers key on them: `720p` from the `RESOLUTION` height (`720p@2500k` when two variants share a
     /// height); without a resolution, the part of its URI that tells it apart (`low` of `low.m3u8`,
     /// `v5` of `v5/prog_index.m3u8`); else, or when taken, `v<index>`.
+    ///
+    /// Then the audio and subtitle renditions a viewer may play (those with a URI), indexed after the
+    /// variants in playlist order (as viewers count them) and labelled `GROUP/NAME` (`aud/English`),
+    /// `r<index>` when that is taken.
+    pub fn ladder_of(master: &MultivariantPlaylist) -> Vec<Rung> {
+        let mut rungs = Self::ladder(&master.variants);
+        for (i, r) in master.renditions.iter().enumerate() {
+            let kind = match r.kind {
+                RenditionType::Audio => "audio",
+                RenditionType::Subtitles => "subtitles",
+                RenditionType::Video | RenditionType::ClosedCaptions => continue,
+            };
+            let (Some(uri), Ok(index)) = (&r.uri, u16::try_from(master.variants.len() + i)) else { continue };
+            let mut label = format!("{}/{}", r.group_id, r.name);
+            if rungs.iter().any(|o| o.label == label) {
+                label = format!("r{index}");
+            }
+            let name =
+                RenditionName { kind, group: r.group_id.clone(), name: r.name.clone(), language: r.language.clone() };
+            rungs.push(Rung { index, label, bandwidth: 0, uri: uri.to_string(), rendition: Some(name) });
+        }
+        rungs
+    }
+
+    /// The variants' part of [`Rung::ladder_of`].
     pub fn ladder(variants: &[Variant]) -> Vec<Rung> {
         let height = |v: &Variant| v.resolution.map(|(_, h)| h);
         fn stem(v: &Variant) -> Option<&str> {
@@ -63,6 +101,7 @@ impl Rung {
                     label: label(v).unwrap_or_else(|| format!("v{index}")),
                     bandwidth: v.bandwidth,
                     uri: v.uri.to_string(),
+                    rendition: None,
                 }
             })
             .collect();
@@ -155,7 +194,7 @@ mod tests {
 
     #[test]
     fn label_of_names_the_slot_beyond_the_cap_and_unknown_indices() {
-        let ladder = [Rung { index: 0, label: "360p".into(), bandwidth: 1, uri: "u".into() }];
+        let ladder = [Rung { index: 0, label: "360p".into(), bandwidth: 1, uri: "u".into(), rendition: None }];
         assert_eq!(Rung::label_of(&ladder, 0), "360p");
         assert_eq!(Rung::label_of(&ladder, 3), "v3");
         assert_eq!(Rung::label_of(&ladder, crate::stats::MAX_RENDITIONS as u16), "others");

@@ -13,7 +13,7 @@ use url::Url;
 use crate::cli::{EngineArg, OriginArgs, OriginMetricsArgs, RunArgs, VariantArg};
 use crate::engine::Plan;
 use crate::error::{Error, Result};
-use crate::hls::VariantPolicy;
+use crate::hls::{RenditionPolicy, VariantPolicy};
 use crate::metrics::ScrapeConfig;
 use crate::metrics::exporter::MetricsAddr;
 use crate::net::NetConfig;
@@ -30,6 +30,8 @@ pub struct RunSettings {
     /// When viewers start, how the run ends, how many threads.
     pub plan: Plan,
     pub variant: VariantPolicy,
+    /// The alternate audio and subtitle renditions the native viewers play.
+    pub renditions: RenditionPolicy,
     /// VOD: media a viewer buffers ahead before it waits.
     pub buffer: Duration,
     pub net: NetConfig,
@@ -85,6 +87,11 @@ impl RunSettings {
             engine,
             plan,
             variant: policy(args.variant),
+            renditions: RenditionPolicy {
+                audio: args.audio.unwrap_or_default(),
+                language: args.audio_lang.clone(),
+                subtitles: args.subtitles,
+            },
             buffer: args.buffer,
             metrics_addr: args.metrics_addr,
             report: args.report,
@@ -103,6 +110,10 @@ fn engine(args: &RunArgs) -> Result<Engine> {
         EngineArg::Ffmpeg if args.http2 => {
             Err(Error::usage("--http2 is for the native engine (FFmpeg speaks HTTP/1.1); drop it or --engine ffmpeg"))
         }
+        EngineArg::Ffmpeg if args.audio.is_some() || args.audio_lang.is_some() || args.subtitles => Err(Error::usage(
+            "--audio, --audio-lang and --subtitles choose what the native viewers play; FFmpeg plays the renditions \
+             its playlist gives it (--variant all: every one); drop them or --engine ffmpeg",
+        )),
         EngineArg::Ffmpeg => {
             Ok(Engine::Ffmpeg(FfmpegSettings { program: args.ffmpeg.clone(), print_cmd: args.print_cmd }))
         }

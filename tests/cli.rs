@@ -32,6 +32,9 @@ fn bad_flag_values_name_the_flag_and_exit_2() {
         (&["run", "--variant", "middle"], "--variant"),
         (&["run", "--metrics-addr", "nowhere"], "--metrics-addr"),
         (&["run", "--engine", "ffmpeg", "--http2", "--metrics-addr", "none"], "--http2"),
+        (&["run", "--audio", "loud"], "--audio"),
+        (&["run", "--audio-lang", "en_US"], "--audio-lang"),
+        (&["run", "--engine", "ffmpeg", "--subtitles", "--metrics-addr", "none"], "--subtitles"),
     ];
     for (args, flag) in cases {
         let (code, _, err) = hls_swarm(args);

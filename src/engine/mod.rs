@@ -97,7 +97,7 @@ where
     let mut viewers = JoinSet::new();
     for i in 0..plan.clients {
         let at = started + start_offset(i, plan.ramp_rate, plan.ramp_jitter, plan.seed);
-        viewers.spawn_on(spawn_viewer(i, at, StopSignal(stop_rx.clone())), shards.handle(i as usize));
+        viewers.spawn_on(spawn_viewer(i, at, StopSignal::new(stop_rx.clone())), shards.handle(i as usize));
     }
     let until_end = async {
         match plan.duration {

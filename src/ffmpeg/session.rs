@@ -122,7 +122,7 @@ impl FfmpegViewer {
                 n = read_some(&mut stderr, &mut err_buf) => tail.feed(&err_buf[..n]),
                 _ = sleep_until(check_at) => health.check(Instant::now(), threshold, &mut events),
                 status = process.wait() => return Ended::Exited(status),
-                _ = async { let _ = stop.0.wait_for(|s| *s).await; } => return Ended::Stop,
+                _ = stop.stopped() => return Ended::Stop,
             }
             self.flush(&mut events);
         }

@@ -77,7 +77,18 @@ pub struct Segments {
 pub struct VariantReport {
     pub index: u16,
     pub label: String,
-    /// `BANDWIDTH` and media playlist URI from the multivariant playlist (absent for `others`).
+    /// `variant`, or the type of an alternate rendition: `audio`, `subtitles`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// An alternate rendition's GROUP-ID, NAME and LANGUAGE.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// `BANDWIDTH` (a variant's) and media playlist URI from the multivariant playlist (absent for
+    /// `others`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bandwidth: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -107,11 +118,16 @@ fn kind_report(s: &KindStats) -> KindReport {
 
 fn variant_report(v: &VariantStats, ladder: &[Rung]) -> VariantReport {
     let rung = ladder.iter().find(|r| r.index == v.index);
+    let rendition = rung.and_then(|r| r.rendition.as_ref());
     let requests = v.kinds.iter().filter(|(_, s)| s.requests > 0).map(|(k, s)| (k.as_str(), kind_report(s))).collect();
     VariantReport {
         index: v.index,
         label: Rung::label_of(ladder, v.index),
-        bandwidth: rung.map(|r| r.bandwidth),
+        kind: rung.and_then(|r| r.rendition.as_ref()).map_or("variant", |r| r.kind),
+        group: rendition.map(|r| r.group.clone()),
+        name: rendition.map(|r| r.name.clone()),
+        language: rendition.and_then(|r| r.language.clone()),
+        bandwidth: rung.filter(|r| r.rendition.is_none()).map(|r| r.bandwidth),
         uri: rung.map(|r| r.uri.clone()),
         requests,
         segments: VariantSegments {

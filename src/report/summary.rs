@@ -246,6 +246,7 @@ mod tests {
             label: labels[usize::from(i)].into(),
             bandwidth,
             uri: format!("http://o/{}/stream.m3u8", labels[usize::from(i)]),
+            rendition: None,
         };
         let info = RunInfo {
             target: "http://o/master.m3u8".into(),

@@ -131,6 +131,7 @@ fn native_config(
             hls::Playlist::Multivariant(_) => Kind::Multivariant,
         },
         policy: settings.variant,
+        renditions: settings.renditions.clone(),
         buffer_target: settings.buffer,
         net,
         recorder,
@@ -188,7 +189,7 @@ fn start_exporter(listener: TcpListener, feed: LiveFeed) -> anyhow::Result<Expor
 
 fn run_info(settings: &RunSettings, url: &Url, playlist: &hls::Playlist) -> RunInfo {
     let ladder = match playlist {
-        hls::Playlist::Multivariant(m) => Rung::ladder(&m.variants),
+        hls::Playlist::Multivariant(m) => Rung::ladder_of(m),
         hls::Playlist::Media(_) => Vec::new(),
     };
     RunInfo {

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use url::Url;
 
-use crate::hls::VariantPolicy;
+use crate::hls::{RenditionPolicy, VariantPolicy};
 use crate::net::NetConfig;
 use crate::stats::{Kind, Recorder};
 
@@ -53,6 +53,8 @@ pub struct ViewerConfig {
     /// load of it that fails before its body says otherwise is counted under.
     pub entry_kind: Kind,
     pub policy: VariantPolicy,
+    /// The alternate audio and subtitle renditions played with the variants.
+    pub renditions: RenditionPolicy,
     /// VOD: stop downloading ahead once this much media is buffered.
     pub buffer_target: Duration,
     pub net: Arc<NetConfig>,

@@ -50,18 +50,21 @@ pub(super) struct Asker<'a> {
     pub viewer: u32,
     pub variant: Option<u16>,
     pub config: &'a ViewerConfig,
+    /// The multivariant playlist's variables, which its media playlists may `IMPORT`.
+    pub imports: Option<&'a hls::Variables>,
 }
 
 /// Parses a fetched playlist and runs `check` on it; the error class and detail when either fails.
 pub(super) fn parse<T>(
     fetch: &Fetch,
+    imports: Option<&hls::Variables>,
     check: impl FnOnce(Playlist) -> Result<T, String>,
 ) -> Result<T, (ErrorClass, String)> {
     if let Some(failure) = failure_of(fetch) {
         return Err(failure);
     }
     let body = fetch.body.as_deref().unwrap_or_default();
-    hls::parse_playlist(body, &fetch.url)
+    hls::parse_playlist_with(body, &fetch.url, imports)
         .map_err(|e| e.to_string())
         .and_then(check)
         .map_err(|detail| (ErrorClass::PlaylistParse, detail))

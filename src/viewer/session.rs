@@ -1,21 +1,28 @@
 //! One playing session of a viewer (RFC 8216 6.3): load the playlist the run was given, choose the
-//! variants, and play each chosen one as a [`Track`].
+//! variants and the alternate renditions that go with them, and play each as a [`Track`], side by side.
+//!
+//! The first variant and its audio rendition feed the buffer model (two lanes: a stall is either
+//! running empty); other variants (`--variant all`), other audio renditions (`--audio all`) and
+//! subtitles only download. Each track has its own connections, as a player's stream controllers do.
+//! One track's failure stops the others (each lets its request in flight finish) and fails the
+//! session, which the supervisor restarts.
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::ViewerConfig;
+use super::playback::PlaybackLane;
 use super::request::{Asker, Halt, SessionError, parse, settle, settle_load};
 use super::track::Track;
-use super::{Playback, ViewerConfig};
 use crate::engine::{SessionEnd, StopSignal};
-use crate::hls::{self, Playlist};
+use crate::hls::{self, MultivariantPlaylist, Playlist};
 use crate::net::{BodyMode, Fetch, Loader};
-use crate::stats::{ErrorClass, Kind};
+use crate::stats::{ErrorClass, Kind, PlaybackEvent};
 
 /// Plays until the stop signal, the end of a VOD stream, or an error.
 pub async fn run_session(viewer: u32, config: &ViewerConfig, stop: StopSignal) -> Result<SessionEnd, SessionError> {
     let started = Instant::now();
-    let asker = Asker { viewer, variant: None, config };
+    let asker = Asker { viewer, variant: None, config, imports: None };
     let mut loader = Loader::new(Arc::clone(&config.net));
     let url = config.url.clone();
     let entry = async {
@@ -29,28 +36,101 @@ pub async fn run_session(viewer: u32, config: &ViewerConfig, stop: StopSignal) -
     };
     match entry {
         Playlist::Media(media) => {
-            let track = Track::new(asker, stop, Some(loader), Some(Playback::new(started)));
-            settle(track.play(url, Some(media)).await)
+            let lane = PlaybackLane::model(started, 1).pop();
+            let track = Track::new(asker, stop, Some(loader), lane.clone());
+            let result = settle(track.play(url, Some(media)).await);
+            finish(asker, lane);
+            result
         }
-        Playlist::Multivariant(master) => {
-            let chosen = hls::choose_variants(&master, config.policy);
-            let Some((&primary, others)) = chosen.split_first() else {
-                let detail = "no variant to play".to_owned();
-                return Err(SessionError { url: url.to_string(), class: ErrorClass::PlaylistParse, detail });
-            };
-            let variant = |i: usize| Asker { variant: Some(i as u16), ..asker };
-            let main = Track::new(variant(primary), stop.clone(), Some(loader), Some(Playback::new(started)));
-            let main = main.play(master.variants[primary].uri.clone(), None);
-            // `all`: every variant is loaded, as the old tool's default did; the buffer model follows the
-            // first and the others only download, each with loaders of its own.
-            let rest = others.iter().map(|&i| {
-                let track = Track::new(variant(i), stop.clone(), None, None);
-                let uri = master.variants[i].uri.clone();
-                async move { settle(track.play(uri, None).await) }
-            });
-            let (main, rest) = tokio::join!(main, futures_util::future::join_all(rest));
-            rest.into_iter().fold(settle(main), |acc, r| acc.and(r))
-        }
+        Playlist::Multivariant(master) => play_multivariant(asker, &master, loader, stop, started).await,
+    }
+}
+
+/// One track to play: who asks, the media playlist, and its lane of the buffer model if it has one.
+struct Planned<'a> {
+    asker: Asker<'a>,
+    url: url::Url,
+    lane: Option<PlaybackLane>,
+}
+
+async fn play_multivariant(
+    asker: Asker<'_>,
+    master: &MultivariantPlaylist,
+    loader: Loader,
+    stop: StopSignal,
+    started: Instant,
+) -> Result<SessionEnd, SessionError> {
+    let config = asker.config;
+    let chosen = hls::choose_variants(master, config.policy);
+    if chosen.is_empty() {
+        let detail = "no variant to play".to_owned();
+        return Err(SessionError { url: config.url.to_string(), class: ErrorClass::PlaylistParse, detail });
+    }
+    let renditions = hls::choose_renditions(master, &chosen, &config.renditions);
+    let with_audio = renditions.iter().any(|r| r.follows_playback);
+    let mut lanes = PlaybackLane::model(started, if with_audio { 2 } else { 1 }).into_iter();
+    let video_lane = lanes.next();
+    let audio_lane = lanes.next();
+    let imports = Some(&master.variables);
+    let at = |index: usize| Asker { variant: Some(u16::try_from(index).unwrap_or(u16::MAX)), imports, ..asker };
+    let mut tracks: Vec<Planned<'_>> = Vec::with_capacity(chosen.len() + renditions.len());
+    for (position, &v) in chosen.iter().enumerate() {
+        let lane = if position == 0 { video_lane.clone() } else { None };
+        tracks.push(Planned { asker: at(v), url: master.variants[v].uri.clone(), lane });
+    }
+    for r in &renditions {
+        let Some(url) = master.renditions[r.index].uri.clone() else { continue };
+        let lane = if r.follows_playback { audio_lane.clone() } else { None };
+        // Renditions are counted after the variants: index = variants + their place among the renditions.
+        tracks.push(Planned { asker: at(master.variants.len() + r.index), url, lane });
+    }
+    let result = if tracks.len() == 1 {
+        let Planned { asker, url, lane } = tracks.pop().expect("one track");
+        settle(Track::new(asker, stop, Some(loader), lane).play(url, None).await)
+    } else {
+        let (stop, session_stop) = stop.for_session();
+        let mut loader = Some(loader);
+        let plays = tracks.into_iter().map(|Planned { asker, url, lane }| {
+            // The session's connection goes on with the first variant; the others open their own.
+            let track = Track::new(asker, stop.clone(), loader.take(), lane);
+            let session_stop = &session_stop;
+            async move {
+                let result = track.play(url, None).await;
+                if matches!(result, Err(Halt::Failed(_))) {
+                    session_stop.stop();
+                }
+                settle(result)
+            }
+        });
+        combine(futures_util::future::join_all(plays).await)
+    };
+    finish(asker, video_lane);
+    result
+}
+
+/// A session's end from its tracks': the first failure; else stopped if any track was; else finished,
+/// replayed no sooner than the longest pace.
+fn combine(results: Vec<Result<SessionEnd, SessionError>>) -> Result<SessionEnd, SessionError> {
+    let mut end = None;
+    for result in results {
+        end = Some(match (end, result?) {
+            (_, SessionEnd::Stopped) | (Some(SessionEnd::Stopped), _) => SessionEnd::Stopped,
+            (Some(SessionEnd::Finished { pace: a }), SessionEnd::Finished { pace: b }) => {
+                SessionEnd::Finished { pace: a.max(b) }
+            }
+            (None, finished) => finished,
+        });
+    }
+    Ok(end.unwrap_or(SessionEnd::Stopped))
+}
+
+/// Ends the buffer model (an open stall is closed so its time counts), once all its tracks are done.
+fn finish(asker: Asker<'_>, lane: Option<PlaybackLane>) {
+    let Some(lane) = lane else { return };
+    let mut events: Vec<PlaybackEvent> = Vec::new();
+    lane.finish(Instant::now(), &mut events);
+    for event in events {
+        asker.config.recorder.record_playback(event);
     }
 }
 
@@ -58,7 +138,7 @@ pub async fn run_session(viewer: u32, config: &ViewerConfig, stop: StopSignal) -
 /// run's URL is a `media_playlist` request, never a `multivariant` one); a load that fails before
 /// saying so counts as what the run's first check found.
 fn load_entry(asker: Asker<'_>, loader: &mut Loader, fetch: Fetch) -> Result<Playlist, SessionError> {
-    let parsed = parse(&fetch, Ok);
+    let parsed = parse(&fetch, None, Ok);
     let kind = match &parsed {
         Ok(Playlist::Media(_)) => Kind::MediaPlaylist,
         Ok(Playlist::Multivariant(_)) => Kind::Multivariant,

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use tokio::time::{Sleep, sleep_until};
 use url::Url;
 
-use super::Playback;
+use super::playback::PlaybackLane;
 use super::request::{Asker, Halt, SessionError, failure_of, media_only, parse, record, settle_load};
 use crate::engine::{SessionEnd, StopSignal};
 use crate::hls::{self, MediaPlaylist, Planned, RequestPlan, Segment, SequenceTracker, Update};
@@ -154,8 +154,9 @@ pub(super) struct Track<'a> {
     main: Option<Loader>,
     /// A reload's loader while a download holds `main`; made when first needed.
     side: Option<Loader>,
-    /// The buffer model, for the track playback follows (the first variant).
-    playback: Option<Playback>,
+    /// This track's lane of the buffer model, for the tracks playback follows (the first variant, and
+    /// its audio rendition).
+    playback: Option<PlaybackLane>,
     /// The init section and key in hand: what each segment asks for first.
     plan: RequestPlan,
     events: Vec<PlaybackEvent>,
@@ -163,7 +164,7 @@ pub(super) struct Track<'a> {
 }
 
 impl<'a> Track<'a> {
-    pub fn new(asker: Asker<'a>, stop: StopSignal, loader: Option<Loader>, playback: Option<Playback>) -> Self {
+    pub fn new(asker: Asker<'a>, stop: StopSignal, loader: Option<Loader>, playback: Option<PlaybackLane>) -> Self {
         Self {
             asker,
             stop,
@@ -176,12 +177,10 @@ impl<'a> Track<'a> {
         }
     }
 
-    /// Plays `url` (a media playlist; `first` if already loaded) until stop, VOD end or error.
+    /// Plays `url` (a media playlist; `first` if already loaded) until stop, VOD end or error. The
+    /// session ends the buffer model when all its tracks are done.
     pub async fn play(mut self, url: Url, first: Option<MediaPlaylist>) -> Result<SessionEnd, Halt> {
         let result = self.play_inner(url, first).await;
-        if let Some(p) = self.playback.as_mut() {
-            p.finish(Instant::now(), &mut self.events);
-        }
         self.flush_events();
         result
     }
@@ -213,7 +212,7 @@ impl<'a> Track<'a> {
         self.stop.check()?;
         let mut loader = self.main_loader();
         let fetch = loader.get(url, BodyMode::Collect { limit: super::PLAYLIST_LIMIT }).await;
-        let parsed = parse(&fetch, media_only);
+        let parsed = parse(&fetch, self.asker.imports, media_only);
         let playlist = settle_load(self.asker, &mut loader, Kind::MediaPlaylist, &fetch, parsed);
         self.main = Some(loader);
         Ok(playlist?)
@@ -271,7 +270,7 @@ impl<'a> Track<'a> {
             let due = (!stopping && !live.ended && reload.is_none())
                 .then(|| live.loaded_at + hls::reload_delay(live.changed, &live.header));
             rearm(reload_timer.as_mut(), &mut reload_at, due);
-            rearm(empty_timer.as_mut(), &mut empty_at, self.playback.as_ref().and_then(Playback::empty_at));
+            rearm(empty_timer.as_mut(), &mut empty_at, self.playback.as_ref().and_then(PlaybackLane::empty_at));
             tokio::select! {
                 (loader, done) = landed(&mut download) => {
                     self.main = Some(loader);
@@ -294,7 +293,7 @@ impl<'a> Track<'a> {
                 }
                 _ = &mut empty_timer, if empty_at.is_some() => {
                     empty_at = None;
-                    if let Some(p) = self.playback.as_mut() {
+                    if let Some(p) = &self.playback {
                         self.events.extend(p.advance(Instant::now()));
                     }
                     self.flush_events();
@@ -321,7 +320,7 @@ impl<'a> Track<'a> {
     fn reloaded(&mut self, live: &mut Live, loader: &mut Loader, fetch: &Fetch) -> Result<(), Halt> {
         let expected = live.queue.front().map(|s| s.sequence).or(live.tracker.next_sequence());
         let tracker = &mut live.tracker;
-        let parsed = parse(fetch, |p| {
+        let parsed = parse(fetch, self.asker.imports, |p| {
             let media = media_only(p)?;
             let update = tracker.update(&media).map_err(|e| e.to_string())?;
             Ok((media, update))
@@ -354,7 +353,7 @@ impl<'a> Track<'a> {
             tracing::debug!(viewer = self.asker.viewer, "key {uri} not fetched: a DRM key format or a data: URI");
         }
         if plan.gap {
-            if let Some(p) = self.playback.as_mut() {
+            if let Some(p) = &self.playback {
                 p.on_segment(Instant::now(), segment.duration, &mut self.events);
             }
             self.flush_events();
@@ -382,7 +381,7 @@ impl<'a> Track<'a> {
         match failure {
             None if arrived => {
                 self.failures = 0;
-                if let Some(p) = self.playback.as_mut() {
+                if let Some(p) = &self.playback {
                     p.on_segment(Instant::now(), segment.duration, &mut self.events);
                 }
             }
@@ -414,7 +413,7 @@ impl<'a> Track<'a> {
 
     /// The end of the stream: lets the buffer play out before the viewer starts over.
     async fn wait_until_played(&mut self) -> Result<(), Halt> {
-        let until = self.playback.as_ref().and_then(Playback::empty_at).unwrap_or_else(Instant::now);
+        let until = self.playback.as_ref().and_then(PlaybackLane::empty_at).unwrap_or_else(Instant::now);
         Ok(self.stop.sleep_until(until).await?)
     }
 

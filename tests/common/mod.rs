@@ -110,6 +110,7 @@ pub fn swarm_config(
         url,
         entry_kind: hls_swarm::stats::Kind::Multivariant,
         policy: hls_swarm::hls::VariantPolicy::First,
+        renditions: Default::default(),
         buffer_target: Duration::from_secs(2),
         net: std::sync::Arc::new(net),
         recorder: hls_swarm::stats::Recorder::new(),
