@@ -353,10 +353,35 @@ def check_play(o):
     return reasons + check_media(o, p)
 
 
+def segment_range(s):
+    """The Range header a segment is asked with, None for a whole resource."""
+    if not s["range"]:
+        return None
+    offset, length = s["range"]
+    return f"bytes={offset}-{offset + length - 1}"
+
+
+def segments_played(segments, ranges):
+    """The segments requested: each request (URI and Range) matched to a segment of the playlist. A
+    playlist may name one resource (or range) for several segments; a live viewer plays the end of the
+    playlist, so the requests of a key go to its last segments."""
+    left = {}
+    for u, r in ranges:
+        left[(u, r)] = left.get((u, r), 0) + 1
+    played = []
+    for s in reversed(segments):
+        key = (s["url"], segment_range(s))
+        if left.get(key, 0) > 0:
+            left[key] -= 1
+            played.append(s)
+    played.reverse()
+    return played
+
+
 def check_media(o, p):
     reasons = []
     ranges = o.ranges()
-    played = [s for s in p["segments"] if any(u == s["url"] for u, _ in ranges)]
+    played = segments_played(p["segments"], ranges)
     if not p["segments"]:
         return ["no segment in the playlist (reader)"]
     if not played:
@@ -370,10 +395,14 @@ def check_media(o, p):
     if stray:
         reasons.append(f"requested what the playlist does not name: {stray[0]}")
     # A resource the playlist cuts into byte ranges is only ever asked for by one of its ranges.
+    # (A resource the playlist also names whole may be asked for whole.)
     wanted = {}
     for s in p["segments"]:
         if s["range"]:
-            wanted.setdefault(s["url"], set()).add(f"bytes={s['range'][0]}-{s['range'][0] + s['range'][1] - 1}")
+            wanted.setdefault(s["url"], set()).add(segment_range(s))
+    for s in p["segments"]:
+        if not s["range"] and s["url"] in wanted:
+            wanted[s["url"]].add(None)
         if s["map"] and s["map"][1]:
             offset, length = s["map"][1]
             wanted.setdefault(s["map"][0], set()).add(f"bytes={offset}-{offset + length - 1}")
@@ -393,7 +422,8 @@ def check_media(o, p):
             reasons.append(f"key {k.rsplit('/', 1)[-1]} not requested")
     if not p["ended"] and p["target"]:
         # RFC 8216 6.3.3: start no later than three target durations from the end; allow one more.
-        first = next(i for i, s in enumerate(p["segments"]) if s in played)
+        ids = {id(s) for s in played}
+        first = next(i for i, s in enumerate(p["segments"]) if id(s) in ids)
         ahead = sum(s["duration"] for s in p["segments"][first:])
         if ahead > 4 * p["target"] and first < len(p["segments"]) - 4:
             reasons.append(f"live start at segment {first} of {len(p['segments'])}, not near the live edge")
