@@ -104,6 +104,10 @@ pub enum ParseWarning {
     /// A URI line after a multivariant tag that takes none (`EXT-X-MEDIA`, `EXT-X-I-FRAME-STREAM-INF`).
     #[error("line {line}: URI {uri:?} follows no #EXT-X-STREAM-INF; ignored, as players do")]
     StrayUri { line: usize, uri: String },
+    /// `#EXT-X-TARGETDURATION:0`, which FFmpeg writes for segments of half a second or less: read as
+    /// one second, as hls.js reads it.
+    #[error("line {line}: #EXT-X-TARGETDURATION:0 read as 1 s, as players do")]
+    ZeroTargetDuration { line: usize },
 }
 
 /// Why a reloaded live playlist cannot follow the previous one. The tracker keeps its state, so

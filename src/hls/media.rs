@@ -113,13 +113,14 @@ impl<'a, 'b> Builder<'a, 'b> {
         let out = &mut self.out;
         match name {
             "#EXT-X-TARGETDURATION" => {
-                // A decimal-integer (4.3.3.1). Zero is refused: the reload interval (6.3.4) is
-                // derived from it, and zero would make a viewer reload in a busy loop.
+                // A decimal-integer (4.3.3.1). FFmpeg writes 0 when its segments last half a second
+                // or less (it rounds half to even); hls.js reads it as 1, and so do we: the reload
+                // interval (6.3.4) is derived from it, and zero would make a viewer reload in a busy loop.
                 let seconds = integer_tag(line, name, value)?;
                 if seconds == 0 {
-                    return Err(invalid_value(line, name, "0", "a whole number of seconds, at least 1"));
+                    out.warnings.push(ParseWarning::ZeroTargetDuration { line });
                 }
-                self.target_duration = Some(Duration::from_secs(seconds));
+                self.target_duration = Some(Duration::from_secs(seconds.max(1)));
             }
             "#EXT-X-MEDIA-SEQUENCE" => out.media_sequence = integer_tag(line, name, value)?,
             "#EXT-X-DISCONTINUITY-SEQUENCE" => {

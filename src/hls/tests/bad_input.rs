@@ -47,10 +47,20 @@ fn a_segment_uri_needs_an_extinf() {
 #[test]
 fn target_duration_is_required_and_a_positive_integer() {
     assert_eq!(error("#EXTM3U\n#EXTINF:2.0,\na.ts\n"), ParseError::MissingTargetDuration);
-    for bad in ["2.5", "0", "abc", "-2", ""] {
+    for bad in ["2.5", "abc", "-2", ""] {
         let body = format!("#EXTM3U\n#EXT-X-TARGETDURATION:{bad}\n#EXTINF:2,\na.ts\n");
         assert!(matches!(error(&body), ParseError::InvalidValue { line: 2, .. }), "{bad}");
     }
+}
+
+#[test]
+fn a_zero_target_duration_is_one_second_with_a_warning() {
+    // What FFmpeg 5.1 writes for `-hls_time 0.5` (it rounds 0.5 to even): refused before, played by
+    // hls.js, which reads it as 1. Never zero, which would make a live viewer reload in a busy loop.
+    let body = "#EXTM3U\n#EXT-X-TARGETDURATION:0\n#EXTINF:0.500000,\na.ts\n#EXT-X-ENDLIST\n";
+    let Ok(Playlist::Media(media)) = parse_playlist(body.as_bytes(), &base()) else { panic!("parses") };
+    assert_eq!(media.target_duration, std::time::Duration::from_secs(1));
+    assert_eq!(media.warnings, [crate::hls::ParseWarning::ZeroTargetDuration { line: 2 }]);
 }
 
 #[test]
