@@ -10,36 +10,28 @@ use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::Duration;
 
-use common::peers::{Peer, free_port, program, scratch, start};
+use common::peers::{Peer, nginx, program};
 use hls_swarm::origin::{self, OriginConfig, ServedKind, VariantSpec};
 
 /// nginx with TLS (a self-signed certificate for `localhost`), and HTTP/2 with `http2`, on a free port,
 /// proxying to `upstream` over kept-alive HTTP/1.1. Its access log has one line a request:
 /// `<protocol> <connection serial> <uri> <status> <bytes sent>`.
 fn nginx_tls(upstream: std::net::SocketAddr, http2: bool) -> (Peer, u16) {
-    let port = free_port();
-    let dir = scratch("nginx-tls");
     let http2 = if http2 { " http2" } else { "" };
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    std::fs::write(dir.join("cert.pem"), cert.cert.pem()).unwrap();
-    std::fs::write(dir.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
-    let p = dir.display();
-    let conf = format!(
-        "master_process off;\nworker_processes 1;\npid {p}/nginx.pid;\nerror_log {p}/error.log;\n\
-         events {{ worker_connections 256; }}\n\
-         http {{\n  log_format proto '$server_protocol $connection $request_uri $status $bytes_sent';\n  \
-         access_log {p}/access.log proto;\n  client_body_temp_path {p}/body;\n  proxy_temp_path {p}/proxy;\n  \
-         fastcgi_temp_path {p}/fastcgi;\n  uwsgi_temp_path {p}/uwsgi;\n  scgi_temp_path {p}/scgi;\n  \
-         upstream origin {{ server {upstream}; keepalive 16; }}\n  \
-         server {{\n    listen 127.0.0.1:{port} ssl{http2};\n    ssl_certificate {p}/cert.pem;\n    \
-         ssl_certificate_key {p}/key.pem;\n    location / {{ proxy_pass http://origin; proxy_http_version 1.1; \
-         proxy_set_header Connection \"\"; }}\n  }}\n}}\n"
-    );
-    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-    let mut cmd = Command::new(program("nginx"));
-    cmd.arg("-e").arg(dir.join("error.log")).arg("-c").arg(dir.join("nginx.conf")).arg("-p").arg(&dir);
-    cmd.args(["-g", "daemon off;"]);
-    (start("nginx", cmd, port, dir), port)
+    nginx("nginx-tls", |port, dir| {
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        std::fs::write(dir.join("cert.pem"), cert.cert.pem()).unwrap();
+        std::fs::write(dir.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
+        let p = dir.display();
+        format!(
+            "  log_format proto '$server_protocol $connection $request_uri $status $bytes_sent';\n  \
+             access_log {p}/access.log proto;\n  \
+             upstream origin {{ server {upstream}; keepalive 16; }}\n  \
+             server {{\n    listen 127.0.0.1:{port} ssl{http2};\n    ssl_certificate {p}/cert.pem;\n    \
+             ssl_certificate_key {p}/key.pem;\n    location / {{ proxy_pass http://origin; proxy_http_version 1.1; \
+             proxy_set_header Connection \"\"; }}\n  }}"
+        )
+    })
 }
 
 fn origin(rt: &tokio::runtime::Runtime, segment: Duration) -> hls_swarm::origin::OriginHandle {

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::peers::{Peer, free_port, program, scratch, start};
+use common::peers::{self, Peer, free_port, program, scratch, start};
 
 use std::net::TcpStream;
 use std::process::Command;
@@ -26,27 +26,11 @@ fn node_exporter() -> (Peer, Url) {
     (peer, Url::parse(&format!("http://127.0.0.1:{port}/metrics")).unwrap())
 }
 
-/// nginx as a single foreground process (`master_process off`: killing it leaves no workers behind),
-/// every path inside its own prefix, `stub_status` on a loopback port.
+/// nginx with `stub_status` on a loopback port.
 fn nginx() -> (Peer, u16) {
-    let port = free_port();
-    let dir = scratch("nginx");
-    let conf = dir.join("nginx.conf");
-    let p = dir.display();
-    std::fs::write(
-        &conf,
-        format!(
-            "master_process off;\nworker_processes 1;\npid {p}/nginx.pid;\nerror_log {p}/error.log;\n\
-             events {{ worker_connections 64; }}\n\
-             http {{\n  access_log off;\n  client_body_temp_path {p}/body;\n  proxy_temp_path {p}/proxy;\n  \
-             fastcgi_temp_path {p}/fastcgi;\n  uwsgi_temp_path {p}/uwsgi;\n  scgi_temp_path {p}/scgi;\n  \
-             server {{ listen 127.0.0.1:{port}; location = /stub_status {{ stub_status; }} }}\n}}\n"
-        ),
-    )
-    .unwrap();
-    let mut cmd = Command::new(program("nginx"));
-    cmd.arg("-e").arg(dir.join("error.log")).arg("-c").arg(&conf).arg("-p").arg(&dir).args(["-g", "daemon off;"]);
-    (start("nginx", cmd, port, dir), port)
+    peers::nginx("nginx", |port, _| {
+        format!("  access_log off;\n  server {{ listen 127.0.0.1:{port}; location = /stub_status {{ stub_status; }} }}")
+    })
 }
 
 fn nginx_exporter(nginx_port: u16) -> (Peer, Url) {

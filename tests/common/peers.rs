@@ -3,7 +3,7 @@
 //! not skip.
 
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -33,8 +33,8 @@ pub fn program(name: &str) -> PathBuf {
         }
     }
     panic!(
-        "{name} is not installed: run scripts/test.sh, which installs Debian's prometheus-node-exporter, \
-         prometheus-nginx-exporter and nginx"
+        "{name} is not installed: run scripts/test.sh, which installs Debian's ffmpeg, nginx, \
+         prometheus-node-exporter and prometheus-nginx-exporter"
     );
 }
 
@@ -68,4 +68,25 @@ pub fn start(name: &'static str, mut cmd: Command, port: u16, dir: PathBuf) -> P
         std::thread::sleep(Duration::from_millis(20));
     }
     peer
+}
+
+/// nginx as a single foreground process (`master_process off`: killing it leaves no workers behind) on a
+/// free loopback port, every path inside its scratch directory. `http` writes the rest of its `http`
+/// block (servers, logs) given that port and directory.
+pub fn nginx(name: &str, http: impl FnOnce(u16, &Path) -> String) -> (Peer, u16) {
+    let port = free_port();
+    let dir = scratch(name);
+    let p = dir.display();
+    let conf = format!(
+        "master_process off;\nworker_processes 1;\npid {p}/nginx.pid;\nerror_log {p}/error.log;\n\
+         events {{ worker_connections 256; }}\n\
+         http {{\n  client_body_temp_path {p}/body;\n  proxy_temp_path {p}/proxy;\n  \
+         fastcgi_temp_path {p}/fastcgi;\n  uwsgi_temp_path {p}/uwsgi;\n  scgi_temp_path {p}/scgi;\n{}\n}}\n",
+        http(port, &dir)
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+    let mut cmd = Command::new(program("nginx"));
+    cmd.arg("-e").arg(dir.join("error.log")).arg("-c").arg(dir.join("nginx.conf")).arg("-p").arg(&dir);
+    cmd.args(["-g", "daemon off;"]);
+    (start("nginx", cmd, port, dir), port)
 }
