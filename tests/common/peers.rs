@@ -1,7 +1,8 @@
 //! Real peers the tests start: Debian's programs (nginx, the Prometheus exporters), each on a free
-//! loopback port, killed on drop. They are installed by scripts/test.sh; without them tests fail, they do
-//! not skip.
+//! loopback port, killed on drop, and Debian's FFmpeg to write streams. They are installed by
+//! scripts/test.sh; without them tests fail, they do not skip.
 
+use std::ffi::{OsStr, OsString};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -89,4 +90,66 @@ pub fn nginx(name: &str, http: impl FnOnce(u16, &Path) -> String) -> (Peer, u16)
     cmd.arg("-e").arg(dir.join("error.log")).arg("-c").arg(dir.join("nginx.conf")).arg("-p").arg(&dir);
     cmd.args(["-g", "daemon off;"]);
     (start("nginx", cmd, port, dir), port)
+}
+
+/// nginx serving the files under `<its dir>/www` ([`www`]) as an HLS origin's web server does, logging
+/// each request for [`access_log`].
+pub fn nginx_static() -> (Peer, u16) {
+    nginx("nginx-static", |port, dir| {
+        let p = dir.display();
+        std::fs::create_dir_all(dir.join("www")).unwrap();
+        format!(
+            "  types {{ application/vnd.apple.mpegurl m3u8; video/mp2t ts; video/iso.segment m4s; \
+             video/mp4 mp4; }}\n  default_type application/octet-stream;\n  \
+             log_format files '$connection $status $body_bytes_sent $request_uri $http_range';\n  \
+             access_log {p}/access.log files;\n  \
+             server {{ listen 127.0.0.1:{port}; root {p}/www; }}"
+        )
+    })
+}
+
+/// The folder [`nginx_static`] serves.
+pub fn www(nginx: &Peer) -> PathBuf {
+    nginx.dir.join("www")
+}
+
+/// One request in [`nginx_static`]'s access log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Logged {
+    /// nginx's connection serial number.
+    pub connection: u64,
+    pub status: u16,
+    /// The body bytes nginx sent (for a 206, those of the range).
+    pub body_bytes: u64,
+    pub uri: String,
+    /// The request's `Range` header.
+    pub range: Option<String>,
+}
+
+/// [`nginx_static`]'s access log, a line a request.
+pub fn access_log(nginx: &Peer) -> Vec<Logged> {
+    let log = std::fs::read_to_string(nginx.dir.join("access.log")).unwrap();
+    log.lines().map(|l| logged(l).unwrap_or_else(|| panic!("not an access log line: {l:?}"))).collect()
+}
+
+fn logged(line: &str) -> Option<Logged> {
+    let mut f = line.splitn(5, ' ');
+    let connection = f.next()?.parse().ok()?;
+    let status = f.next()?.parse().ok()?;
+    let body_bytes = f.next()?.parse().ok()?;
+    let uri = f.next()?.to_owned();
+    let range = f.next().filter(|r| *r != "-").map(str::to_owned);
+    Some(Logged { connection, status, body_bytes, uri, range })
+}
+
+/// Runs Debian's FFmpeg with `args` in `dir` until it exits; panics with what it said when it fails.
+pub fn ffmpeg(dir: &Path, args: impl IntoIterator<Item = impl AsRef<OsStr>>) {
+    let args: Vec<OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+    let out = Command::new(program("ffmpeg"))
+        .current_dir(dir)
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
+        .args(&args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run ffmpeg: {e}"));
+    assert!(out.status.success(), "ffmpeg {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
 }
