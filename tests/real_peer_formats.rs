@@ -1,5 +1,6 @@
 //! Stream formats from a real packager through a real web server: Debian's FFmpeg writes each stream
-//! during the test (fMP4 with an init section, byte ranges into one file, AES-128 with a key rotation),
+//! during the test (fMP4 with an init section, byte ranges into one file, AES-128 with a key rotation,
+//! audio as a rendition of its own),
 //! Debian's nginx serves the files as they are, and the binary plays them as a user runs it. nginx's
 //! access log is the other side's account: the report counts every request it logged, with the same
 //! bytes, by kind; each viewer asks for each init section and each key once, and for each segment once
@@ -78,16 +79,25 @@ fn aes128_rotation_fetches_each_key_once_per_viewer() {
             std::fs::write(dir.join(format!("{key}.key")), [i as u8 + 1; 16]).unwrap();
             let info = format!("{key}.keyinfo");
             std::fs::write(dir.join(&info), format!("{key}.key\n{key}.key\n")).unwrap();
-            let mut form = vec!["-hls_key_info_file", &info, "-hls_segment_filename", "s%d.ts"];
-            if i > 0 {
-                form.extend(["-hls_flags", "append_list"]);
-            }
+            // periodic_rekey as a packager rotating keys runs it; the rotation itself is the second run's.
+            let flags = if i == 0 { "periodic_rekey" } else { "periodic_rekey+append_list" };
+            let mut form = vec!["-hls_key_info_file", &info, "-hls_segment_filename", "s%d.ts", "-hls_flags", flags];
             form.push("v.m3u8");
             ffmpeg(dir, encode(STREAM_SECONDS / 2.0, &form));
         }
     });
     assert_eq!(played.stream.keys.len(), 2, "the key rotates once: {:#?}", played.stream);
     assert_eq!(played.kind("key"), (2 * CLIENTS, 2 * 16 * CLIENTS));
+}
+
+/// Audio as its own rendition (`EXT-X-MEDIA` group `aud`), video-only variant: each viewer plays both,
+/// each on its own playlist, segments and connection.
+#[test]
+fn a_separate_audio_rendition_is_played_beside_the_video() {
+    let form = ["-var_stream_map", "v:0,agroup:aud a:0,agroup:aud", "-hls_segment_filename", "s%v_%d.ts", "v%v.m3u8"];
+    let played = play("audio", |dir| ffmpeg(dir, encode(STREAM_SECONDS, &form)));
+    assert_eq!(played.stream.playlists.len(), 2, "the variant and its audio rendition: {:#?}", played.stream);
+    assert_eq!(played.kind("media_playlist").0, 2 * CLIENTS);
 }
 
 /// What a viewer that plays the stream once asks for, read from FFmpeg's playlists: paths as nginx
