@@ -64,3 +64,29 @@ async fn a_key_that_is_not_16_bytes_is_a_key_error_and_its_segments_are_not_fetc
     assert!(run.errors_by_class.get(ErrorClass::Key) > 0, "{:?}", run.errors_by_class);
     assert_eq!(run.kinds[Kind::Segment].requests, 0, "no segment without its key: {seen:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leniencies_and_keys_not_fetched_are_counted_not_silent() {
+    // A FairPlay key (never fetched: counted once for the viewer), then a last #EXTINF with no URI (the
+    // segment is not there yet: ignored, counted as a warning of that load).
+    let playlist = "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-PLAYLIST-TYPE:VOD\n\
+        #EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"skd://asset\",KEYFORMAT=\"com.apple.streamingkeydelivery\",KEYFORMATVERSIONS=\"1\"\n\
+        #EXTINF:1,\na.ts\n#EXTINF:1,\nb.ts\n#EXTINF:1,\n";
+    let routes = vec![
+        ("/vod.m3u8", Bytes::from(playlist)),
+        ("/a.ts", Bytes::from(vec![0x47u8; 188])),
+        ("/b.ts", Bytes::from(vec![0x47u8; 188])),
+    ];
+    let (addr, seen) = common::fixed_server(routes).await;
+    let url = Url::parse(&format!("http://{addr}/vod.m3u8")).unwrap();
+    let mut config = common::swarm_config(url, 1, Duration::from_millis(1500), 10.0, 1);
+    config.viewer.entry_kind = Kind::MediaPlaylist;
+    let (tx, _rx) = watch::channel(Arc::new(Snapshot::empty()));
+    let snapshot = run_swarm(config, std::future::pending(), tx).await.snapshot;
+    let seen = seen.lock().unwrap().clone();
+    assert!(!seen.iter().any(|(p, _)| p.starts_with("/asset") || p.contains("skd")), "{seen:?}");
+    let p = &snapshot.totals.playback;
+    assert_eq!((p.keys_skipped, p.playlist_warnings), (1, 1), "{seen:?}");
+    assert_eq!(snapshot.windows.run.kinds[Kind::Segment].ok, 2);
+    assert_eq!(snapshot.windows.run.errors, 0);
+}

@@ -190,6 +190,14 @@ fn playback_families(out: &mut Exposition, s: &Snapshot) {
     out.family("segments_skipped_total", Type::Counter, "Segments players jumped over, behind the live window.")
         .sample(&[], p.segments_skipped);
     out.family("restarts_total", Type::Counter, "Viewer sessions restarted after a failure.").sample(&[], p.restarts);
+    out.family("playlist_warnings_total", Type::Counter, "Playlist leniencies accepted, as players accept them.")
+        .sample(&[], p.playlist_warnings);
+    out.family(
+        "keys_skipped_total",
+        Type::Counter,
+        "Keys not fetched (DRM key formats, data: URIs), per viewer and key.",
+    )
+    .sample(&[], p.keys_skipped);
 }
 
 /// The origin side, when metrics of it are configured: the latest value of each figure. A figure

@@ -25,6 +25,8 @@ pub struct Report {
     pub segments: Segments,
     pub errors: BTreeMap<&'static str, u64>,
     pub playback: Playback,
+    /// What the viewers accepted or left alone that a strict player would not.
+    pub warnings: Warnings,
     pub connections: ConnectionStats,
     /// The whole run per variant played (empty for a media playlist URL).
     pub variants: Vec<VariantReport>,
@@ -38,6 +40,15 @@ pub struct Report {
     pub histograms: BTreeMap<String, String>,
     /// Viewers still busy when the drain timeout ran out (their in-flight requests are not counted).
     pub abandoned_viewers: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Warnings {
+    /// Leniencies in the playlists loaded (a last `#EXTINF` with no URI, a stray URI line, a target
+    /// duration of 0), each load counting its own.
+    pub playlist: u64,
+    /// Keys not fetched (a DRM key format, a `data:` URI), once per viewer and key.
+    pub keys_skipped: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -209,6 +220,10 @@ pub fn build_report(snapshot: &Snapshot, meta: &RunMeta) -> Report {
             stall_count: playback.stalls,
             stall_seconds: playback.stall_seconds,
             stalled_viewers_peak: snapshot.gauges.peak_stalled,
+        },
+        warnings: Warnings {
+            playlist: snapshot.totals.playback.playlist_warnings,
+            keys_skipped: snapshot.totals.playback.keys_skipped,
         },
         connections: run.connections.clone(),
         variants: snapshot

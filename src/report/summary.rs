@@ -24,8 +24,8 @@ fn ms(p: Option<&Percentiles>, pick: impl Fn(&Percentiles) -> f64) -> String {
 /// The summary: one writer per section, in the order they print.
 pub fn summary(snapshot: &Snapshot, meta: &RunMeta) -> String {
     let mut out = String::new();
-    let sections: [fn(&mut String, &Snapshot, &RunMeta); 8] =
-        [header, requests, variants, segments, playback, connections, errors, builtin_origin];
+    let sections: [fn(&mut String, &Snapshot, &RunMeta); 9] =
+        [header, requests, variants, segments, playback, connections, errors, warnings, builtin_origin];
     for section in sections {
         section(&mut out, snapshot, meta);
     }
@@ -176,6 +176,24 @@ fn errors(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
     let _ = writeln!(out, "errors    {}", if errors.is_empty() { "none".to_string() } else { errors.join(", ") });
 }
 
+/// What the viewers accepted or left alone that a strict player would not, said once; nothing when none.
+fn warnings(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
+    let p = &snapshot.totals.playback;
+    let mut said = Vec::new();
+    if p.playlist_warnings > 0 {
+        said.push(format!("{} playlist leniencies accepted as players accept them (see the log)", p.playlist_warnings));
+    }
+    if p.keys_skipped > 0 {
+        said.push(format!(
+            "{} keys not fetched (DRM key formats or data: URIs; once per viewer and key)",
+            p.keys_skipped
+        ));
+    }
+    if !said.is_empty() {
+        let _ = writeln!(out, "warnings  {}", said.join("; "));
+    }
+}
+
 /// What the built-in origin says it sent, when it was the target.
 fn builtin_origin(out: &mut String, _: &Snapshot, meta: &RunMeta) {
     let Some(o) = &meta.origin else { return };
@@ -276,5 +294,18 @@ mod tests {
         let row = text.lines().find(|l| l.starts_with(long)).unwrap();
         let end = |l: &str, word: &str| l.find(word).map(|i| i + word.len());
         assert_eq!(end(header, "requests"), end(row, " 5"), "the requests column lines up:\n{text}");
+    }
+
+    #[test]
+    fn warnings_are_said_once_and_only_when_there_are_some() {
+        let (snapshot, meta) = three_rungs(["360p", "720p", "1080p"]);
+        assert!(!summary(&snapshot, &meta).contains("warnings"), "none: no line");
+        let mut snapshot = (*snapshot).clone();
+        snapshot.totals.playback.playlist_warnings = 3;
+        snapshot.totals.playback.keys_skipped = 2;
+        let text = summary(&snapshot, &meta);
+        let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("warnings")).collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        assert!(lines[0].contains("3 playlist leniencies") && lines[0].contains("2 keys not fetched"), "{text}");
     }
 }

@@ -111,6 +111,12 @@ pub struct PlaybackCounts {
     /// Sum of ended stalls, in microseconds (stalls still running are not in it).
     pub stalled_us: u64,
     pub segments_skipped: u64,
+    /// Leniencies in the playlists loaded (each load counts its own).
+    #[serde(default)]
+    pub playlist_warnings: u64,
+    /// Keys not fetched (DRM key formats, `data:` URIs), once per viewer and key.
+    #[serde(default)]
+    pub keys_skipped: u64,
 }
 
 impl PlaybackCounts {
@@ -123,14 +129,26 @@ impl PlaybackCounts {
             &mut self.stalls,
             &mut self.stalled_us,
             &mut self.segments_skipped,
+            &mut self.playlist_warnings,
+            &mut self.keys_skipped,
         ]
     }
     fn fields(&self) -> [u64; PLAYBACK_FIELDS] {
-        [self.starts, self.restarts, self.stops, self.startups, self.stalls, self.stalled_us, self.segments_skipped]
+        [
+            self.starts,
+            self.restarts,
+            self.stops,
+            self.startups,
+            self.stalls,
+            self.stalled_us,
+            self.segments_skipped,
+            self.playlist_warnings,
+            self.keys_skipped,
+        ]
     }
 }
 
-const PLAYBACK_FIELDS: usize = 7;
+const PLAYBACK_FIELDS: usize = 9;
 
 /// All counters of a run (monotonic totals) or of a window (their difference over the window).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -218,6 +236,8 @@ enum PlaybackField {
     Stalls,
     StalledUs,
     Skipped,
+    PlaylistWarnings,
+    KeysSkipped,
 }
 
 impl AtomicCounts {
@@ -247,6 +267,8 @@ impl AtomicCounts {
             PlaybackEvent::StallBegan => (PlaybackField::Stalls, 1),
             PlaybackEvent::StallEnded { stalled_for } => (PlaybackField::StalledUs, micros(stalled_for)),
             PlaybackEvent::SegmentSkipped { count } => (PlaybackField::Skipped, count),
+            PlaybackEvent::PlaylistWarnings { count } => (PlaybackField::PlaylistWarnings, count),
+            PlaybackEvent::KeySkipped => (PlaybackField::KeysSkipped, 1),
         };
         self.playback[field as usize].fetch_add(n, Relaxed);
     }

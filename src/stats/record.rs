@@ -261,6 +261,14 @@ pub enum PlaybackEvent {
     SegmentSkipped {
         count: u64,
     },
+    /// A playlist was accepted although a strict reading rejects it (`count` leniencies in one load,
+    /// e.g. a last `#EXTINF` with no URI), as players accept it.
+    PlaylistWarnings {
+        count: u64,
+    },
+    /// A key became current that the viewer does not fetch (a DRM key format, an `skd:` or `data:`
+    /// URI): once per viewer and key.
+    KeySkipped,
     /// The viewer task ended.
     Stopped,
 }

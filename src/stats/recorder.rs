@@ -132,7 +132,10 @@ impl Recorder {
             PlaybackEvent::StartupComplete { startup } => {
                 self.with_shard(|set| set.record(Metric::Startup, micros(startup)));
             }
-            PlaybackEvent::Restarted | PlaybackEvent::SegmentSkipped { .. } => {}
+            PlaybackEvent::Restarted
+            | PlaybackEvent::SegmentSkipped { .. }
+            | PlaybackEvent::PlaylistWarnings { .. }
+            | PlaybackEvent::KeySkipped => {}
         }
     }
 

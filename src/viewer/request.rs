@@ -1,11 +1,13 @@
 //! What every request of a viewer shares: who asks ([`Asker`]), how a step ends early ([`Halt`]),
 //! checking a fetched playlist, and recording a request once, with its kind and variant.
 
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
 use super::{TapEvent, ViewerConfig};
 use crate::engine::{SessionEnd, Stopped};
 use crate::hls::{self, MediaPlaylist, Playlist};
 use crate::net::{Fetch, Loader};
-use crate::stats::{ErrorClass, Kind, RequestRecord};
+use crate::stats::{ErrorClass, Kind, PlaybackEvent, RequestRecord};
 
 /// Why a session failed; the supervisor restarts it after backoff.
 #[derive(Debug, thiserror::Error)]
@@ -55,19 +57,34 @@ pub(super) struct Asker<'a> {
 }
 
 /// Parses a fetched playlist and runs `check` on it; the error class and detail when either fails.
+/// Leniencies the parser accepted are counted (`PlaylistWarnings`), the first of the process logged.
 pub(super) fn parse<T>(
+    asker: Asker<'_>,
     fetch: &Fetch,
-    imports: Option<&hls::Variables>,
     check: impl FnOnce(Playlist) -> Result<T, String>,
 ) -> Result<T, (ErrorClass, String)> {
     if let Some(failure) = failure_of(fetch) {
         return Err(failure);
     }
     let body = fetch.body.as_deref().unwrap_or_default();
-    hls::parse_playlist_with(body, &fetch.url, imports)
+    hls::parse_playlist_with(body, &fetch.url, asker.imports)
         .map_err(|e| e.to_string())
+        .inspect(|playlist| count_warnings(asker, &fetch.url, playlist))
         .and_then(check)
         .map_err(|detail| (ErrorClass::PlaylistParse, detail))
+}
+
+fn count_warnings(asker: Asker<'_>, url: &url::Url, playlist: &Playlist) {
+    static LOGGED: AtomicBool = AtomicBool::new(false);
+    let warnings = match playlist {
+        Playlist::Media(m) => &m.warnings,
+        Playlist::Multivariant(m) => &m.warnings,
+    };
+    let Some(first) = warnings.first() else { return };
+    asker.config.recorder.record_playback(PlaybackEvent::PlaylistWarnings { count: warnings.len() as u64 });
+    if !LOGGED.swap(true, Relaxed) {
+        tracing::warn!("{url}: {first}; counted in the report's warnings (this message is not repeated)");
+    }
 }
 
 /// Records a playlist load once, and turns its failure into the session's error. After a failure that is

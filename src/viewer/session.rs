@@ -138,7 +138,7 @@ fn finish(asker: Asker<'_>, lane: Option<PlaybackLane>) {
 /// run's URL is a `media_playlist` request, never a `multivariant` one); a load that fails before
 /// saying so counts as what the run's first check found.
 fn load_entry(asker: Asker<'_>, loader: &mut Loader, fetch: Fetch) -> Result<Playlist, SessionError> {
-    let parsed = parse(&fetch, None, Ok);
+    let parsed = parse(asker, &fetch, Ok);
     let kind = match &parsed {
         Ok(Playlist::Media(_)) => Kind::MediaPlaylist,
         Ok(Playlist::Multivariant(_)) => Kind::Multivariant,

@@ -212,7 +212,7 @@ impl<'a> Track<'a> {
         self.stop.check()?;
         let mut loader = self.main_loader();
         let fetch = loader.get(url, BodyMode::Collect { limit: super::PLAYLIST_LIMIT }).await;
-        let parsed = parse(&fetch, self.asker.imports, media_only);
+        let parsed = parse(self.asker, &fetch, media_only);
         let playlist = settle_load(self.asker, &mut loader, Kind::MediaPlaylist, &fetch, parsed);
         self.main = Some(loader);
         Ok(playlist?)
@@ -320,7 +320,7 @@ impl<'a> Track<'a> {
     fn reloaded(&mut self, live: &mut Live, loader: &mut Loader, fetch: &Fetch) -> Result<(), Halt> {
         let expected = live.queue.front().map(|s| s.sequence).or(live.tracker.next_sequence());
         let tracker = &mut live.tracker;
-        let parsed = parse(fetch, self.asker.imports, |p| {
+        let parsed = parse(self.asker, fetch, |p| {
             let media = media_only(p)?;
             let update = tracker.update(&media).map_err(|e| e.to_string())?;
             Ok((media, update))
@@ -351,6 +351,7 @@ impl<'a> Track<'a> {
         let plan = self.plan.for_segment(segment);
         if let Some(uri) = &plan.skipped_key {
             tracing::debug!(viewer = self.asker.viewer, "key {uri} not fetched: a DRM key format or a data: URI");
+            self.events.push(PlaybackEvent::KeySkipped);
         }
         if plan.gap {
             if let Some(p) = &self.playback {
