@@ -66,6 +66,11 @@ pub struct RunArgs {
     /// so this is off by default). Native engine.
     #[arg(long)]
     pub subtitles: bool,
+    /// Decrypt the start of the first segment under each new AES-128 key and check it begins as media
+    /// (a TS sync byte, an fMP4 box): a wrong key or IV served under load is an error of class key.
+    /// Native engine.
+    #[arg(long)]
+    pub decrypt_check: bool,
     /// Who plays: native (async viewers inside hls-swarm) or ffmpeg (one FFmpeg process per viewer,
     /// its HTTP measured by a proxy inside hls-swarm).
     #[arg(long, value_enum, default_value_t = EngineArg::Native)]

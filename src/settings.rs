@@ -32,6 +32,8 @@ pub struct RunSettings {
     pub variant: VariantPolicy,
     /// The alternate audio and subtitle renditions the native viewers play.
     pub renditions: RenditionPolicy,
+    /// Decrypt the start of each new key's first segment and check it is media.
+    pub decrypt_check: bool,
     /// VOD: media a viewer buffers ahead before it waits.
     pub buffer: Duration,
     pub net: NetConfig,
@@ -87,6 +89,7 @@ impl RunSettings {
             engine,
             plan,
             variant: policy(args.variant),
+            decrypt_check: args.decrypt_check,
             renditions: RenditionPolicy {
                 audio: args.audio.unwrap_or_default(),
                 language: args.audio_lang.clone(),
@@ -113,6 +116,9 @@ fn engine(args: &RunArgs) -> Result<Engine> {
         EngineArg::Ffmpeg if args.audio.is_some() || args.audio_lang.is_some() || args.subtitles => Err(Error::usage(
             "--audio, --audio-lang and --subtitles choose what the native viewers play; FFmpeg plays the renditions \
              its playlist gives it (--variant all: every one); drop them or --engine ffmpeg",
+        )),
+        EngineArg::Ffmpeg if args.decrypt_check => Err(Error::usage(
+            "--decrypt-check is the native viewers' (FFmpeg decrypts for itself); drop it or --engine ffmpeg",
         )),
         EngineArg::Ffmpeg => {
             Ok(Engine::Ffmpeg(FfmpegSettings { program: args.ffmpeg.clone(), print_cmd: args.print_cmd }))

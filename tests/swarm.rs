@@ -49,6 +49,7 @@ async fn swarm_url(url: Url, clients: u32, duration: Duration, policy: VariantPo
         entry_kind: hls_swarm::stats::Kind::Multivariant,
         policy,
         renditions: Default::default(),
+        decrypt_check: false,
         buffer_target: Duration::from_secs(2),
         net: Arc::new(net),
         recorder: Recorder::new(),

@@ -90,3 +90,46 @@ async fn leniencies_and_keys_not_fetched_are_counted_not_silent() {
     assert_eq!(snapshot.windows.run.kinds[Kind::Segment].ok, 2);
     assert_eq!(snapshot.windows.run.errors, 0);
 }
+
+/// Two AES-128 segments of TS packets under one key (IV from the media sequence number, 5 and 6).
+async fn play_encrypted(served_key: [u8; 16], check: bool) -> (Vec<(String, Option<String>)>, Arc<Snapshot>) {
+    use hls_swarm::hls::crypto;
+    let key = *b"0123456789abcdef";
+    let ts: Vec<u8> = (0..4).flat_map(|_| std::iter::once(0x47u8).chain(std::iter::repeat_n(0xFF, 187))).collect();
+    let segment = |sequence: u64| Bytes::from(crypto::encrypt(&key, &crypto::iv_for(None, sequence).unwrap(), &ts));
+    let playlist = "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:5\n#EXT-X-PLAYLIST-TYPE:VOD\n\
+        #EXT-X-KEY:METHOD=AES-128,URI=\"k.key\"\n#EXTINF:1,\ns5.ts\n#EXTINF:1,\ns6.ts\n#EXT-X-ENDLIST\n";
+    let routes = vec![
+        ("/vod.m3u8", Bytes::from(playlist)),
+        ("/k.key", Bytes::copy_from_slice(&served_key)),
+        ("/s5.ts", segment(5)),
+        ("/s6.ts", segment(6)),
+    ];
+    let (addr, seen) = common::fixed_server(routes).await;
+    let url = Url::parse(&format!("http://{addr}/vod.m3u8")).unwrap();
+    let mut config = common::swarm_config(url, 1, Duration::from_millis(1500), 10.0, 1);
+    config.viewer.entry_kind = Kind::MediaPlaylist;
+    config.viewer.decrypt_check = check;
+    let (tx, _rx) = watch::channel(Arc::new(Snapshot::empty()));
+    let snapshot = run_swarm(config, std::future::pending(), tx).await.snapshot;
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
+    (seen, snapshot)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decrypt_check_passes_the_right_key_and_catches_a_wrong_one() {
+    let (seen, snapshot) = play_encrypted(*b"0123456789abcdef", true).await;
+    let run = &snapshot.windows.run;
+    assert_eq!((run.errors, run.kinds[Kind::Segment].ok, run.kinds[Kind::Key].requests), (0, 2, 1), "{seen:?}");
+    // A wrong key (the right length): each segment is fetched and counted, fails the check as a key
+    // error, and the key is asked for again with the next segment.
+    let (seen, snapshot) = play_encrypted(*b"fedcba9876543210", true).await;
+    let run = &snapshot.windows.run;
+    let seg = &run.kinds[Kind::Segment];
+    assert_eq!(seg.errors_by_class.get(ErrorClass::Key), seg.requests, "{seen:?}");
+    assert!(seg.requests >= 2 && seg.bytes > 0, "{seen:?}");
+    assert_eq!(run.kinds[Kind::Key].requests, seg.requests, "a key per segment while it does not decrypt");
+    // Without the check, the same wrong key goes unnoticed (a viewer does not decrypt).
+    let (seen, snapshot) = play_encrypted(*b"fedcba9876543210", false).await;
+    assert_eq!(snapshot.windows.run.errors, 0, "{seen:?}");
+}

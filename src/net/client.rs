@@ -72,6 +72,8 @@ pub enum BodyMode {
     Collect { limit: usize },
     /// Count it and let it go (segments): memory stays flat whatever the segment size.
     Discard,
+    /// Count it all and keep its first `keep` bytes (the start of a segment a viewer checks).
+    Prefix { keep: usize },
 }
 
 /// The outcome of one GET (after redirects).
@@ -470,7 +472,8 @@ impl Loader {
 /// What a response body has brought so far: its bytes counted (and kept, for playlists, up to a limit),
 /// and how it ended.
 struct BodyReader {
-    kept: Option<(BytesMut, usize)>,
+    /// What is kept, up to how much, and whether more than that is an error (else only not kept).
+    kept: Option<(BytesMut, usize, bool)>,
     got: u64,
     /// The Content-Length, when there is one.
     expected: Option<u64>,
@@ -480,8 +483,9 @@ impl BodyReader {
     fn new(mode: BodyMode, expected: Option<u64>) -> Self {
         let kept = match mode {
             BodyMode::Collect { limit } => {
-                Some((BytesMut::with_capacity(expected.unwrap_or(4096).min(limit as u64) as usize), limit))
+                Some((BytesMut::with_capacity(expected.unwrap_or(4096).min(limit as u64) as usize), limit, true))
             }
+            BodyMode::Prefix { keep } => Some((BytesMut::with_capacity(keep), keep, false)),
             BodyMode::Discard => None,
         };
         Self { kept, got: 0, expected }
@@ -497,9 +501,14 @@ impl BodyReader {
         }
         self.got += data.len() as u64;
         fetch.body_bytes += data.len() as u64;
-        if let Some((buf, limit)) = self.kept.as_mut() {
+        if let Some((buf, limit, strict)) = self.kept.as_mut() {
             if buf.len() + data.len() > *limit {
-                return Err(NetError::TooLarge(*limit));
+                if *strict {
+                    return Err(NetError::TooLarge(*limit));
+                }
+                let room = *limit - buf.len();
+                buf.extend_from_slice(&data[..room]);
+                return Ok(());
             }
             buf.extend_from_slice(data);
         }
@@ -522,7 +531,7 @@ impl BodyReader {
         if self.got == 0 {
             fetch.timings.ttfb = fetch.timings.headers;
         }
-        fetch.body = self.kept.map(|(buf, _)| buf.freeze());
+        fetch.body = self.kept.map(|(buf, ..)| buf.freeze());
     }
 }
 

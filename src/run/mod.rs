@@ -132,6 +132,7 @@ fn native_config(
         },
         policy: settings.variant,
         renditions: settings.renditions.clone(),
+        decrypt_check: settings.decrypt_check,
         buffer_target: settings.buffer,
         net,
         recorder,

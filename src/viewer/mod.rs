@@ -55,6 +55,8 @@ pub struct ViewerConfig {
     pub policy: VariantPolicy,
     /// The alternate audio and subtitle renditions played with the variants.
     pub renditions: RenditionPolicy,
+    /// Decrypt the start of the first segment under each new AES-128 key and check it is media.
+    pub decrypt_check: bool,
     /// VOD: stop downloading ahead once this much media is buffered.
     pub buffer_target: Duration,
     pub net: Arc<NetConfig>,

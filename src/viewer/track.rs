@@ -21,7 +21,7 @@ use url::Url;
 use super::playback::PlaybackLane;
 use super::request::{Asker, Halt, SessionError, failure_of, media_only, parse, record, settle_load};
 use crate::engine::{SessionEnd, StopSignal};
-use crate::hls::{self, MediaPlaylist, Planned, RequestPlan, Segment, SequenceTracker, Update};
+use crate::hls::{self, KeyMethod, MediaPlaylist, Planned, RequestPlan, Segment, SequenceTracker, Update, crypto};
 use crate::net::{BodyMode, Fetch, Loader, range};
 use crate::stats::{ErrorClass, Kind, PlaybackEvent};
 
@@ -45,15 +45,18 @@ const KEY_LIMIT: usize = 1024;
 type Done = Vec<(Planned, Fetch)>;
 
 /// A segment's requests in order (init section, key, the segment), on one loader. An init section or
-/// key that fails ends it there: a player cannot play the segment without them.
-fn send_plan(mut loader: Loader, plan: Vec<Planned>) -> InFlight<Done> {
+/// key that fails ends it there: a player cannot play the segment without them. `check`: the start of
+/// a segment that comes with a new key is kept, to decrypt (`--decrypt-check`).
+fn send_plan(mut loader: Loader, plan: Vec<Planned>, check: bool) -> InFlight<Done> {
+    let checked = check && plan.iter().any(|p| matches!(p, Planned::Key { .. }));
+    let segment_mode = if checked { BodyMode::Prefix { keep: crypto::CHECK_PREFIX } } else { BodyMode::Discard };
     Box::pin(async move {
         let mut done = Vec::with_capacity(plan.len());
         for planned in plan {
             let (url, mode, range) = match &planned {
                 Planned::Init { uri, range } => (uri, BodyMode::Discard, range.clone()),
                 Planned::Key { uri, .. } => (uri, BodyMode::Collect { limit: KEY_LIMIT }, None),
-                Planned::Segment { uri, range } => (uri, BodyMode::Discard, range.clone()),
+                Planned::Segment { uri, range } => (uri, segment_mode, range.clone()),
             };
             let fetch = loader.get_range(url, mode, range).await;
             let failed = outcome(&planned, &fetch).is_some();
@@ -94,6 +97,25 @@ fn outcome(planned: &Planned, fetch: &Fetch) -> Option<(ErrorClass, String)> {
         return Some((ErrorClass::Key, format!("a key of {} bytes, not {len}", fetch.body_bytes)));
     }
     None
+}
+
+/// `--decrypt-check`: the start of the first segment under a new AES-128 key, decrypted with the key
+/// that came with it (the IV from the tag, else the media sequence number), must begin as media does
+/// (a TS sync byte, an fMP4 box); else an error of class `key` on the segment. `None` when there is
+/// nothing to check (no new key, another method, a request that failed already).
+fn decrypt_check(segment: &Segment, done: &[(Planned, Fetch)]) -> Option<(ErrorClass, String)> {
+    let key = segment.key.as_ref().filter(|k| k.method == KeyMethod::Aes128)?;
+    let key_body = done.iter().find(|(p, _)| matches!(p, Planned::Key { .. }))?.1.body.as_deref()?;
+    let start = done.iter().find(|(p, _)| matches!(p, Planned::Segment { .. }))?.1.body.as_deref()?;
+    let key_bytes: &[u8; crypto::KEY_LEN] = key_body.try_into().ok()?;
+    let Some(iv) = crypto::iv_for(key.iv.as_deref(), segment.sequence) else {
+        return Some((ErrorClass::Key, format!("IV {:?} is not hexadecimal", key.iv.as_deref().unwrap_or_default())));
+    };
+    let plain = crypto::decrypt_prefix(key_bytes, &iv, start);
+    (!crypto::looks_like_media(&plain)).then(|| {
+        let detail = format!("segment {} does not decrypt to media with key {}", segment.sequence, key.uri);
+        (ErrorClass::Key, detail)
+    })
 }
 
 /// The result of the requests in `slot`, or never when there are none (a `select!` branch).
@@ -225,7 +247,7 @@ impl<'a> Track<'a> {
             self.pace().await?;
             self.stop.check()?;
             let Some(plan) = self.plan_for(&segment) else { continue };
-            let (loader, done) = send_plan(self.main_loader(), plan).await;
+            let (loader, done) = send_plan(self.main_loader(), plan, self.asker.config.decrypt_check).await;
             self.main = Some(loader);
             self.segment_done(&segment, &done)?;
         }
@@ -252,7 +274,7 @@ impl<'a> Track<'a> {
                 && let Some(segment) = live.queue.pop_front()
             {
                 let Some(plan) = self.plan_for(&segment) else { continue };
-                download = Some((segment, send_plan(self.main_loader(), plan)));
+                download = Some((segment, send_plan(self.main_loader(), plan, self.asker.config.decrypt_check)));
                 if live.queue.is_empty() {
                     // An idle viewer keeps no room for segments: thousands of them would hold it all.
                     live.queue.shrink_to_fit();
@@ -368,10 +390,16 @@ impl<'a> Track<'a> {
     /// session.
     fn segment_done(&mut self, segment: &Segment, done: &[(Planned, Fetch)]) -> Result<(), Halt> {
         let mut failure = None;
+        let undecryptable = if self.asker.config.decrypt_check { decrypt_check(segment, done) } else { None };
         for (planned, fetch) in done {
-            let failed = outcome(planned, fetch);
+            let mut failed = outcome(planned, fetch);
+            if matches!(planned, Planned::Segment { .. }) && failed.is_none() {
+                failed.clone_from(&undecryptable);
+            }
             record(self.asker, kind_of(planned), fetch, failed.as_ref().map(|f| f.0));
             match (planned, &failed) {
+                // A key its segment does not decrypt with is asked for again with the next segment.
+                (Planned::Key { .. }, None) if undecryptable.is_some() => {}
                 (Planned::Init { .. }, None) => self.plan.loaded_init(segment),
                 (Planned::Key { uri, .. }, None) => self.plan.loaded_key(uri),
                 _ => {}

@@ -111,6 +111,7 @@ pub fn swarm_config(
         entry_kind: hls_swarm::stats::Kind::Multivariant,
         policy: hls_swarm::hls::VariantPolicy::First,
         renditions: Default::default(),
+        decrypt_check: false,
         buffer_target: Duration::from_secs(2),
         net: std::sync::Arc::new(net),
         recorder: hls_swarm::stats::Recorder::new(),
