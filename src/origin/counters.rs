@@ -17,18 +17,26 @@ use crate::metrics::text_writer::{Exposition, Type};
 pub enum ServedKind {
     Multivariant,
     MediaPlaylist,
+    /// A media segment, whole or a byte range of it (or of the resource holding it).
     Segment,
+    /// An fMP4 init section (EXT-X-MAP).
+    Init,
+    /// An AES-128 key (EXT-X-KEY).
+    Key,
     Other,
 }
 
 impl ServedKind {
-    pub const ALL: [ServedKind; 4] = [Self::Multivariant, Self::MediaPlaylist, Self::Segment, Self::Other];
+    pub const ALL: [ServedKind; 6] =
+        [Self::Multivariant, Self::MediaPlaylist, Self::Segment, Self::Init, Self::Key, Self::Other];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Multivariant => "multivariant",
             Self::MediaPlaylist => "media_playlist",
             Self::Segment => "segment",
+            Self::Init => "init",
+            Self::Key => "key",
             Self::Other => "other",
         }
     }
@@ -269,6 +277,10 @@ mod tests {
         c.record_for(ServedKind::Segment, Some(1), "aborted", 10);
         c.record_for(ServedKind::Segment, Some(0), "404", 0);
         c.record_for(ServedKind::Other, None, "999", 0);
+        c.record_for(ServedKind::Init, Some(0), "200", 700);
+        c.record(ServedKind::Key, "200", 16);
+        assert_eq!((c.requests(ServedKind::Init, "200"), c.body_bytes(ServedKind::Init)), (1, 700));
+        assert_eq!((c.requests(ServedKind::Key, "200"), c.body_bytes(ServedKind::Key)), (1, 16));
         assert_eq!(c.requests(ServedKind::Segment, "200"), 1);
         assert_eq!(c.requests_all(ServedKind::Segment), 3);
         assert_eq!(c.body_bytes(ServedKind::Segment), 1010);
@@ -292,5 +304,10 @@ mod tests {
             text.contains("hls_origin_response_body_bytes_total{kind=\"segment\",variant=\"720p\"} 1010\n"),
             "{text}"
         );
+        assert!(
+            text.contains("hls_origin_requests_total{kind=\"init\",variant=\"360p\",status=\"200\"} 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("hls_origin_response_body_bytes_total{kind=\"key\",variant=\"\"} 16\n"), "{text}");
     }
 }

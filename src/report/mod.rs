@@ -27,7 +27,8 @@ pub struct RunMeta {
     pub origin_metrics: Option<OriginView>,
 }
 
-/// What the origin says it served, by kind (`multivariant`, `media_playlist`, `segment`, `other`).
+/// What the origin says it served, by kind (`multivariant`, `media_playlist`, `segment`, `init`, `key`,
+/// `other`).
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct BuiltinOriginCounts {
     pub source: &'static str,
