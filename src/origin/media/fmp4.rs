@@ -197,11 +197,37 @@ impl Fragment {
 
 /// Bytes of a `moof` with `video_samples` video samples, and an audio `traf` when `audio`.
 pub fn moof_len(video_samples: usize, audio: bool) -> usize {
-    let tfdt = FULL_HEADER_LEN + 8;
-    let mfhd = FULL_HEADER_LEN + 4;
-    let video_traf = HEADER_LEN + (FULL_HEADER_LEN + 12) + tfdt + (FULL_HEADER_LEN + 12 + 4 * video_samples);
-    let audio_traf = HEADER_LEN + (FULL_HEADER_LEN + 16) + tfdt + (FULL_HEADER_LEN + 8);
-    HEADER_LEN + mfhd + video_traf + if audio { audio_traf } else { 0 }
+    let video_traf = HEADER_LEN + (FULL_HEADER_LEN + 12) + TFDT_LEN + (FULL_HEADER_LEN + 12 + 4 * video_samples);
+    HEADER_LEN + MFHD_LEN + video_traf + if audio { AUDIO_TRAF_LEN } else { 0 }
+}
+
+const TFDT_LEN: usize = FULL_HEADER_LEN + 8;
+const MFHD_LEN: usize = FULL_HEADER_LEN + 4;
+const AUDIO_TRAF_LEN: usize = HEADER_LEN + (FULL_HEADER_LEN + 16) + TFDT_LEN + (FULL_HEADER_LEN + 8);
+
+/// Segment `index` of an audio-only rendition (for [`super::build_audio_init`]): one fragment of
+/// the audio frames that segment `index` of the muxed streams holds (the same split and decode
+/// times), `moof` (`mfhd`, the audio `traf`) then `mdat`. Its `mfhd` sequence number is the global
+/// number of its first audio frame plus one.
+pub fn build_fmp4_audio_segment(frames_per_segment: u32, index: u64) -> Bytes {
+    let frames = u64::from(frames_per_segment.max(1));
+    let first = layout::audio_frames_before(index.wrapping_mul(frames));
+    let count = layout::audio_frames_before(index.wrapping_add(1).wrapping_mul(frames)).saturating_sub(first);
+    let raw = aac::silent_raw_frame();
+    let payload = count * raw.len() as u64;
+    let moof_len = HEADER_LEN + MFHD_LEN + AUDIO_TRAF_LEN;
+    let data_start = (moof_len + boxes::mdat_header_len(payload)) as u64;
+    let mut out = Vec::with_capacity(data_start as usize + payload as usize);
+    boxes::write_box(&mut out, b"moof", |out| {
+        boxes::write_full_box(out, b"mfhd", 0, 0, |out| out.put_u32(first.wrapping_add(1) as u32));
+        write_audio_traf(out, first, count, data_start);
+    });
+    debug_assert_eq!(out.len(), moof_len);
+    boxes::write_mdat_header(&mut out, payload);
+    for _ in 0..count {
+        out.put_slice(&raw);
+    }
+    Bytes::from(out)
 }
 
 /// Appends the fragment of `frames` of segment `index` to `out`.
@@ -223,7 +249,7 @@ fn write_fragment(out: &mut Vec<u8>, plan: &Plan, index: u64, frames: Range<u32>
         boxes::write_full_box(out, b"mfhd", 0, 0, |out| out.put_u32(fragment.first_frame.wrapping_add(1) as u32));
         write_video_traf(out, &fragment, independent, data_start + audio_len);
         if plan.audio {
-            write_audio_traf(out, &fragment, data_start);
+            write_audio_traf(out, fragment.first_audio, fragment.audio_frames, data_start);
         }
     });
     debug_assert_eq!(out.len() - moof_start, moof_len);
@@ -268,16 +294,17 @@ fn write_video_traf(out: &mut Vec<u8>, fragment: &Fragment, independent: bool, d
     });
 }
 
-fn write_audio_traf(out: &mut Vec<u8>, fragment: &Fragment, data_offset: u64) {
+/// The audio `traf` of `frames` samples from global audio frame `first_audio` on.
+fn write_audio_traf(out: &mut Vec<u8>, first_audio: u64, frames: u64, data_offset: u64) {
     boxes::write_box(out, b"traf", |out| {
         let defaults = [
             (DEFAULT_DURATION, aac::SAMPLES_PER_FRAME),
             (DEFAULT_SIZE, raw_audio_len() as u32),
             (DEFAULT_FLAGS, SYNC_SAMPLE),
         ];
-        write_tfhd_tfdt(out, AUDIO_TRACK, &defaults, audio_decode_time(fragment.first_audio));
+        write_tfhd_tfdt(out, AUDIO_TRACK, &defaults, audio_decode_time(first_audio));
         boxes::write_full_box(out, b"trun", 0, DATA_OFFSET, |out| {
-            out.put_u32(fragment.audio_frames as u32); // sample_count
+            out.put_u32(frames as u32); // sample_count
             out.put_u32(data_offset as u32);
         });
     });

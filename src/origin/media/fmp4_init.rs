@@ -20,19 +20,32 @@ const LANGUAGE_UND: u16 = (((b'u' - 0x60) as u16) << 10) | (((b'n' - 0x60) as u1
 /// The init section of `format`'s variant: what an `EXT-X-MAP` names (RFC 8216 4.3.2.5). It
 /// depends only on the picture size, the level and whether there is audio, never on time.
 pub fn build_init(format: &MediaFormat) -> Bytes {
-    let video = format.video_params();
+    write_init(Some(&format.video_params()), format.audio)
+}
+
+/// The init section of an audio-only rendition: the audio track alone, with the same track ID
+/// ([`AUDIO_TRACK`]) as in a muxed init, so its fragments are written the same way.
+pub fn build_audio_init() -> Bytes {
+    write_init(None, true)
+}
+
+fn write_init(video: Option<&VideoParams>, audio: bool) -> Bytes {
     let mut out = Vec::with_capacity(768);
     write_ftyp(&mut out);
     write_box(&mut out, b"moov", |out| {
-        let next_track = if format.audio { AUDIO_TRACK + 1 } else { VIDEO_TRACK + 1 };
+        let next_track = if audio { AUDIO_TRACK + 1 } else { VIDEO_TRACK + 1 };
         write_mvhd(out, next_track);
-        write_video_trak(out, &video);
-        if format.audio {
+        if let Some(video) = video {
+            write_video_trak(out, video);
+        }
+        if audio {
             write_audio_trak(out);
         }
         write_box(out, b"mvex", |out| {
-            write_trex(out, VIDEO_TRACK);
-            if format.audio {
+            if video.is_some() {
+                write_trex(out, VIDEO_TRACK);
+            }
+            if audio {
                 write_trex(out, AUDIO_TRACK);
             }
         });

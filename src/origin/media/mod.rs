@@ -17,7 +17,10 @@
 //! - [`boxes`]: ISO base media file format box writing (ISO/IEC 14496-12);
 //! - [`fmp4_init`]: the CMAF header, `ftyp` and `moov` ([`build_init`]);
 //! - [`fmp4`]: `moof` + `mdat` fragments with the TS timestamps and byte rate
-//!   ([`build_fmp4_segment`], and [`build_fmp4_part`] for LL-HLS parts).
+//!   ([`build_fmp4_segment`], and [`build_fmp4_part`] for LL-HLS parts);
+//! - [`rendition`]: what one playlist serves (audio and video muxed, or an audio-only rendition:
+//!   [`build_audio_segment`], [`build_audio_init`], [`build_fmp4_audio_segment`]) in either
+//!   container.
 
 mod aac;
 mod bits;
@@ -26,8 +29,11 @@ mod fmp4;
 mod fmp4_init;
 mod h264;
 mod layout;
+mod rendition;
 mod ts;
 
+#[cfg(test)]
+mod audio_tests;
 #[cfg(test)]
 mod boxparse;
 #[cfg(test)]
@@ -44,8 +50,9 @@ mod tsparse;
 use bytes::Bytes;
 use std::time::Duration;
 
-pub use fmp4::{build_fmp4_part, build_fmp4_segment, part_ranges};
-pub use fmp4_init::build_init;
+pub use fmp4::{build_fmp4_audio_segment, build_fmp4_part, build_fmp4_segment, part_ranges};
+pub use fmp4_init::{build_audio_init, build_init};
+pub use rendition::{Container, Rendition};
 
 use h264::{MAX_FRAME_NUM, VideoParams};
 use layout::Layout;
@@ -117,7 +124,7 @@ pub fn build_segment(format: &MediaFormat, index: u64) -> Bytes {
     let mut out = Vec::with_capacity(layout.total_packets as usize * ts::PACKET_LEN);
     let psi_cc = (index % 16) as u8;
     ts::write_pat(&mut out, psi_cc);
-    ts::write_pmt(&mut out, psi_cc, format.audio);
+    ts::write_pmt(&mut out, psi_cc, true, format.audio);
     let mut video_cc = layout.video_cc(index);
     let mut audio_cc = layout.audio_cc(index);
     let mut pes = Vec::with_capacity(ts::payload_capacity(layout.idr_packets as usize, true));
@@ -146,6 +153,40 @@ pub fn build_segment(format: &MediaFormat, index: u64) -> Bytes {
         ts::write_null_packet(&mut out);
     }
     Bytes::from(out)
+}
+
+/// Segment `index` of an audio-only rendition in MPEG-TS: PAT, a PMT listing only the AAC stream
+/// (which carries the PCR), then one PES per AAC frame, each in its own packets with a PCR in the
+/// first. It holds the audio frames segment `index` of a muxed stream holds (the same PTS), so an
+/// audio rendition lines up with video-only variants. No null packets: its size follows its frame
+/// count, which varies by one from segment to segment.
+pub fn build_audio_segment(frames_per_segment: u32, index: u64) -> Bytes {
+    let (first, end) = audio_span(frames_per_segment, index);
+    let adts = aac::silent_adts_frame();
+    let per_frame = ts::packets_needed(PES_HEADER_LEN + adts.len(), true) as u64;
+    let mut out = Vec::with_capacity((2 + (end - first) * per_frame) as usize * ts::PACKET_LEN);
+    let psi_cc = (index % 16) as u8;
+    ts::write_pat(&mut out, psi_cc);
+    ts::write_pmt(&mut out, psi_cc, false, true);
+    let mut cc = ((first % 16) * (per_frame % 16) % 16) as u8;
+    let mut pes = Vec::with_capacity(PES_HEADER_LEN + adts.len());
+    for j in first..end {
+        pes.clear();
+        ts::write_pes_header(&mut pes, ts::STREAM_ID_AUDIO, layout::audio_pts(j), Some(adts.len()));
+        pes.extend_from_slice(&adts);
+        let mark = PcrMark { pcr_base: layout::audio_pts(j).wrapping_sub(layout::PCR_DELAY), random_access: true };
+        cc = ts::write_pes_packets(&mut out, ts::AUDIO_PID, cc, &pes, Some(mark));
+    }
+    Bytes::from(out)
+}
+
+/// The global numbers `first..end` of the audio frames of segment `index` (the split
+/// [`layout::audio_frames_before`] makes: by PTS).
+fn audio_span(frames_per_segment: u32, index: u64) -> (u64, u64) {
+    let frames = u64::from(frames_per_segment.max(1));
+    let first = layout::audio_frames_before(index.wrapping_mul(frames));
+    let end = layout::audio_frames_before(index.wrapping_add(1).wrapping_mul(frames));
+    (first, end.max(first))
 }
 
 /// Fills `pes` with a video PES packet of exactly `capacity` bytes (the payload of the frame's

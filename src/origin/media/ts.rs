@@ -64,15 +64,20 @@ pub fn write_pat(out: &mut Vec<u8>, cc: u8) {
     write_psi_packet(out, PAT_PID, cc, &psi_section(0x00, 1, &body));
 }
 
-/// TS_program_map_section (2.4.4.8): H.264 video (carrying the PCR) and optionally ADTS AAC.
-pub fn write_pmt(out: &mut Vec<u8>, cc: u8, audio: bool) {
-    let mut body = Vec::with_capacity(14);
-    body.extend_from_slice(&(0xE000 | VIDEO_PID).to_be_bytes()); // '111' PCR_PID
-    body.extend_from_slice(&0xF000u16.to_be_bytes()); // '1111' program_info_length 0
-    let mut streams = vec![(STREAM_TYPE_H264, VIDEO_PID)];
+/// TS_program_map_section (2.4.4.8): H.264 video and/or ADTS AAC; the first stream listed carries
+/// the PCR (video when there is video).
+pub fn write_pmt(out: &mut Vec<u8>, cc: u8, video: bool, audio: bool) {
+    let mut streams = Vec::with_capacity(2);
+    if video {
+        streams.push((STREAM_TYPE_H264, VIDEO_PID));
+    }
     if audio {
         streams.push((STREAM_TYPE_ADTS_AAC, AUDIO_PID));
     }
+    let pcr_pid = streams.first().map_or(VIDEO_PID, |s| s.1);
+    let mut body = Vec::with_capacity(14);
+    body.extend_from_slice(&(0xE000 | pcr_pid).to_be_bytes()); // '111' PCR_PID
+    body.extend_from_slice(&0xF000u16.to_be_bytes()); // '1111' program_info_length 0
     for (stream_type, pid) in streams {
         body.push(stream_type);
         body.extend_from_slice(&(0xE000 | pid).to_be_bytes()); // '111' elementary_PID
