@@ -25,7 +25,7 @@ pub enum Command {
     /// Play a swarm of measured viewers against an HLS stream (the built-in origin when no URL is given).
     Run(Box<RunArgs>),
     /// Serve a synthetic live (or VOD) HLS stream from memory, with ground-truth counters and faults.
-    Origin(OriginArgs),
+    Origin(Box<OriginArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -219,11 +219,39 @@ pub struct OriginArgs {
     /// Video only (no AAC audio track).
     #[arg(long)]
     pub no_audio: bool,
-    /// Seed for fault decisions: the same seed and request order give the same faults.
+    /// Seed for fault decisions and AES-128 keys: the same seed and request order give the same
+    /// faults, the same seed the same keys.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Segment container: MPEG-TS, or fMP4 (CMAF) with an init section per variant (EXT-X-MAP).
+    #[arg(long, value_enum, default_value_t = ContainerArg::Ts)]
+    pub container: ContainerArg,
+    /// Audio as a rendition of its own (EXT-X-MEDIA, /audio/stream.m3u8); the variants are video only.
+    #[arg(long)]
+    pub audio_rendition: bool,
+    /// Serve each variant's segments as byte ranges (EXT-X-BYTERANGE) of one file per N segments.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub byterange: Option<u32>,
+    /// Encrypt every segment (AES-128-CBC); keys under /keys/<n>.key.
+    #[arg(long, value_enum, value_name = "METHOD")]
+    pub encrypt: Option<EncryptArg>,
+    /// Segments per key with --encrypt: a new key (and EXT-X-KEY) every N segments [default: 10].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub key_rotation: Option<u32>,
     #[command(flatten)]
     pub faults: FaultArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ContainerArg {
+    Ts,
+    Fmp4,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum EncryptArg {
+    #[value(name = "aes-128")]
+    Aes128,
 }
 
 #[derive(Debug, Args)]

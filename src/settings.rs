@@ -10,14 +10,14 @@ use std::time::Duration;
 use http::HeaderValue;
 use url::Url;
 
-use crate::cli::{EngineArg, OriginArgs, OriginMetricsArgs, RunArgs, VariantArg};
+use crate::cli::{ContainerArg, EngineArg, OriginArgs, OriginMetricsArgs, RunArgs, VariantArg};
 use crate::engine::Plan;
 use crate::error::{Error, Result};
 use crate::hls::{RenditionPolicy, VariantPolicy};
 use crate::metrics::ScrapeConfig;
 use crate::metrics::exporter::MetricsAddr;
 use crate::net::NetConfig;
-use crate::origin::{FaultConfig, OriginConfig};
+use crate::origin::{Container, Encryption, FaultConfig, OriginConfig};
 
 /// Redirects a request follows before it is a `redirect_loop` error.
 const MAX_REDIRECTS: u32 = 5;
@@ -193,7 +193,10 @@ pub fn origin_config(args: &OriginArgs) -> Result<OriginConfig> {
     if args.vod.is_some_and(|vod| vod < args.segment_duration) {
         return Err(Error::usage("--vod must be at least one --segment-duration long"));
     }
-    Ok(OriginConfig {
+    if args.key_rotation.is_some() && args.encrypt.is_none() {
+        return Err(Error::usage("--key-rotation needs --encrypt aes-128"));
+    }
+    let config = OriginConfig {
         listen: args.listen,
         variants: args.variants.0.clone(),
         window: args.window,
@@ -210,7 +213,18 @@ pub fn origin_config(args: &OriginArgs) -> Result<OriginConfig> {
             bandwidth: args.faults.bandwidth,
             stale_playlist: args.faults.stale_playlist.filter(|d| !d.is_zero()),
         },
-    })
+        container: match args.container {
+            ContainerArg::Ts => Container::Ts,
+            ContainerArg::Fmp4 => Container::Fmp4,
+        },
+        audio_rendition: args.audio_rendition,
+        byterange: args.byterange,
+        encryption: args
+            .encrypt
+            .map(|_| Encryption { key_rotation: args.key_rotation.unwrap_or(Encryption::DEFAULT_KEY_ROTATION) }),
+    };
+    config.check().map_err(Error::usage)?;
+    Ok(config)
 }
 
 #[cfg(test)]
@@ -260,10 +274,48 @@ mod tests {
         assert_eq!(run_settings(&["--duration", "3s"]).unwrap().plan.duration, Some(Duration::from_secs(3)));
     }
 
+    fn origin_settings(args: &[&str]) -> Result<OriginConfig> {
+        let cli = Cli::try_parse_from([&["hls-swarm", "origin"], args].concat()).expect("flags parse");
+        let Command::Origin(args) = cli.command else { unreachable!("an origin command") };
+        origin_config(&args)
+    }
+
     #[test]
     fn a_vod_shorter_than_a_segment_is_a_usage_error() {
-        let cli = Cli::try_parse_from(["hls-swarm", "origin", "--vod", "1s", "--segment-duration", "2s"]).unwrap();
-        let Command::Origin(args) = cli.command else { unreachable!("an origin command") };
-        assert!(matches!(origin_config(&args), Err(Error::Usage(m)) if m.contains("--vod")));
+        let result = origin_settings(&["--vod", "1s", "--segment-duration", "2s"]);
+        assert!(matches!(result, Err(Error::Usage(m)) if m.contains("--vod")));
+    }
+
+    #[test]
+    fn stream_forms_combine_and_unsupported_combinations_name_the_flags() {
+        let all = ["--container", "fmp4", "--audio-rendition", "--byterange", "4", "--encrypt", "aes-128"];
+        let config = origin_settings(&all).unwrap();
+        assert_eq!(config.container, Container::Fmp4);
+        assert!(config.audio_rendition);
+        assert_eq!(config.byterange, Some(4));
+        assert_eq!(config.encryption, Some(Encryption { key_rotation: 10 }));
+        let rotated = origin_settings(&["--encrypt", "aes-128", "--key-rotation", "3"]).unwrap();
+        assert_eq!(rotated.encryption, Some(Encryption { key_rotation: 3 }));
+        let plain = origin_settings(&[]).unwrap();
+        assert_eq!(
+            (plain.container, plain.audio_rendition, plain.byterange, plain.encryption),
+            (Container::Ts, false, None, None)
+        );
+        let usage = |args: &[&str]| match origin_settings(args) {
+            Err(Error::Usage(m)) => m,
+            other => panic!("{args:?}: {:?}", other.map(|_| ())),
+        };
+        let no_audio = usage(&["--audio-rendition", "--no-audio"]);
+        assert!(no_audio.contains("--audio-rendition") && no_audio.contains("--no-audio"), "{no_audio}");
+        let rotation = usage(&["--key-rotation", "5"]);
+        assert!(rotation.contains("--key-rotation") && rotation.contains("--encrypt"), "{rotation}");
+        for bad in [
+            &["--byterange", "0"][..],
+            &["--encrypt", "aes-256"],
+            &["--container", "mp4"],
+            &["--encrypt", "aes-128", "--key-rotation", "0"],
+        ] {
+            assert!(Cli::try_parse_from([&["hls-swarm", "origin"], bad].concat()).is_err(), "{bad:?}");
+        }
     }
 }

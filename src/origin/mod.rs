@@ -1,15 +1,20 @@
 //! The built-in origin: a synthetic live (or VOD) HLS stream served from memory.
 //!
-//! - [`media`]: the MPEG-TS/H.264/AAC muxer that builds segments without an encoder;
+//! - [`media`]: the MPEG-TS and fMP4 H.264/AAC muxers that build segments without an encoder;
 //! - `clock`: which segments exist at a given instant (live window, VOD, stale-playlist fault);
 //! - `playlist`: multivariant and media playlist text (pure);
-//! - `server`: the hyper server, routing, Range, faults and counting bodies;
+//! - `keys`: AES-128 keys from the seed, and segment encryption;
+//! - `server`: the hyper server, routing, Range, byte-range resources, faults and counting bodies;
 //! - `counters`: the ground truth it exposes on `/metrics`.
+//!
+//! The stream forms combine freely: MPEG-TS or fMP4 (`Container`), audio muxed or an audio rendition
+//! of its own, a file per segment or byte ranges of a resource per N segments, clear or AES-128.
 
 mod body;
 pub mod clock;
 pub mod counters;
 mod faults;
+mod keys;
 pub mod media;
 pub mod playlist;
 mod range;
@@ -28,7 +33,11 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 pub use counters::{Counters, Fault, ServedKind};
-use media::{FPS, MediaFormat, width_for_height};
+pub use media::Container;
+use media::{FPS, MediaFormat, Rendition, width_for_height};
+
+/// Folder and counter label of the audio rendition (`/audio/stream.m3u8`).
+pub const AUDIO_RENDITION: &str = "audio";
 
 /// One rendition of the ABR ladder.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,6 +72,26 @@ pub struct OriginConfig {
     pub audio: bool,
     pub seed: u64,
     pub faults: FaultConfig,
+    /// MPEG-TS segments, or fMP4 ones with an init section per variant (`init.mp4`).
+    pub container: Container,
+    /// Audio as an EXT-X-MEDIA rendition of its own (`audio/stream.m3u8`), the variants video only.
+    pub audio_rendition: bool,
+    /// Segments per byte-range resource (EXT-X-BYTERANGE), or `None`: a file per segment.
+    pub byterange: Option<u32>,
+    /// AES-128 segment encryption, when set.
+    pub encryption: Option<Encryption>,
+}
+
+/// AES-128-CBC of every whole segment (RFC 8216 4.3.2.4), keys under `/keys/<n>.key`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Encryption {
+    /// Segments per key (at least 1).
+    pub key_rotation: u32,
+}
+
+impl Encryption {
+    /// `--key-rotation`'s default.
+    pub const DEFAULT_KEY_ROTATION: u32 = 10;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +100,8 @@ pub enum OriginError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("cannot start the origin's threads: {0}")]
     Runtime(std::io::Error),
+    #[error("{0}")]
+    Config(String),
 }
 
 impl OriginConfig {
@@ -91,7 +122,31 @@ impl OriginConfig {
             audio: true,
             seed: 1,
             faults: FaultConfig::default(),
+            container: Container::Ts,
+            audio_rendition: false,
+            byterange: None,
+            encryption: None,
         }
+    }
+
+    /// Rejects forms that cannot be served together; each message names the flags to change.
+    pub fn check(&self) -> Result<(), String> {
+        if self.audio_rendition && !self.audio {
+            return Err("--audio-rendition needs audio: leave out --no-audio".into());
+        }
+        if self.byterange == Some(0) {
+            return Err("--byterange must be at least 1 (segments per resource)".into());
+        }
+        if self.encryption.is_some_and(|e| e.key_rotation == 0) {
+            return Err("--key-rotation must be at least 1 (segments per key)".into());
+        }
+        if let Some(v) = self.variants.iter().find(|v| v.name == AUDIO_RENDITION || v.name == "keys") {
+            return Err(format!(
+                "variant name '{}' is taken by the origin's own paths; rename it in --variants",
+                v.name
+            ));
+        }
+        Ok(())
     }
 
     /// Frames per segment at [`FPS`]: the segment duration rounded to whole frames (at least one).
@@ -110,7 +165,7 @@ impl OriginConfig {
             height: v.height,
             bitrate: v.bitrate,
             frames_per_segment: self.frames_per_segment(),
-            audio: self.audio,
+            audio: self.audio && !self.audio_rendition,
         }
     }
 }
@@ -154,6 +209,7 @@ impl OriginHandle {
 
 /// Binds `config.listen` and serves in a background task of the current tokio runtime.
 pub async fn spawn(config: OriginConfig) -> Result<OriginHandle, OriginError> {
+    config.check().map_err(OriginError::Config)?;
     let listener =
         TcpListener::bind(config.listen).await.map_err(|source| OriginError::Bind { addr: config.listen, source })?;
     let (stop, stopped) = oneshot::channel::<()>();
@@ -174,6 +230,7 @@ pub async fn spawn(config: OriginConfig) -> Result<OriginHandle, OriginError> {
 /// `hls-swarm-origin`), as `hls-swarm origin` does: `hls-swarm run` without a URL uses it, so the
 /// server under test never shares a thread with the viewers timing it.
 pub fn spawn_dedicated(config: OriginConfig, threads: usize) -> Result<OriginHandle, OriginError> {
+    config.check().map_err(OriginError::Config)?;
     let bind = |source| OriginError::Bind { addr: config.listen, source };
     let std_listener = std::net::TcpListener::bind(config.listen).map_err(bind)?;
     std_listener.set_nonblocking(true).map_err(bind)?;
@@ -235,9 +292,53 @@ fn build_state(config: &OriginConfig) -> server::OriginState {
         config.vod,
         config.faults.stale_playlist,
     );
-    let capacity = (config.window as usize + clock::LATE_GRACE_SEGMENTS as usize + 2).max(16);
+    let params = playlist::MediaParams {
+        segment_duration: segment,
+        start_sequence: config.start_sequence,
+        container: config.container,
+        byterange: config.byterange.map(u64::from),
+        key_rotation: config.encryption.map(|e| u64::from(e.key_rotation)),
+    };
+    let keys = config.encryption.map(|e| keys::KeySchedule::new(config.seed, u64::from(e.key_rotation)));
+    let mut renditions: Vec<(String, Rendition)> =
+        config.variants.iter().map(|v| (v.name.clone(), Rendition::Muxed(config.format(v)))).collect();
+    if config.audio_rendition {
+        let frames_per_segment = config.frames_per_segment();
+        renditions.push((AUDIO_RENDITION.to_string(), Rendition::AudioOnly { frames_per_segment }));
+    }
+    let max_age = segment.as_secs() / 2;
+    server::OriginState {
+        clock,
+        master: Bytes::from(multivariant(config, params.version())),
+        tracks: renditions.into_iter().map(|(name, rendition)| track(config, name, rendition, keys.clone())).collect(),
+        params,
+        keys,
+        counters: Arc::new(Counters::with_variants(variant_labels(config))),
+        faults: faults::FaultPlan::new(config.faults.clone(), config.seed),
+        playlist_cache_control: HeaderValue::from_str(&format!("max-age={max_age}"))
+            .unwrap_or(HeaderValue::from_static("max-age=1")),
+    }
+}
+
+/// Counter labels: the ladder's names, then the audio rendition's.
+fn variant_labels(config: &OriginConfig) -> Vec<String> {
+    let mut names: Vec<String> = config.variants.iter().map(|v| v.name.clone()).collect();
+    if config.audio_rendition {
+        names.push(AUDIO_RENDITION.to_string());
+    }
+    names
+}
+
+/// The multivariant playlist. With an audio rendition each variant's CODECS and BANDWIDTH also
+/// count the audio it plays (RFC 8216 4.3.4.2).
+fn multivariant(config: &OriginConfig, version: u8) -> String {
+    let audio_bitrate =
+        config.audio_rendition.then(|| Rendition::audio_peak_bitrate(config.frames_per_segment(), config.container));
     let formats: Vec<MediaFormat> = config.variants.iter().map(|v| config.format(v)).collect();
-    let codecs: Vec<String> = formats.iter().map(MediaFormat::codecs).collect();
+    let codecs: Vec<String> = formats
+        .iter()
+        .map(|f| if audio_bitrate.is_some() { format!("{},mp4a.40.2", f.codecs()) } else { f.codecs() })
+        .collect();
     let entries: Vec<playlist::VariantEntry<'_>> = config
         .variants
         .iter()
@@ -245,29 +346,28 @@ fn build_state(config: &OriginConfig) -> server::OriginState {
         .zip(&codecs)
         .map(|((v, f), c)| playlist::VariantEntry {
             name: &v.name,
-            bandwidth: v.bitrate,
+            bandwidth: v.bitrate + audio_bitrate.unwrap_or(0),
             width: f.width,
             height: f.height,
             codecs: c,
         })
         .collect();
-    let master = Bytes::from(playlist::multivariant(&entries));
-    let max_age = segment.as_secs() / 2;
-    server::OriginState {
-        clock,
-        variants: config
-            .variants
-            .iter()
-            .zip(formats)
-            .map(|(v, f)| server::Variant { name: v.name.clone(), cache: segments::SegmentCache::new(f, capacity) })
-            .collect(),
-        master,
-        params: playlist::MediaParams { segment_duration: segment, start_sequence: config.start_sequence },
-        counters: Arc::new(Counters::with_variants(config.variants.iter().map(|v| v.name.clone()).collect())),
-        faults: faults::FaultPlan::new(config.faults.clone(), config.seed),
-        playlist_cache_control: HeaderValue::from_str(&format!("max-age={max_age}"))
-            .unwrap_or(HeaderValue::from_static("max-age=1")),
-    }
+    playlist::multivariant(&entries, config.audio_rendition.then_some(AUDIO_RENDITION), version)
+}
+
+/// One playlist's track: its segments (encrypted when keys are given) and its fMP4 init section.
+fn track(config: &OriginConfig, name: String, rendition: Rendition, keys: Option<keys::KeySchedule>) -> server::Track {
+    let capacity = (config.window as usize + clock::LATE_GRACE_SEGMENTS as usize + 2).max(16);
+    let init = (config.container == Container::Fmp4).then(|| rendition.init());
+    let (container, start_sequence) = (config.container, config.start_sequence);
+    let build: segments::Builder = Box::new(move |index| {
+        let plain = rendition.segment(container, index);
+        match &keys {
+            Some(keys) => Bytes::from(keys.encrypt(index, start_sequence.wrapping_add(index), &plain)),
+            None => plain,
+        }
+    });
+    server::Track { name, cache: segments::SegmentCache::new(build, capacity), init }
 }
 
 /// Serves until Ctrl-C or SIGTERM; prints the base URL as the first line on stdout.
@@ -276,10 +376,14 @@ pub async fn serve_until_signal(config: OriginConfig) -> anyhow::Result<()> {
     let origin = spawn(config.clone()).await?;
     println!("{}", origin.url());
     tracing::info!(
-        "origin: {} variant(s), {:.3} s segments, {}",
+        "origin: {} variant(s), {:.3} s segments, {}, {:?}{}{}{}",
         config.variants.len(),
         config.effective_segment_duration().as_secs_f64(),
-        if config.vod.is_some() { "VOD" } else { "live" }
+        if config.vod.is_some() { "VOD" } else { "live" },
+        config.container,
+        if config.audio_rendition { ", audio rendition" } else { "" },
+        config.byterange.map_or(String::new(), |n| format!(", byte ranges of {n} segment(s)")),
+        config.encryption.map_or(String::new(), |e| format!(", AES-128 (a key per {} segments)", e.key_rotation)),
     );
     stop.await;
     tracing::info!("origin: shutting down");

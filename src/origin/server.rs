@@ -1,4 +1,8 @@
 //! The origin's HTTP side: routing, response heads like a tuned nginx origin, Range, HEAD, faults.
+//!
+//! URL scheme, per track (a variant, or the audio rendition `audio`): `/<track>/stream.m3u8`,
+//! `/<track>/seg00042.ts` (or `.m4s`), `/<track>/init.mp4` (fMP4), `/<track>/file00003.ts` (byte-range
+//! resource 3: segments `3 * n .. 4 * n` from the stream's first); and `/keys/<n>.key` (AES-128).
 //! `run` takes a bound listener and a shutdown future (as mini-redis' `server::run` does), so the CLI,
 //! `hls-swarm run` and the tests all start it the same way.
 
@@ -19,7 +23,8 @@ use super::body::OriginBody;
 use super::clock::StreamClock;
 use super::counters::{Counters, Fault, ServedKind, status_label};
 use super::faults::FaultPlan;
-use super::playlist::{self, MediaParams};
+use super::keys::KeySchedule;
+use super::playlist::{self, MediaParams, SegmentFacts};
 use super::range::{RangeOutcome, parse_range};
 use super::segments::SegmentCache;
 use crate::net::server::{Http1Limits, serve_http1};
@@ -29,17 +34,22 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Largest request head accepted (hyper answers 431 beyond it).
 const MAX_HEAD_BYTES: usize = 16 * 1024;
 
-pub struct Variant {
+/// One media playlist's files: a variant, or the audio rendition (after the ladder, so its position
+/// is its counter slot).
+pub struct Track {
     pub name: String,
     pub cache: SegmentCache,
+    /// The fMP4 init section.
+    pub init: Option<Bytes>,
 }
 
 /// Everything a request handler reads; shared by all connections.
 pub struct OriginState {
     pub clock: StreamClock,
-    pub variants: Vec<Variant>,
+    pub tracks: Vec<Track>,
     pub master: Bytes,
     pub params: MediaParams,
+    pub keys: Option<KeySchedule>,
     pub counters: Arc<Counters>,
     pub faults: FaultPlan,
     /// `max-age` of live media playlists: half a segment, as tuned origins set it.
@@ -72,24 +82,40 @@ enum Route<'a> {
     /// `/stream.m3u8`: the first variant's playlist, its URIs prefixed with the variant's folder.
     RootMedia,
     Segment(usize, u64),
+    /// A byte-range resource, by number.
+    Resource(usize, u64),
+    Init(usize),
+    Key(u64),
     Listing(usize),
     Metrics,
     NotFound(&'a str),
 }
 
 impl Route<'_> {
-    /// The variant a route serves (`/stream.m3u8` is the first's).
-    fn variant(&self) -> Option<usize> {
+    /// The track a route serves (`/stream.m3u8` is the first variant's).
+    fn track(&self) -> Option<usize> {
         match self {
-            Route::Media(v) | Route::Segment(v, _) => Some(*v),
+            Route::Media(t) | Route::Segment(t, _) | Route::Resource(t, _) | Route::Init(t) => Some(*t),
             Route::RootMedia => Some(0),
+            _ => None,
+        }
+    }
+
+    /// The kind it is counted as; `None`: not media (metrics, listings, 404s).
+    fn kind(&self) -> Option<ServedKind> {
+        match self {
+            Route::Multivariant => Some(ServedKind::Multivariant),
+            Route::Media(_) | Route::RootMedia => Some(ServedKind::MediaPlaylist),
+            Route::Segment(..) | Route::Resource(..) => Some(ServedKind::Segment),
+            Route::Init(_) => Some(ServedKind::Init),
+            Route::Key(_) => Some(ServedKind::Key),
             _ => None,
         }
     }
 }
 
 fn route<'a>(state: &OriginState, path: &'a str) -> Route<'a> {
-    let find = |name: &str| state.variants.iter().position(|v| v.name == name);
+    let find = |name: &str| state.tracks.iter().position(|t| t.name == name);
     match path {
         "/master.m3u8" => return Route::Multivariant,
         "/stream.m3u8" => return Route::RootMedia,
@@ -97,14 +123,25 @@ fn route<'a>(state: &OriginState, path: &'a str) -> Route<'a> {
         "/metrics" => return Route::Metrics,
         _ => {}
     }
+    if state.keys.is_some()
+        && let Some(number) = playlist::parse_key_path(path)
+    {
+        return Route::Key(number);
+    }
     let rest = path.strip_prefix('/').unwrap_or(path);
     let Some((name, file)) = rest.split_once('/') else { return Route::NotFound(path) };
-    let Some(v) = find(name) else { return Route::NotFound(path) };
+    let Some(t) = find(name) else { return Route::NotFound(path) };
+    let container = state.params.container;
     match file {
-        "stream.m3u8" => Route::Media(v),
-        "files/json/" | "files/json" => Route::Listing(v),
-        _ => match playlist::parse_segment_name(file) {
-            Some(seq) => Route::Segment(v, seq),
+        "stream.m3u8" => Route::Media(t),
+        "files/json/" | "files/json" => Route::Listing(t),
+        playlist::INIT_NAME if state.tracks[t].init.is_some() => Route::Init(t),
+        _ if state.params.byterange.is_some() => match playlist::parse_resource_name(file, container) {
+            Some(number) => Route::Resource(t, number),
+            None => Route::NotFound(path),
+        },
+        _ => match playlist::parse_segment_name(file, container) {
+            Some(seq) => Route::Segment(t, seq),
             None => Route::NotFound(path),
         },
     }
@@ -147,36 +184,36 @@ async fn handle(state: &OriginState, req: Request<Incoming>) -> Response<OriginB
         reply.extra = Some((header::ALLOW, HeaderValue::from_static(METHODS)));
         return finish(state, reply, false, None);
     }
-    let is_segment = matches!(route, Route::Segment(..));
-    let kind = match route {
-        Route::Multivariant => ServedKind::Multivariant,
-        Route::Media(_) | Route::RootMedia => ServedKind::MediaPlaylist,
-        Route::Segment(..) => ServedKind::Segment,
-        _ => return finish(state, other(state, route), head_only, None),
-    };
+    let Some(kind) = route.kind() else { return finish(state, other(state, route), head_only, None) };
     if let Some(delay) = state.faults.config.delay {
         state.counters.fault(Fault::Delay);
         tokio::time::sleep(delay).await;
     }
-    let decision = state.faults.decide(is_segment, &state.counters);
+    // Init sections and keys are files a player fetches like segments, and fail like them.
+    let segment_like = !matches!(kind, ServedKind::Multivariant | ServedKind::MediaPlaylist);
+    let decision = state.faults.decide(segment_like, &state.counters);
     if let Some(code) = decision.status {
         let status = StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-        let reply = Reply { variant: route.variant(), ..Reply::empty(kind, status) };
+        let reply = Reply { variant: route.track(), ..Reply::empty(kind, status) };
         return finish(state, reply, head_only, None);
     }
     let now = Instant::now();
+    let range = req.headers().get(header::RANGE);
     let reply = match route {
         Route::Multivariant => {
             let mut r = Reply::new(kind, StatusCode::OK, PLAYLIST_TYPE, state.master.clone());
             r.cache_control = Some(HeaderValue::from_static("max-age=60"));
             r
         }
-        Route::Media(_) => media_playlist(state, "", now),
-        Route::RootMedia => media_playlist(state, &format!("{}/", state.variants[0].name), now),
-        Route::Segment(v, seq) => segment(state, v, seq, now, req.headers().get(header::RANGE)),
+        Route::Media(t) => media_playlist(state, t, "", now),
+        Route::RootMedia => media_playlist(state, 0, &format!("{}/", state.tracks[0].name), now),
+        Route::Segment(t, seq) => segment(state, t, seq, now, range),
+        Route::Resource(t, number) => resource(state, t, number, now, range),
+        Route::Init(t) => init(state, t, range),
+        Route::Key(number) => key(state, number, now),
         _ => Reply::empty(kind, StatusCode::NOT_FOUND),
     };
-    let reply = Reply { variant: route.variant(), ..reply };
+    let reply = Reply { variant: route.track(), ..reply };
     finish(state, reply, head_only, decision.reset_after)
 }
 
@@ -247,20 +284,32 @@ fn finish(state: &OriginState, reply: Reply, head_only: bool, reset_after: Optio
     resp
 }
 
-fn media_playlist(state: &OriginState, prefix: &str, now: Instant) -> Reply {
+fn media_playlist(state: &OriginState, track: usize, prefix: &str, now: Instant) -> Reply {
     let view = state.clock.playlist_view(now);
     if view.stale {
         state.counters.fault(Fault::StalePlaylist);
     }
-    // Every variant shares the clock, so the playlists differ only in where their URIs point.
-    let text = playlist::media(&view, &state.params, prefix, |i| state.clock.program_date_time(i));
+    // Every track shares the clock, so the playlists differ only in where their URIs point and, with
+    // byte ranges, in the segments' lengths.
+    let cache = &state.tracks[track].cache;
+    let keep_lengths_from = first_of_resource(state, state.clock.oldest_servable(now).min(view.first));
+    let facts = SegmentFacts {
+        program_date_time: |i| state.clock.program_date_time(i),
+        len: |i| cache.len(i, keep_lengths_from),
+    };
+    let text = playlist::media(&view, &state.params, prefix, facts);
     let mut r = Reply::new(ServedKind::MediaPlaylist, StatusCode::OK, PLAYLIST_TYPE, Bytes::from(text));
     r.cache_control =
         Some(if view.ended { HeaderValue::from_static("max-age=60") } else { state.playlist_cache_control.clone() });
     r
 }
 
-fn segment(state: &OriginState, variant: usize, sequence: u64, now: Instant, range: Option<&HeaderValue>) -> Reply {
+/// The first segment of the byte-range resource holding segment `index` (`index` without byte ranges).
+fn first_of_resource(state: &OriginState, index: u64) -> u64 {
+    state.params.resource_of(index).map_or(index, |(_, first)| first)
+}
+
+fn segment(state: &OriginState, track: usize, sequence: u64, now: Instant, range: Option<&HeaderValue>) -> Reply {
     let kind = ServedKind::Segment;
     let Some(index) = sequence.checked_sub(state.params.start_sequence) else {
         return Reply::empty(kind, StatusCode::NOT_FOUND);
@@ -268,14 +317,70 @@ fn segment(state: &OriginState, variant: usize, sequence: u64, now: Instant, ran
     if !state.clock.servable(index, now) {
         return Reply::empty(kind, StatusCode::NOT_FOUND);
     }
-    let data = state.variants[variant].cache.get(index, state.clock.oldest_servable(now));
-    let len = data.len() as u64;
+    let data = state.tracks[track].cache.get(index, state.clock.oldest_servable(now));
+    let mut r = ranged(kind, state.params.container.content_type(), data.len() as u64, range, |a, b| {
+        data.slice(a as usize..b as usize)
+    });
+    r.cache_control.get_or_insert(HeaderValue::from_static("max-age=60, immutable"));
+    r
+}
+
+/// Byte-range resource `number` of `track`: its segments one after another, as far as they are
+/// produced (a live resource grows like a file a packager appends to). A plain GET gets it whole; a
+/// `Range` gets those bytes, sliced from one segment without a copy when they lie in one. It is
+/// servable while its newest segment is.
+fn resource(state: &OriginState, track: usize, number: u64, now: Instant, range: Option<&HeaderValue>) -> Reply {
+    let kind = ServedKind::Segment;
+    let n = state.params.byterange.unwrap_or(1);
+    let first = number.checked_mul(n);
+    let end = first.map(|f| f.saturating_add(n).min(state.clock.produced(now)));
+    let (Some(first), Some(end)) = (first, end) else { return Reply::empty(kind, StatusCode::NOT_FOUND) };
+    if end <= first || !state.clock.servable(end - 1, now) {
+        return Reply::empty(kind, StatusCode::NOT_FOUND);
+    }
+    let cache = &state.tracks[track].cache;
+    let keep = first.min(state.clock.oldest_servable(now));
+    let lens: Vec<u64> = (first..end).map(|i| cache.len(i, first_of_resource(state, keep))).collect();
+    let total = lens.iter().sum();
+    let content_type = state.params.container.content_type();
+    let mut r = ranged(kind, content_type, total, range, |a, b| {
+        let mut parts = Vec::new();
+        let mut at = 0;
+        for (i, len) in (first..end).zip(&lens) {
+            let (start, stop) = (a.max(at), b.min(at + len));
+            if start < stop {
+                parts.push(cache.get(i, keep).slice((start - at) as usize..(stop - at) as usize));
+            }
+            at += len;
+        }
+        match parts.len() {
+            1 => parts.remove(0),
+            _ => Bytes::from(parts.concat()),
+        }
+    });
+    let complete = end - first == n || state.clock.playlist_view(now).ended;
+    if !complete {
+        // Still growing: a cache must not keep this length.
+        r.cache_control = Some(state.playlist_cache_control.clone());
+    }
+    r.cache_control.get_or_insert(HeaderValue::from_static("max-age=60, immutable"));
+    r
+}
+
+/// A body of `len` bytes, whole or the range the request asked for (200, 206 with Content-Range, or
+/// 416); `bytes(a, b)` gives bytes `a..b`, and is called only for what is sent.
+fn ranged(
+    kind: ServedKind,
+    content_type: &'static str,
+    len: u64,
+    range: Option<&HeaderValue>,
+    bytes: impl FnOnce(u64, u64) -> Bytes,
+) -> Reply {
     let range = range.and_then(|r| r.to_str().ok()).map_or(RangeOutcome::Full, |r| parse_range(r, len));
-    let mut r = match range {
-        RangeOutcome::Full => Reply::new(kind, StatusCode::OK, "video/mp2t", data),
+    match range {
+        RangeOutcome::Full => Reply::new(kind, StatusCode::OK, content_type, bytes(0, len)),
         RangeOutcome::Partial { start, end } => {
-            let mut r =
-                Reply::new(kind, StatusCode::PARTIAL_CONTENT, "video/mp2t", data.slice(start as usize..=end as usize));
+            let mut r = Reply::new(kind, StatusCode::PARTIAL_CONTENT, content_type, bytes(start, end + 1));
             let value = format!("bytes {start}-{end}/{len}");
             r.extra = HeaderValue::from_str(&value).ok().map(|v| (header::CONTENT_RANGE, v));
             r
@@ -283,10 +388,32 @@ fn segment(state: &OriginState, variant: usize, sequence: u64, now: Instant, ran
         RangeOutcome::Unsatisfiable => {
             let mut r = Reply::empty(kind, StatusCode::RANGE_NOT_SATISFIABLE);
             r.extra = HeaderValue::from_str(&format!("bytes */{len}")).ok().map(|v| (header::CONTENT_RANGE, v));
-            return r;
+            r.cache_control = Some(HeaderValue::from_static("no-cache"));
+            r
         }
-    };
-    r.cache_control = Some(HeaderValue::from_static("max-age=60, immutable"));
+    }
+}
+
+fn init(state: &OriginState, track: usize, range: Option<&HeaderValue>) -> Reply {
+    let data = state.tracks[track].init.clone().unwrap_or_default();
+    let mut r = ranged(ServedKind::Init, state.params.container.content_type(), data.len() as u64, range, |a, b| {
+        data.slice(a as usize..b as usize)
+    });
+    r.cache_control.get_or_insert(HeaderValue::from_static("max-age=60, immutable"));
+    r
+}
+
+/// Key `number`, once its first segment has been produced (a key server does not hand out keys of
+/// media that does not exist yet).
+fn key(state: &OriginState, number: u64, now: Instant) -> Reply {
+    let kind = ServedKind::Key;
+    let Some(keys) = &state.keys else { return Reply::empty(kind, StatusCode::NOT_FOUND) };
+    if keys.first_segment(number).is_none_or(|first| first >= state.clock.produced(now)) {
+        return Reply::empty(kind, StatusCode::NOT_FOUND);
+    }
+    let key = Bytes::copy_from_slice(&keys.key(number));
+    let mut r = Reply::new(kind, StatusCode::OK, "application/octet-stream", key);
+    r.cache_control = Some(HeaderValue::from_static("max-age=60"));
     r
 }
 
@@ -309,27 +436,42 @@ fn other(state: &OriginState, route: Route<'_>) -> Reply {
     }
 }
 
-/// The segment files present now, as nginx `autoindex_format json` lists them.
-fn listing(state: &OriginState, variant: usize) -> String {
+/// The media files present now (segments, or byte-range resources), as nginx `autoindex_format json`
+/// lists them.
+fn listing(state: &OriginState, track: usize) -> String {
     #[derive(serde::Serialize)]
     struct Entry {
         name: String,
         #[serde(rename = "type")]
         kind: &'static str,
         mtime: String,
-        size: usize,
+        size: u64,
     }
     let now = Instant::now();
     let produced = state.clock.produced(now);
     let oldest = state.clock.oldest_servable(now);
-    let cache = &state.variants[variant].cache;
-    let entries: Vec<Entry> = (oldest..produced)
-        .map(|i| Entry {
-            name: playlist::segment_name(state.params.start_sequence + i),
-            kind: "file",
-            mtime: httpdate::fmt_http_date(state.clock.completed_at(i)),
-            size: cache.get(i, oldest).len(),
-        })
-        .collect();
+    let cache = &state.tracks[track].cache;
+    let container = state.params.container;
+    let file = |name: String, last: u64, size: u64| Entry {
+        name,
+        kind: "file",
+        mtime: httpdate::fmt_http_date(state.clock.completed_at(last)),
+        size,
+    };
+    let entries: Vec<Entry> = match state.params.byterange {
+        None => (oldest..produced)
+            .map(|i| file(playlist::segment_name(state.params.start_sequence + i, container), i, cache.len(i, oldest)))
+            .collect(),
+        Some(n) => {
+            let keep = first_of_resource(state, oldest);
+            (oldest / n..produced.div_ceil(n))
+                .map(|r| {
+                    let end = (r * n + n).min(produced);
+                    let size = (r * n..end).map(|i| cache.len(i, keep)).sum();
+                    file(playlist::resource_name(r, container), end - 1, size)
+                })
+                .collect()
+        }
+    };
     serde_json::to_string(&entries).unwrap_or_else(|_| "[]".into())
 }
