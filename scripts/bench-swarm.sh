@@ -5,13 +5,18 @@
 # keep-alive (the floor).
 # With `tls` or `h2`, Debian's nginx terminates TLS (and HTTP/2) in front of the origin and the swarm
 # goes through it (`h2`: with --http2); wrk then fetches over TLS too.
-# Usage: scripts/bench-swarm.sh [VIEWERS] [SECONDS] [plain|tls|h2]
+# With `fmp4`, the same run is then repeated against a second origin serving CMAF fMP4 with audio as its
+# own rendition (`--container fmp4 --audio-rendition`: each viewer plays a video and an audio track),
+# and both sets of figures are printed, TS first.
+# Usage: scripts/bench-swarm.sh [VIEWERS] [SECONDS] [plain|tls|h2|fmp4]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 viewers=${1:-5000}
 secs=${2:-60}
 mode=${3:-plain}
-case $mode in plain|tls|h2) ;; *) echo "mode must be plain, tls or h2, not '$mode'" >&2; exit 2;; esac
+case $mode in plain|tls|h2|fmp4) ;; *) echo "mode must be plain, tls, h2 or fmp4, not '$mode'" >&2; exit 2;; esac
+forms=false
+if [ "$mode" = fmp4 ]; then forms=true; mode=plain; fi
 need=()
 if [ "$mode" != plain ]; then
   [ -x /usr/sbin/nginx ] || need+=(nginx)
@@ -77,24 +82,23 @@ swarm() { # VIEWERS SECONDS NAME
   /usr/bin/time -v $bin run "$url" "${flags[@]}" --clients "$1" --ramp-rate 500 --duration "$2" --report "$work/$3.json" \
     >"$work/$3.out" 2>"$work/$3.err"
 }
-swarm 1 10 base
-swarm "$viewers" "$secs" load
-base_kb=$(field 'Maximum resident set size' "$work/base.err")
-load_kb=$(field 'Maximum resident set size' "$work/load.err")
-reqs=$(total "$work/load.json" count)
-bytes=$(total "$work/load.json" bytes)
-errs=$(python3 -c "import json; r=json.load(open('$work/load.json')); print(sum(r['errors'].values()), r['playback']['stall_count'], r['segments']['downloaded'])")
-c=$(cpu "$work/load.err")
-echo "swarm ($mode): $viewers viewers, ${secs}s: requests $reqs, body bytes $bytes, (errors stalls segments) $errs"
-conns=$(curl -s "$(head -1 "$work/origin")metrics" | awk '/^hls_origin_connections_total /{print $2}')
-if [ "$mode" = plain ]; then
-  echo "swarm: the origin accepted $conns connections (expected $((viewers + 4)): 1 + $viewers viewers, 2 preflights, this scrape)"
-else
-  echo "swarm: the origin accepted $conns connections (from nginx)"
-fi
-echo "swarm: max RSS $load_kb KiB, base (1 viewer) $base_kb KiB -> $(( (load_kb - base_kb) * 1024 / viewers )) bytes per viewer"
-echo "swarm: CPU $c s -> $(echo "$c * 1000000 / $reqs" | bc -l | cut -c1-6) us per request," \
-  "$(echo "$c / ($bytes / 1000000000)" | bc -l | cut -c1-6) s per GB, $(echo "$c * 1000 / $reqs" | bc -l | cut -c1-6) s per 1,000 requests"
+measure() { # NAME ORIGIN_BASE_URL: the 1-viewer base run, the load run, and their figures
+  swarm 1 10 "$1-base"
+  swarm "$viewers" "$secs" "$1"
+  base_kb=$(field 'Maximum resident set size' "$work/$1-base.err")
+  load_kb=$(field 'Maximum resident set size' "$work/$1.err")
+  reqs=$(total "$work/$1.json" count)
+  bytes=$(total "$work/$1.json" bytes)
+  errs=$(python3 -c "import json; r=json.load(open('$work/$1.json')); print(sum(r['errors'].values()), r['playback']['stall_count'], r['segments']['downloaded'], {k: v['count'] for k, v in r['requests'].items()})")
+  c=$(cpu "$work/$1.err")
+  echo "swarm ($1): $viewers viewers, ${secs}s: requests $reqs, body bytes $bytes, (errors stalls segments by-kind) $errs"
+  conns=$(curl -s "${2}metrics" | awk '/^hls_origin_connections_total /{print $2}')
+  echo "swarm ($1): the origin accepted $conns connections"
+  echo "swarm ($1): max RSS $load_kb KiB, base (1 viewer) $base_kb KiB -> $(( (load_kb - base_kb) * 1024 / viewers )) bytes per viewer"
+  echo "swarm ($1): CPU $c s -> $(echo "$c * 1000000 / $reqs" | bc -l | cut -c1-6) us per request," \
+    "$(echo "$c / ($bytes / 1000000000)" | bc -l | cut -c1-6) s per GB, $(echo "$c * 1000 / $reqs" | bc -l | cut -c1-6) s per 1,000 requests"
+}
+measure "$mode" "$(head -1 "$work/origin")"
 
 seg=$(curl -s "$(head -1 "$work/origin")240p/stream.m3u8" | grep '^seg' | tail -1)
 wurl="${base/localhost/127.0.0.1}240p/$seg"
@@ -104,3 +108,14 @@ wsize=$(curl -sk -o /dev/null -w '%{size_download}' "$wurl")
 wc=$(cpu "$work/wrk.err")
 echo "wrk:   $wreqs requests of $wsize bytes, CPU $wc s -> $(echo "$wc * 1000000 / $wreqs" | bc -l | cut -c1-6) us per request," \
   "$(echo "$wc / ($wreqs * $wsize / 1000000000)" | bc -l | cut -c1-6) s per GB"
+
+if $forms; then
+  # CMAF fMP4 with audio as its own rendition, from a second origin process (the first one stops).
+  kill $origin; wait $origin 2>/dev/null || true
+  $bin origin --listen 127.0.0.1:0 --variants 240p:256k --segment-duration 2 --window 10 --container fmp4 \
+    --audio-rendition >"$work/origin" 2>/dev/null &
+  origin=$!
+  for _ in $(seq 50); do [ -s "$work/origin" ] && break; sleep 0.1; done
+  base="$(head -1 "$work/origin")"; url="${base}master.m3u8"
+  measure fmp4-audio "$base"
+fi
