@@ -4,9 +4,9 @@
 //! proxy told init sections, keys, segments and playlists apart as the origin did. ffmpeg is installed
 //! by scripts/test.sh; without it these tests fail, they do not skip.
 //!
-//! Keys and byte ranges are not combined here: Debian's FFmpeg 5.1 fetches a key with the Range of the
-//! segment it is for, and live it may start mid-resource, so the key gets a 416 and that stream fails
-//! (with or without the proxy).
+//! Debian's FFmpeg 5.1 fetches a key with the Range of the segment it is for; the origin answers a key
+//! whole whatever Range is asked (a 416 would fail FFmpeg's stream), and keys with byte ranges are
+//! checked too.
 
 mod common;
 
@@ -31,8 +31,13 @@ fn live() -> OriginConfig {
 
 /// Runs 2 FFmpeg viewers of `variant` against an origin of `config` for 4 s, then checks the report
 /// against the origin's counters, kind by kind; `expected` must have been requested at all. Returns
-/// the counters.
-fn play_and_compare(name: &str, config: OriginConfig, variant: &str, expected: &[ServedKind]) -> Arc<Counters> {
+/// the counters and the report.
+fn play_and_compare(
+    name: &str,
+    config: OriginConfig,
+    variant: &str,
+    expected: &[ServedKind],
+) -> (Arc<Counters>, serde_json::Value) {
     let ffmpeg = Command::new("ffmpeg").arg("-version").stdout(Stdio::null()).stderr(Stdio::null()).status();
     assert!(ffmpeg.is_ok_and(|s| s.success()), "ffmpeg is not installed: run scripts/test.sh");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
@@ -67,7 +72,7 @@ fn play_and_compare(name: &str, config: OriginConfig, variant: &str, expected: &
     assert_eq!(errors, 0, "{name}: errors {}\n{log}", report["errors"]);
     let c = c.clone();
     rt.block_on(origin.shutdown());
-    c
+    (c, report)
 }
 
 const PLAYED: [ServedKind; 3] = [ServedKind::Multivariant, ServedKind::MediaPlaylist, ServedKind::Segment];
@@ -83,18 +88,26 @@ fn aes128_keys_are_counted_as_keys_across_a_rotation() {
     // A new key every 2 segments: FFmpeg starts 3 segments from the live edge, so each viewer needs two
     // keys at once, and more as the 4 s go by.
     let config = OriginConfig { encryption: Some(Encryption { key_rotation: 2 }), ..live() };
-    let c = play_and_compare("aes128", config, "first", &[PLAYED.as_slice(), &[ServedKind::Key]].concat());
+    let (c, _) = play_and_compare("aes128", config, "first", &[PLAYED.as_slice(), &[ServedKind::Key]].concat());
     assert!(c.requests_all(ServedKind::Key) >= 2 * 2, "each viewer changed keys: {}", c.encode());
 }
 
 #[test]
 fn the_audio_rendition_is_played_and_counted_with_every_variant() {
     let config = OriginConfig { audio_rendition: true, ..live() };
-    let c = play_and_compare("audio", config, "all", &PLAYED);
+    let (c, report) = play_and_compare("audio", config, "all", &PLAYED);
     for played in ["360p", "720p", "audio"] {
         for kind in [ServedKind::MediaPlaylist, ServedKind::Segment] {
             assert!(c.variant_requests(kind, played) > 0, "{played} played: {}", c.encode());
         }
+    }
+    // The proxy counts the rendition's requests as the native engine does, under GROUP/NAME.
+    let variants = report["variants"].as_array().unwrap();
+    let audio = variants.iter().find(|v| v["label"] == "aud/English").expect("the audio rendition's row");
+    assert_eq!(audio["type"], "audio");
+    for kind in [ServedKind::MediaPlaylist, ServedKind::Segment] {
+        let count = audio["requests"][kind.as_str()]["count"].as_u64();
+        assert_eq!(count, Some(c.variant_requests(kind, "audio")), "{}: {audio:#}", kind.as_str());
     }
 }
 
@@ -102,4 +115,10 @@ fn the_audio_rendition_is_played_and_counted_with_every_variant() {
 fn byte_ranges_are_counted_as_segments() {
     let config = OriginConfig { byterange: Some(3), ..live() };
     play_and_compare("byterange", config, "first", &PLAYED);
+}
+
+#[test]
+fn keys_with_byte_ranges() {
+    let config = OriginConfig { byterange: Some(3), encryption: Some(Encryption { key_rotation: 2 }), ..live() };
+    play_and_compare("aes128-byterange", config, "first", &[PLAYED.as_slice(), &[ServedKind::Key]].concat());
 }

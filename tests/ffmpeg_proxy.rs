@@ -15,8 +15,8 @@ use url::Url;
 
 fn config(origin: &OriginHandle, recorder: &Recorder) -> Arc<ProxyConfig> {
     let base = Url::parse(origin.url()).unwrap();
-    let variants: Vec<Url> =
-        ["360p", "720p", "1080p"].iter().map(|v| base.join(&format!("{v}/stream.m3u8")).unwrap()).collect();
+    let variants: Vec<Option<Url>> =
+        ["360p", "720p", "1080p"].iter().map(|v| base.join(&format!("{v}/stream.m3u8")).ok()).collect();
     Arc::new(ProxyConfig {
         recorder: recorder.clone(),
         resolve: None,

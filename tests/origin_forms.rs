@@ -239,7 +239,11 @@ async fn encrypted_segments_decrypt_with_the_key_the_playlist_names() {
     let mut other = Client::connect(origin.addr()).await;
     assert_eq!(other.get("/keys/4.key").await.status, 404, "no segment uses key 4");
     let past = other.request("GET", "/keys/0.key", &[("range", "bytes=100-200")]).await;
-    assert_eq!(past.status, 416, "a key is 16 bytes, whatever range is asked (ffmpeg 5.1 sends its segment's)");
+    assert_eq!(
+        (past.status, past.body.len()),
+        (200, 16),
+        "the key whole, whatever range is asked (ffmpeg 5.1 sends its segment's)"
+    );
     origin.shutdown().await;
 }
 

@@ -210,7 +210,7 @@ async fn handle(state: &OriginState, req: Request<Incoming>) -> Response<OriginB
         Route::Segment(t, seq) => segment(state, t, seq, now, range),
         Route::Resource(t, number) => resource(state, t, number, now, range),
         Route::Init(t) => init(state, t, range),
-        Route::Key(number) => key(state, number, now, range),
+        Route::Key(number) => key(state, number, now),
         _ => Reply::empty(kind, StatusCode::NOT_FOUND),
     };
     let reply = Reply { variant: route.track(), ..reply };
@@ -404,8 +404,10 @@ fn init(state: &OriginState, track: usize, range: Option<&HeaderValue>) -> Reply
 }
 
 /// Key `number`, once its first segment has been produced (a key server does not hand out keys of
-/// media that does not exist yet).
-fn key(state: &OriginState, number: u64, now: Instant, range: Option<&HeaderValue>) -> Reply {
+/// media that does not exist yet). Whole, whatever `Range` is asked, as key servers answer (HTTP lets a
+/// server ignore Range): FFmpeg 5.1 asks for a key with the Range of the segment it is for, which a
+/// 16-byte file cannot satisfy, and would fail the stream on a 416.
+fn key(state: &OriginState, number: u64, now: Instant) -> Reply {
     let kind = ServedKind::Key;
     let Some(keys) = &state.keys else { return Reply::empty(kind, StatusCode::NOT_FOUND) };
     if keys.first_segment(number).is_none_or(|first| first >= state.clock.produced(now)) {
@@ -413,7 +415,7 @@ fn key(state: &OriginState, number: u64, now: Instant, range: Option<&HeaderValu
     }
     let key = Bytes::copy_from_slice(&keys.key(number));
     let mut r =
-        ranged(kind, "application/octet-stream", key.len() as u64, range, |a, b| key.slice(a as usize..b as usize));
+        ranged(kind, "application/octet-stream", key.len() as u64, None, |a, b| key.slice(a as usize..b as usize));
     r.cache_control.get_or_insert(HeaderValue::from_static("max-age=60"));
     r
 }

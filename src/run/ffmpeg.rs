@@ -18,8 +18,10 @@ use crate::stats::Recorder;
 pub(super) struct Input {
     pub url: Url,
     pub map_all: bool,
-    /// The multivariant playlist's variants (media playlist URLs); empty for a media playlist URL.
-    pub variants: Vec<Url>,
+    /// Media playlist URLs by their index in the run's ladder (`Rung::ladder_of`): the multivariant
+    /// playlist's variants, then its renditions (`None` for one without a URI); empty for a media
+    /// playlist URL.
+    pub variants: Vec<Option<Url>>,
     /// Streams each FFmpeg reads (for the open-file estimate).
     pub streams: u32,
 }
@@ -30,13 +32,14 @@ pub(super) fn choose_input(url: &Url, playlist: &Playlist, variant: VariantPolic
     match playlist {
         Playlist::Media(_) => Input { url: url.clone(), map_all: false, variants: Vec::new(), streams: 1 },
         Playlist::Multivariant(m) => {
-            let variants: Vec<Url> = m.variants.iter().map(|v| v.uri.clone()).collect();
+            let playlists = m.variants.iter().map(|v| Some(v.uri.clone()));
+            let variants: Vec<Option<Url>> = playlists.chain(m.renditions.iter().map(|r| r.uri.clone())).collect();
             if variant == VariantPolicy::All {
-                let streams = u32::try_from(variants.len()).unwrap_or(u32::MAX);
+                let streams = u32::try_from(variants.iter().flatten().count()).unwrap_or(u32::MAX);
                 return Input { url: url.clone(), map_all: true, variants, streams };
             }
             let chosen = hls::choose_variants(m, variant).first().copied().unwrap_or(0);
-            Input { url: variants[chosen].clone(), map_all: false, variants, streams: 1 }
+            Input { url: m.variants[chosen].uri.clone(), map_all: false, variants, streams: 1 }
         }
     }
 }

@@ -41,13 +41,13 @@ struct Listing {
 #[derive(Debug)]
 pub struct Catalog {
     /// The run's variants (media playlist URLs, in multivariant order).
-    variants: Arc<[Url]>,
+    variants: Arc<[Option<Url>]>,
     listings: HashMap<String, Listing>,
     target_duration: Option<Duration>,
 }
 
 impl Catalog {
-    pub fn new(variants: Arc<[Url]>) -> Self {
+    pub fn new(variants: Arc<[Option<Url>]>) -> Self {
         Self { variants, listings: HashMap::new(), target_duration: None }
     }
 
@@ -114,14 +114,15 @@ impl Catalog {
     }
 
     fn variant_of_playlist(&self, url: &Url) -> Option<u16> {
-        self.variants.iter().position(|v| v == url).and_then(|i| u16::try_from(i).ok())
+        self.variants.iter().position(|v| v.as_ref() == Some(url)).and_then(|i| u16::try_from(i).ok())
     }
 
     /// The variant whose media playlist sits in the same folder as `url`, when exactly one does.
     fn variant_by_folder(&self, url: &Url) -> Option<u16> {
         let folder = |u: &Url| u.as_str().rsplit_once('/').map(|(f, _)| f.to_string());
         let mine = folder(url)?;
-        let mut found = self.variants.iter().enumerate().filter(|(_, v)| folder(v).as_deref() == Some(mine.as_str()));
+        let mut found = (self.variants.iter().enumerate())
+            .filter(|(_, v)| v.as_ref().and_then(folder).as_deref() == Some(mine.as_str()));
         match (found.next(), found.next()) {
             (Some((i, _)), None) => u16::try_from(i).ok(),
             _ => None,
@@ -145,7 +146,7 @@ mod tests {
     }
 
     fn catalog() -> Catalog {
-        Catalog::new(vec![url("http://o/360p/stream.m3u8"), url("http://o/720p/stream.m3u8")].into())
+        Catalog::new(vec![Some(url("http://o/360p/stream.m3u8")), Some(url("http://o/720p/stream.m3u8"))].into())
     }
 
     const MEDIA: &str = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:7\n#EXT-X-MAP:URI=\"init.mp4\"\n\

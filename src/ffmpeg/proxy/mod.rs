@@ -54,7 +54,7 @@ pub struct ProxyConfig {
     pub timeout: Duration,
     /// The run's variants (media playlist URLs), so records carry the same variant index as the
     /// native engine's.
-    pub variants: Arc<[Url]>,
+    pub variants: Arc<[Option<Url>]>,
 }
 
 /// A count of things in progress that can be awaited down to zero.
