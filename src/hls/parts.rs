@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use super::model::{MediaPlaylist, Part, Segment, ServerControl};
+use url::Url;
+
+use super::model::{HintKind, MediaPlaylist, Part, Segment, ServerControl};
 
 /// A part's place: its parent segment's media sequence number and its index in that segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -150,4 +152,67 @@ pub fn blocking_query(next: PartPosition, skip: Option<&str>) -> String {
         query.push_str(skip);
     }
     query
+}
+
+/// Whether `playlist` has the part at `at` (or the whole segment it belongs to): what a blocking reload
+/// for `at` asked for. A playlist without it came back without the server blocking.
+pub fn lists_part(playlist: &MediaPlaylist, at: PartPosition) -> bool {
+    let end = playlist.end_sequence();
+    at.msn < end || (at.msn == end && (playlist.pending_parts.len() as u64) > at.part)
+}
+
+/// The part the playlist hints at (`EXT-X-PRELOAD-HINT:TYPE=PART`), as its URI and the `Range` header
+/// that asks for it (`bytes=start-` when the hint gives no length: to the end, as the server sends it).
+pub fn part_hint(playlist: &MediaPlaylist) -> Option<(Url, Option<String>)> {
+    let hint = playlist.preload_hints.iter().find(|h| h.kind == HintKind::Part)?;
+    let range = match (hint.start, hint.length) {
+        (0, None) => None,
+        (start, None) => Some(format!("bytes={start}-")),
+        (start, Some(length)) => Some(format!("bytes={start}-{}", start.saturating_add(length.max(1) - 1))),
+    };
+    Some((hint.uri.clone(), range))
+}
+
+/// A part as a segment of its own, to plan and play like one: its parent's map, key and sequence number,
+/// its own URI, range and duration, and its program date-time (the parent's plus the parts before it).
+pub fn part_as_segment(parent: &Segment, part: &Part, offset: Duration) -> Segment {
+    Segment {
+        uri: part.uri.clone(),
+        duration: part.duration,
+        byte_range: part.byte_range,
+        program_date_time: parent.program_date_time.map(|t| t + offset),
+        gap: part.gap,
+        parts: Vec::new(),
+        ..parent.clone()
+    }
+}
+
+/// The segment the parts at `msn` belong to: listed, or the one being written after the last (its
+/// sequence number, the map and key in force at the end, its date-time extrapolated).
+pub fn parent_of(playlist: &MediaPlaylist, msn: u64) -> Option<Segment> {
+    if let Some(s) = playlist.segments.iter().find(|s| s.sequence == msn) {
+        return Some(Segment { parts: Vec::new(), ..s.clone() });
+    }
+    let last = playlist.segments.last()?;
+    (msn == playlist.end_sequence()).then(|| Segment {
+        sequence: msn,
+        program_date_time: last.program_date_time.map(|t| t + last.duration),
+        discontinuity: false,
+        byte_range: None,
+        gap: false,
+        parts: Vec::new(),
+        ..last.clone()
+    })
+}
+
+/// Fills in each segment's program date-time from the last one before it that has one, adding the
+/// durations between (RFC 8216 4.3.2.6: the tag dates the segment it precedes, later ones follow on).
+pub fn fill_program_date_times(playlist: &mut MediaPlaylist) {
+    let mut next = None;
+    for segment in &mut playlist.segments {
+        if segment.program_date_time.is_none() {
+            segment.program_date_time = next;
+        }
+        next = segment.program_date_time.map(|t| t + segment.duration);
+    }
 }

@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use super::base;
-use crate::hls::{ByteRange, DeltaError, HintKind, MediaPlaylist, ParseError, Playlist, apply_delta, parse_playlist};
+use crate::hls::{
+    ByteRange, DeltaError, HintKind, MediaPlaylist, ParseError, PartPosition, Playlist, apply_delta,
+    fill_program_date_times, lists_part, parent_of, parse_playlist, part_as_segment, part_hint,
+};
 
 fn media(body: &str) -> Result<MediaPlaylist, ParseError> {
     match parse_playlist(body.as_bytes(), &base())? {
@@ -198,4 +201,41 @@ mod tracker {
         assert!(t.start(&m).fetch.is_empty());
         assert_eq!(t.next_position(), Some(PartPosition { msn: 11, part: 0 }));
     }
+}
+
+#[test]
+fn what_a_blocking_reload_asked_for_is_listed_or_not() {
+    let m = media(&live(10..13)).unwrap();
+    let at = |msn, part| PartPosition { msn, part };
+    assert!(lists_part(&m, at(12, 4)), "a listed segment's part");
+    assert!(lists_part(&m, at(13, 0)), "the pending segment's first part");
+    assert!(!lists_part(&m, at(13, 1)), "the hinted part is not there yet");
+    assert!(!lists_part(&m, at(14, 0)));
+}
+
+#[test]
+fn the_hinted_part_with_its_range_and_a_part_as_a_segment() {
+    let m = media(&live(10..13)).unwrap();
+    let (uri, range) = part_hint(&m).unwrap();
+    assert!(uri.path().ends_with("/p13.1.m4s"));
+    assert_eq!(range, None);
+    let ranged = media(&format!(
+        "{}#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"f.mp4\",BYTERANGE-START=400\n",
+        live(10..11).replace("#EXT-X-PRELOAD-HINT", "#X-OLD")
+    ))
+    .unwrap();
+    assert_eq!(part_hint(&ranged).unwrap().1.as_deref(), Some("bytes=400-"));
+    let mut m = m;
+    let t0 = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    m.segments[0].program_date_time = Some(t0);
+    fill_program_date_times(&mut m);
+    assert_eq!(m.segments[2].program_date_time, Some(t0 + Duration::from_secs(2)), "extrapolated");
+    let pending = parent_of(&m, 13).expect("the segment being written");
+    assert_eq!((pending.sequence, pending.program_date_time), (13, Some(t0 + Duration::from_secs(3))));
+    assert!(pending.map.is_some(), "the map in force carries over");
+    assert!(parent_of(&m, 14).is_none());
+    let part = &m.pending_parts[0];
+    let s = part_as_segment(&pending, part, Duration::from_millis(400));
+    assert_eq!((s.sequence, s.duration, &s.uri), (13, part.duration, &part.uri));
+    assert_eq!(s.program_date_time, Some(t0 + Duration::from_millis(3400)));
 }
