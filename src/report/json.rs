@@ -239,3 +239,34 @@ pub fn build_report(snapshot: &Snapshot, meta: &RunMeta) -> Report {
         abandoned_viewers: meta.abandoned,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixture::ll_run;
+
+    /// The report as a reader gets it, checked against `schema/report.schema.json`.
+    pub(crate) fn valid_json(snapshot: &Snapshot, meta: &RunMeta) -> serde_json::Value {
+        let text = report_json(&build_report(snapshot, meta)).unwrap();
+        let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let schema: serde_json::Value = serde_json::from_str(include_str!("../../schema/report.schema.json")).unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let errors: Vec<String> =
+            validator.iter_errors(&report).map(|e| format!("{e} at {}", e.instance_path())).collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+        report
+    }
+
+    #[test]
+    fn low_latency_kinds_are_reported_by_name() {
+        let (snapshot, meta) = ll_run();
+        let report = valid_json(&snapshot, &meta);
+        let requests = &report["requests"];
+        assert_eq!(requests["preload_hint"]["count"], 8);
+        assert_eq!(requests["blocking_playlist"]["count"], 8);
+        assert_eq!(requests["part"]["bytes"], 400_000);
+        let variant = &report["variants"][1]["requests"];
+        assert_eq!(variant["blocking_playlist"]["ok"], 4, "{variant:#}");
+        assert!(variant.get("key").is_none(), "a variant lists the kinds it was asked for");
+    }
+}

@@ -1,6 +1,8 @@
 //! What a finished run leaves behind: the text summary (stdout) and the JSON report
 //! (`schema/report.schema.json`). Both are built from the final [`Snapshot`], never from live state.
 
+#[cfg(test)]
+mod fixture;
 mod json;
 mod summary;
 pub mod thresholds;

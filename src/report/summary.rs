@@ -50,23 +50,22 @@ fn header(out: &mut String, snapshot: &Snapshot, meta: &RunMeta) {
     let _ = writeln!(out);
 }
 
-/// The per-kind table.
+/// The per-kind table; the kind column is as wide as the longest kind shown (`blocking_playlist`).
 fn requests(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
     let run = &snapshot.windows.run;
+    let shown: Vec<Kind> = Kind::ALL.into_iter().filter(|k| run.kinds[*k].requests > 0).collect();
+    let w = shown.iter().map(|k| k.as_str().len()).max().unwrap_or(0).max(15);
     let _ = writeln!(
         out,
-        "{:<15} {:>8} {:>8} {:>7} {:>10}   {:>8} {:>8} {:>8} {:>8}   {:>8}",
+        "{:<w$} {:>8} {:>8} {:>7} {:>10}   {:>8} {:>8} {:>8} {:>8}   {:>8}",
         "requests", "count", "ok", "errors", "bytes", "ttfb p50", "p90", "p99", "max", "total p99"
     );
-    for kind in Kind::ALL {
-        let k = &run.kinds.0[kind.index()];
-        if k.requests == 0 {
-            continue;
-        }
+    for kind in shown {
+        let k = &run.kinds[kind];
         let t = k.ttfb_ms.as_ref();
         let _ = writeln!(
             out,
-            "{:<15} {:>8} {:>8} {:>7} {:>10}   {:>8} {:>8} {:>8} {:>8}   {:>8}",
+            "{:<w$} {:>8} {:>8} {:>7} {:>10}   {:>8} {:>8} {:>8} {:>8}   {:>8}",
             kind.as_str(),
             k.requests,
             k.ok,
@@ -79,7 +78,7 @@ fn requests(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
             ms(k.duration_ms.as_ref(), |p| p.p99),
         );
     }
-    let _ = writeln!(out, "{:>78}", "(times in ms)");
+    let _ = writeln!(out, "{:>1$}", "(times in ms)", 78 + w - 15);
 }
 
 /// The per-variant table, when more than one variant was played.
@@ -294,6 +293,19 @@ mod tests {
         let row = text.lines().find(|l| l.starts_with(long)).unwrap();
         let end = |l: &str, word: &str| l.find(word).map(|i| i + word.len());
         assert_eq!(end(header, "requests"), end(row, " 5"), "the requests column lines up:\n{text}");
+    }
+
+    #[test]
+    fn low_latency_kinds_have_rows_and_the_kind_column_widens() {
+        let (snapshot, meta) = crate::report::fixture::ll_run();
+        let text = summary(&snapshot, &meta);
+        let header = text.lines().find(|l| l.starts_with("requests ")).unwrap();
+        for kind in ["part", "preload_hint", "blocking_playlist"] {
+            let row = text.lines().find(|l| l.starts_with(&format!("{kind} "))).unwrap_or_else(|| panic!("{text}"));
+            let end = |l: &str, word: &str| l.find(word).map(|i| i + word.len());
+            assert_eq!(end(row, " 8"), end(header, "count"), "counts line up:\n{text}");
+        }
+        assert!(!text.lines().any(|l| l.starts_with("key ")), "no row for a kind never asked for:\n{text}");
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //!          | 'startup' '.' STAT | 'live_latency' '.' STAT                   times
 //!          | 'throughput' '.' STAT                                          segment bytes per second
 //!          | 'generator' '.' ('saturated_seconds' | 'lateness_p99')
-//! KIND    := multivariant | media_playlist | segment | init | key | part | other
+//! KIND    := multivariant | media_playlist | segment | init | key | part | other | preload_hint
+//!          | blocking_playlist
 //! STAT    := min | mean | p25 | p50 | p75 | p90 | p95 | p99 | max
 //! OP      := '<' | '<=' | '>' | '>=' | '==' | '!='
 //! VALUE   := NUMBER [UNIT]   time: us ms s m; ratio: %; size: B kB MB GB;
@@ -24,7 +25,8 @@ use std::fmt;
 
 use serde_json::Value;
 
-const KINDS: [&str; 7] = ["multivariant", "media_playlist", "segment", "init", "key", "part", "other"];
+use crate::stats::Kind;
+
 const STATS: [&str; 9] = ["min", "mean", "p25", "p50", "p75", "p90", "p95", "p99", "max"];
 
 /// What a figure measures, so the value given can be checked for a fitting unit.
@@ -181,10 +183,11 @@ fn kind_figure(
         }
         None => (kind, None),
     };
-    if !KINDS.contains(&name) {
+    let kinds = Kind::ALL.map(Kind::as_str);
+    if !kinds.contains(&name) {
         return Err(format!(
             "'{name}' is not a figure; use a kind ({}), errors, stalls, startup, live_latency, throughput or generator",
-            KINDS.join(", ")
+            kinds.join(", ")
         ));
     }
     let kind = name.to_owned();
@@ -343,6 +346,15 @@ mod tests {
     }
 
     #[test]
+    fn low_latency_kinds_are_figures() {
+        let report = json!({"requests": {"blocking_playlist": {"count": 8, "errors": 0, "duration_ms": {"p99": 3.0}}}});
+        let parse = |t: &str| Threshold::parse(t).unwrap_or_else(|e| panic!("{e}"));
+        assert!(parse("blocking_playlist.duration.p99 < 5ms").evaluate(&report).passed);
+        assert!(parse("blocking_playlist.error_rate == 0").evaluate(&report).passed);
+        assert_eq!(parse("preload_hint.count > 0").evaluate(&report).value, None);
+    }
+
+    #[test]
     fn a_figure_the_report_lacks_fails() {
         assert_eq!(verdict("live_latency.p99 < 6s"), Verdict { value: None, passed: false });
         assert_eq!(verdict("segment[4k].ttfb.p99 < 1s").value, None);
@@ -355,7 +367,7 @@ mod tests {
         assert!(message("segment.ttfb.p99 800ms").contains("FIGURE OP VALUE"));
         assert!(message("segment.ttfb.p99 < 800").contains("a time needs a unit"));
         assert!(message("segment.ttfb.p42 < 1s").contains("p99"));
-        assert!(message("video.ttfb.p99 < 1s").contains("is not a figure"));
+        assert!(message("video.ttfb.p99 < 1s").contains("blocking_playlist"), "the message lists every kind");
         assert!(message("errors.rate < 1ms").contains("ratio"));
         assert!(message("errors.count < 1%").contains("count takes no unit"));
         assert!(message("segment[].ttfb.p99 < 1s").contains("KIND[LABEL]"));

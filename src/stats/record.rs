@@ -14,14 +14,30 @@ pub enum Kind {
     Segment,
     Init,
     Key,
+    /// An LL-HLS partial segment (`EXT-X-PART`).
     Part,
     Other,
+    /// An LL-HLS part requested ahead of its publication, from `EXT-X-PRELOAD-HINT` (RFC 8216bis
+    /// 4.4.5.3): the server holds it until the part exists.
+    PreloadHint,
+    /// A media playlist reload with a blocking directive (`_HLS_msn`, RFC 8216bis 6.2.5.2): the server
+    /// holds it until the playlist holds that segment or part.
+    BlockingPlaylist,
 }
 
 impl Kind {
     /// Every kind, in the order used by per-kind arrays.
-    pub const ALL: [Kind; 7] =
-        [Kind::Multivariant, Kind::MediaPlaylist, Kind::Segment, Kind::Init, Kind::Key, Kind::Part, Kind::Other];
+    pub const ALL: [Kind; 9] = [
+        Kind::Multivariant,
+        Kind::MediaPlaylist,
+        Kind::Segment,
+        Kind::Init,
+        Kind::Key,
+        Kind::Part,
+        Kind::Other,
+        Kind::PreloadHint,
+        Kind::BlockingPlaylist,
+    ];
     pub const COUNT: usize = Self::ALL.len();
 
     /// Stable name used in reports, metrics labels and the TUI.
@@ -34,6 +50,8 @@ impl Kind {
             Kind::Key => "key",
             Kind::Part => "part",
             Kind::Other => "other",
+            Kind::PreloadHint => "preload_hint",
+            Kind::BlockingPlaylist => "blocking_playlist",
         }
     }
 

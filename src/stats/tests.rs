@@ -18,7 +18,7 @@ fn segment(total_ms: u64, bytes: u64) -> RequestRecord {
 
 /// Record `i` of a thread: a deterministic mix of kinds, statuses and errors.
 fn mixed(i: u64) -> RequestRecord {
-    let kind = Kind::ALL[(i % 7) as usize];
+    let kind = Kind::ALL[(i % Kind::COUNT as u64) as usize];
     let mut r = RequestRecord::ok(kind, Duration::from_micros(100 + i % 5000), i % 1000);
     match i % 10 {
         0 => r.status = Some(503),
@@ -336,7 +336,7 @@ fn snapshot_json_names_windows_and_kinds() {
 
 /// One generated request: (kind, status choice, error?, body bytes, total ms).
 fn arb_record() -> impl Strategy<Value = RequestRecord> {
-    (0..7usize, 0..6usize, any::<bool>(), 0..2_000_000u64, 0..10_000u64).prop_map(|(k, s, err, bytes, ms)| {
+    (0..Kind::COUNT, 0..6usize, any::<bool>(), 0..2_000_000u64, 0..10_000u64).prop_map(|(k, s, err, bytes, ms)| {
         let mut r = RequestRecord::ok(Kind::ALL[k], Duration::from_millis(ms), bytes);
         r.status = [None, Some(200), Some(206), Some(304), Some(404), Some(503)][s];
         r.error = (err || r.status.is_none()).then_some(ErrorClass::Reset);

@@ -80,10 +80,10 @@ pub struct Counter {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Requests {
-    /// Multivariant and media playlists.
+    /// Multivariant and media playlists, blocking reloads included.
     pub playlists: Counter,
     pub segments: Counter,
-    /// Init, key, part and other requests; `None` while there are none.
+    /// Init, key, part (preload hints included) and other requests; `None` while there are none.
     pub other: Option<Counter>,
     /// Body bytes of every kind; the rates are bytes per second.
     pub bytes: Counter,
@@ -279,8 +279,8 @@ fn counter(snap: &Snapshot, pick: impl Fn(&WindowStats) -> u64) -> Counter {
     Counter { total: pick(snap.window(Window::Run)), rate_1s: rate(s1, pick(s1)), rate_30s: rate(s30, pick(s30)) }
 }
 
-const PLAYLISTS: [Kind; 2] = [Kind::Multivariant, Kind::MediaPlaylist];
-const OTHER: [Kind; 4] = [Kind::Init, Kind::Key, Kind::Part, Kind::Other];
+const PLAYLISTS: [Kind; 3] = [Kind::Multivariant, Kind::MediaPlaylist, Kind::BlockingPlaylist];
+const OTHER: [Kind; 5] = [Kind::Init, Kind::Key, Kind::Part, Kind::PreloadHint, Kind::Other];
 
 fn requests(info: &RunInfo, snap: &Snapshot) -> Requests {
     let sum = |kinds: &'static [Kind]| move |w: &WindowStats| kinds.iter().map(|k| w.kinds[*k].requests).sum();
