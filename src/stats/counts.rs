@@ -4,7 +4,7 @@
 //! Counts are raw (no derived rates), so reports from several machines merge by adding them, and a
 //! window's counts are the difference of two readings of the monotonic counters.
 
-use super::record::{ErrorClass, Kind, PlaybackEvent, RequestRecord, StatusClass, micros};
+use super::record::{ErrorClass, Hold, Kind, PlaybackEvent, RequestRecord, StatusClass, micros};
 use serde::de::Error as _;
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -81,6 +81,12 @@ pub struct KindCounts {
     /// All body bytes received, whatever the status.
     pub bytes: u64,
     pub errors_by_class: ErrorCounts,
+    /// Held requests (blocking reloads, preload hints), whatever the answer.
+    #[serde(default)]
+    pub held: u64,
+    /// Held requests answered without what they asked for ([`Hold::Unblocked`]); also in `held`.
+    #[serde(default)]
+    pub unblocked: u64,
 }
 
 impl KindCounts {
@@ -95,6 +101,8 @@ impl KindCounts {
         self.ok = f(self.ok, other.ok);
         self.bytes = f(self.bytes, other.bytes);
         combine(&mut self.errors_by_class.0, &other.errors_by_class.0, f);
+        self.held = f(self.held, other.held);
+        self.unblocked = f(self.unblocked, other.unblocked);
     }
 }
 
@@ -223,6 +231,8 @@ pub(crate) struct AtomicCounts {
     ok: [AtomicU64; Kind::COUNT],
     bytes: [AtomicU64; Kind::COUNT],
     errors: [[AtomicU64; ErrorClass::COUNT]; Kind::COUNT],
+    held: [AtomicU64; Kind::COUNT],
+    unblocked: [AtomicU64; Kind::COUNT],
     playback: [AtomicU64; PLAYBACK_FIELDS],
 }
 
@@ -256,6 +266,12 @@ impl AtomicCounts {
         if r.body_bytes > 0 {
             self.bytes[k].fetch_add(r.body_bytes, Relaxed);
         }
+        if let Some(hold) = r.hold {
+            self.held[k].fetch_add(1, Relaxed);
+            if hold == Hold::Unblocked {
+                self.unblocked[k].fetch_add(1, Relaxed);
+            }
+        }
     }
 
     pub(crate) fn record_playback(&self, event: PlaybackEvent) {
@@ -280,6 +296,8 @@ impl AtomicCounts {
             ok: load(&self.ok[k]),
             bytes: load(&self.bytes[k]),
             errors_by_class: ErrorCounts(self.errors[k].each_ref().map(load)),
+            held: load(&self.held[k]),
+            unblocked: load(&self.unblocked[k]),
         }));
         let mut playback = PlaybackCounts::default();
         for (field, atomic) in playback.fields_mut().into_iter().zip(&self.playback) {
@@ -384,6 +402,32 @@ mod tests {
         assert_eq!(c.playback.stalled_us, 3000);
         assert_eq!(c.playback.segments_skipped, 4);
         assert_eq!(c.segments_downloaded(), 1);
+    }
+
+    #[test]
+    fn held_and_unblocked_count_per_kind_whatever_the_answer() {
+        let counts = AtomicCounts::default();
+        let mut r = RequestRecord::ok(Kind::BlockingPlaylist, Duration::from_millis(900), 2000);
+        counts.record_request(&r);
+        r.hold = Some(Hold::Held);
+        counts.record_request(&r);
+        r.status = Some(503);
+        counts.record_request(&r);
+        r.hold = Some(Hold::Unblocked);
+        r.status = Some(200);
+        counts.record_request(&r);
+        r.kind = Kind::PreloadHint;
+        r.hold = Some(Hold::Held);
+        counts.record_request(&r);
+        let c = counts.load();
+        let blocking = &c.kinds[Kind::BlockingPlaylist];
+        assert_eq!((blocking.requests(), blocking.held, blocking.unblocked), (4, 3, 1));
+        assert_eq!((c.kinds[Kind::PreloadHint].held, c.kinds[Kind::PreloadHint].unblocked), (1, 0));
+        let mut twice = c.clone();
+        twice.add(&c);
+        assert_eq!(twice.since(&c), c);
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["kinds"]["blocking_playlist"]["unblocked"], 1);
     }
 
     #[test]

@@ -26,10 +26,13 @@ pub const SIGNIFICANT_DIGITS: u8 = 3;
 /// One recorded distribution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Metric {
-    /// Time to first body byte of ok requests, microseconds.
+    /// Time to first body byte of ok requests that were not held, microseconds.
     Ttfb(Kind),
-    /// Total duration of ok requests, microseconds.
+    /// Total duration of ok requests, microseconds; of a held request, its transfer after the hold
+    /// (see [`RequestRecord::hold_split`]).
     Duration(Kind),
+    /// How long the server held an ok held request (its time to first byte), microseconds.
+    Hold(Kind),
     /// Ok segments: `body_bytes / total`, bytes per second.
     SegmentThroughput,
     /// Viewer startup (start to first segment buffered), microseconds.
@@ -42,29 +45,35 @@ pub enum Metric {
     Tls,
 }
 
+/// Where the metrics that are not per kind start in [`Metric::index`] order.
+const SINGLES: usize = 3 * Kind::COUNT;
+
 impl Metric {
-    pub const COUNT: usize = 2 * Kind::COUNT + 5;
+    pub const COUNT: usize = SINGLES + 5;
 
     pub fn index(self) -> usize {
         match self {
             Metric::Ttfb(k) => k.index(),
             Metric::Duration(k) => Kind::COUNT + k.index(),
-            Metric::SegmentThroughput => 2 * Kind::COUNT,
-            Metric::Startup => 2 * Kind::COUNT + 1,
-            Metric::Dns => 2 * Kind::COUNT + 2,
-            Metric::Connect => 2 * Kind::COUNT + 3,
-            Metric::Tls => 2 * Kind::COUNT + 4,
+            Metric::Hold(k) => 2 * Kind::COUNT + k.index(),
+            Metric::SegmentThroughput => SINGLES,
+            Metric::Startup => SINGLES + 1,
+            Metric::Dns => SINGLES + 2,
+            Metric::Connect => SINGLES + 3,
+            Metric::Tls => SINGLES + 4,
         }
     }
 
     pub fn from_index(i: usize) -> Metric {
+        const K: usize = Kind::COUNT;
         match i {
-            i if i < Kind::COUNT => Metric::Ttfb(Kind::ALL[i]),
-            i if i < 2 * Kind::COUNT => Metric::Duration(Kind::ALL[i - Kind::COUNT]),
-            i if i == 2 * Kind::COUNT => Metric::SegmentThroughput,
-            i if i == 2 * Kind::COUNT + 1 => Metric::Startup,
-            i if i == 2 * Kind::COUNT + 2 => Metric::Dns,
-            i if i == 2 * Kind::COUNT + 3 => Metric::Connect,
+            i if i < K => Metric::Ttfb(Kind::ALL[i]),
+            i if i < 2 * K => Metric::Duration(Kind::ALL[i - K]),
+            i if i < SINGLES => Metric::Hold(Kind::ALL[i - 2 * K]),
+            i if i == SINGLES => Metric::SegmentThroughput,
+            i if i == SINGLES + 1 => Metric::Startup,
+            i if i == SINGLES + 2 => Metric::Dns,
+            i if i == SINGLES + 3 => Metric::Connect,
             _ => Metric::Tls,
         }
     }
@@ -78,6 +87,7 @@ impl Metric {
         match self {
             Metric::Ttfb(k) => format!("ttfb_us.{}", k.as_str()),
             Metric::Duration(k) => format!("duration_us.{}", k.as_str()),
+            Metric::Hold(k) => format!("hold_us.{}", k.as_str()),
             Metric::SegmentThroughput => "segment_throughput_bps".to_owned(),
             Metric::Startup => "startup_us".to_owned(),
             Metric::Dns => "dns_us".to_owned(),
@@ -205,7 +215,9 @@ fn calc(highest: u64) -> Histogram<u8> {
 
 /// A bit per [`Metric`]: which histograms changed in a tick.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct MetricMask(u32);
+pub(crate) struct MetricMask(u64);
+
+const _: () = assert!(Metric::COUNT <= u64::BITS as usize, "a MetricMask holds a bit per metric");
 
 impl MetricMask {
     pub(crate) fn insert(&mut self, m: Metric) {
@@ -217,9 +229,15 @@ impl MetricMask {
 }
 
 /// One histogram per metric, allocated on first use: most runs never see `key` or `part`.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(crate) struct HistSet {
     hists: [Option<Histogram<u64>>; Metric::COUNT],
+}
+
+impl Default for HistSet {
+    fn default() -> Self {
+        HistSet { hists: std::array::from_fn(|_| None) }
+    }
 }
 
 impl HistSet {
@@ -237,13 +255,27 @@ impl HistSet {
                 self.record(metric, micros(d));
             }
         }
+        self.record_times(r);
+    }
+
+    /// The times of an ok request: TTFB and duration, or for a held request its hold and its
+    /// transfer after it (the hold is the server waiting on purpose, not latency); throughput.
+    pub(crate) fn record_times(&mut self, r: &RequestRecord) {
         if !r.is_ok() {
             return;
         }
-        if let Some(ttfb) = r.timings.ttfb {
-            self.record(Metric::Ttfb(r.kind), micros(ttfb));
+        match r.hold_split() {
+            Some((hold, transfer)) => {
+                self.record(Metric::Hold(r.kind), micros(hold));
+                self.record(Metric::Duration(r.kind), micros(transfer));
+            }
+            None => {
+                if let Some(ttfb) = r.timings.ttfb {
+                    self.record(Metric::Ttfb(r.kind), micros(ttfb));
+                }
+                self.record(Metric::Duration(r.kind), micros(r.timings.total));
+            }
         }
-        self.record(Metric::Duration(r.kind), micros(r.timings.total));
         if let Some(bps) = r.segment_throughput() {
             self.record(Metric::SegmentThroughput, bps);
         }
@@ -297,6 +329,7 @@ impl HistSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn metric_index_round_trips() {
@@ -304,6 +337,24 @@ mod tests {
             assert_eq!(m.index(), i);
             assert_eq!(Metric::from_name(&m.name()), Some(m));
         }
+    }
+
+    #[test]
+    fn a_held_request_records_its_hold_not_a_ttfb() {
+        let mut r = RequestRecord::ok(Kind::BlockingPlaylist, Duration::from_millis(1_000), 2_000);
+        r.timings.ttfb = Some(Duration::from_millis(990));
+        r.hold = Some(crate::stats::Hold::Unblocked);
+        let mut set = HistSet::default();
+        set.record_request(&r);
+        let sample = |m| set.get(m).map(|h| (h.len(), h.max()));
+        let one = |us| Some((1, Metric::Startup.highest_equivalent(us)));
+        assert_eq!(sample(Metric::Ttfb(Kind::BlockingPlaylist)), None);
+        assert_eq!(sample(Metric::Hold(Kind::BlockingPlaylist)), one(990_000));
+        assert_eq!(sample(Metric::Duration(Kind::BlockingPlaylist)), one(10_000), "10 ms after the first byte");
+        r.status = Some(503);
+        let mut failed = HistSet::default();
+        failed.record_request(&r);
+        assert!(failed.is_empty(), "a failed held request has no hold sample");
     }
 
     #[test]

@@ -39,7 +39,7 @@ mod tests;
 pub use aggregator::{Aggregator, Footprint};
 pub use counts::{Counts, ErrorCounts, KindCounts, PerKind, PlaybackCounts, StatusCounts};
 pub use histograms::{Metric, Percentiles};
-pub use record::{ErrorClass, Kind, PlaybackEvent, RequestRecord, StatusClass, Timings};
+pub use record::{ErrorClass, Hold, Kind, PlaybackEvent, RequestRecord, StatusClass, Timings};
 pub use recorder::{Gauges, Recorder};
 pub use run_histograms::{RunHistograms, StatsError};
 pub use snapshot::{Snapshot, Windows};

@@ -182,7 +182,7 @@ mod tests {
         let rebuilt = packed.unpack();
         assert_eq!(rebuilt.get(Metric::Startup).unwrap(), original);
         assert_eq!(rebuilt.iter().count(), 1);
-        let mut sparse: [SparseHist; Metric::COUNT] = Default::default();
+        let mut sparse: [SparseHist; Metric::COUNT] = std::array::from_fn(|_| SparseHist::default());
         sparse[Metric::Startup.index()].add(packed.iter().next().unwrap().1);
         let repacked = PackedSet::from_sparse(&sparse).unpack();
         assert_eq!(repacked.get(Metric::Startup).unwrap(), original);

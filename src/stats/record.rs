@@ -199,6 +199,19 @@ pub struct Timings {
     pub total: Duration,
 }
 
+/// How a held request came back. A held request is one the server may keep open until what it
+/// asks for exists: a blocking playlist reload (`_HLS_msn`, RFC 8216bis 6.2.5.2) or a preload hint
+/// (4.4.5.3). Its time to first byte is the server's hold, not its latency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Hold {
+    /// Answered with what it asked for (or failed: the status and error say how).
+    Held,
+    /// Answered without what it asked for: a playlist without the segment or part of `_HLS_msn` /
+    /// `_HLS_part`, the server having ignored the directive.
+    Unblocked,
+}
+
 /// One HTTP request, as measured by the client or the measuring proxy.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestRecord {
@@ -211,6 +224,8 @@ pub struct RequestRecord {
     /// Body bytes received, whatever the status.
     pub body_bytes: u64,
     pub error: Option<ErrorClass>,
+    /// `Some` for a held request: its TTFB is counted as hold time (see [`RequestRecord::hold_split`]).
+    pub hold: Option<Hold>,
 }
 
 impl RequestRecord {
@@ -223,7 +238,17 @@ impl RequestRecord {
             timings: Timings { total, ..Timings::default() },
             body_bytes,
             error: None,
+            hold: None,
         }
+    }
+
+    /// A held request's time split in two: the hold (to the first body byte, else to the response
+    /// head, else all of it) and the transfer after it (`total - hold`). `None` when not held.
+    pub fn hold_split(&self) -> Option<(Duration, Duration)> {
+        self.hold?;
+        let t = &self.timings;
+        let hold = t.ttfb.or(t.headers).unwrap_or(t.total).min(t.total);
+        Some((hold, t.total - hold))
     }
 
     /// The failure class: the producer's, or the HTTP class of a 4xx/5xx status it left
@@ -332,6 +357,22 @@ mod tests {
         assert_eq!(r.error_class(), None);
         r.status = None;
         assert_eq!(StatusClass::of(r.status), StatusClass::None);
+    }
+
+    #[test]
+    fn a_held_request_splits_into_hold_and_transfer() {
+        let mut r = RequestRecord::ok(Kind::BlockingPlaylist, Duration::from_millis(500), 2000);
+        assert_eq!(r.hold_split(), None, "not held");
+        r.hold = Some(Hold::Held);
+        r.timings.ttfb = Some(Duration::from_millis(480));
+        assert_eq!(r.hold_split(), Some((Duration::from_millis(480), Duration::from_millis(20))));
+        r.timings.ttfb = None;
+        r.timings.headers = Some(Duration::from_millis(470));
+        assert_eq!(r.hold_split(), Some((Duration::from_millis(470), Duration::from_millis(30))), "no body");
+        r.timings.headers = None;
+        assert_eq!(r.hold_split(), Some((Duration::from_millis(500), Duration::ZERO)), "no response head");
+        r.timings.ttfb = Some(Duration::from_millis(900));
+        assert_eq!(r.hold_split(), Some((Duration::from_millis(500), Duration::ZERO)), "never beyond total");
     }
 
     #[test]

@@ -394,3 +394,44 @@ fn run_buckets_are_the_run_histograms_buckets() {
     }
     assert_eq!(snap.run_buckets(Metric::Duration(Kind::Segment)).map(|(_, c)| c).sum::<u64>(), 7);
 }
+
+#[test]
+fn held_requests_keep_their_hold_apart_in_every_window() {
+    let start = Instant::now();
+    let recorder = Recorder::with_shards(2);
+    let mut agg = Aggregator::new(recorder.clone(), start);
+    let held = |ttfb_ms: u64, hold: Hold| {
+        let mut r = RequestRecord::ok(Kind::BlockingPlaylist, Duration::from_millis(ttfb_ms + 4), 3_000);
+        r.timings.ttfb = Some(Duration::from_millis(ttfb_ms));
+        r.hold = Some(hold);
+        r
+    };
+    for ms in [1_000, 1_500, 1_900] {
+        recorder.record_request(&held(ms, Hold::Held));
+    }
+    recorder.record_request(&held(2, Hold::Unblocked));
+    let mut failed = held(3_000, Hold::Held);
+    (failed.status, failed.error) = (None, Some(ErrorClass::Timeout));
+    recorder.record_request(&failed);
+    recorder.record_request(&RequestRecord::ok(Kind::MediaPlaylist, Duration::from_millis(5), 3_000));
+    let first = agg.tick(secs(start, 1));
+    for w in [Window::S1, Window::S30, Window::S60, Window::S300, Window::Run] {
+        let k = &first.window(w).kinds[Kind::BlockingPlaylist];
+        assert_eq!((k.requests, k.ok, k.held, k.unblocked), (5, 4, 5, 1), "{w:?}");
+        let hold = k.hold_ms.unwrap();
+        assert_eq!(hold.count, 4, "ok held requests only");
+        assert!((hold.max - 1_900.0).abs() < 2.0 && (hold.min - 2.0).abs() < 0.01, "{hold:?}");
+        let transfer = k.duration_ms.unwrap();
+        assert!((transfer.max - 4.0).abs() < 0.01, "the transfer after the hold: {transfer:?}");
+        assert_eq!(k.ttfb_ms, None);
+        assert_eq!(first.window(w).kinds[Kind::MediaPlaylist].held, 0);
+    }
+    let later = agg.tick(secs(start, 2));
+    let gone = &later.window(Window::S1).kinds[Kind::BlockingPlaylist];
+    assert_eq!((gone.held, gone.unblocked, gone.hold_ms), (0, 0, None));
+    assert_eq!(later.window(Window::S30).kinds[Kind::BlockingPlaylist].held, 5);
+    let run = later.run_histograms();
+    assert_eq!(run.get(Metric::Hold(Kind::BlockingPlaylist)).map(|h| h.len()), Some(4));
+    let json = serde_json::to_value(later.window(Window::S1)).unwrap();
+    assert!(json["kinds"]["blocking_playlist"].get("held").is_none(), "zero holds are not written");
+}

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::counts::{AtomicCounts, PerKind};
 use super::histograms::{HistSet, Metric, Percentiles};
-use super::record::{Kind, RequestRecord, micros};
+use super::record::{Kind, RequestRecord};
 use super::window::KindStats;
 
 /// Renditions counted one by one; later indices share the last slot.
@@ -49,8 +49,8 @@ pub struct VariantStats {
     /// The variant's position in the multivariant playlist; [`MAX_RENDITIONS`] stands for every index
     /// from there on.
     pub index: u16,
-    /// Per kind: requests, ok, errors, bytes, status and error classes, TTFB and duration of ok requests
-    /// (rates are left at 0: these are whole-run counts).
+    /// Per kind: requests, ok, errors, bytes, status and error classes, TTFB and duration of ok requests,
+    /// held requests and their hold (rates are left at 0: these are whole-run counts).
     pub kinds: PerKind<KindStats>,
     /// Ok segments' bytes per second.
     pub segment_throughput_bps: Option<Percentiles>,
@@ -75,14 +75,7 @@ impl VariantTable {
         if !r.is_ok() || index == NO_VARIANT_SLOT {
             return;
         }
-        let mut hists = slot.hists.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(ttfb) = r.timings.ttfb {
-            hists.record(Metric::Ttfb(r.kind), micros(ttfb));
-        }
-        hists.record(Metric::Duration(r.kind), micros(r.timings.total));
-        if let Some(bps) = r.segment_throughput() {
-            hists.record(Metric::SegmentThroughput, bps);
-        }
+        slot.hists.lock().unwrap_or_else(PoisonError::into_inner).record_times(r);
     }
 
     /// Every variant that was asked for anything, in index order, then the requests of no variant
@@ -99,9 +92,7 @@ impl VariantTable {
             let hists = with_times.then(|| slot.hists.lock().unwrap_or_else(PoisonError::into_inner));
             let of = |metric| hists.as_ref()?.get(metric).and_then(|h| Percentiles::of(h, metric));
             // Whole-run counts: no rates.
-            let kinds = PerKind::from_fn(|kind| {
-                KindStats::of(&counts.kinds[kind], |_| 0.0, (of(Metric::Ttfb(kind)), of(Metric::Duration(kind))))
-            });
+            let kinds = PerKind::from_fn(|kind| KindStats::of(kind, &counts.kinds[kind], |_| 0.0, of));
             let index = if index == NO_VARIANT_SLOT { NO_VARIANT } else { u16::try_from(index).unwrap_or(NO_VARIANT) };
             out.push(VariantStats { index, kinds, segment_throughput_bps: of(Metric::SegmentThroughput) });
         }
@@ -149,5 +140,24 @@ mod tests {
         assert!(stats[1].segment_throughput_bps.is_some());
         assert_eq!(stats[2].kinds[Kind::Segment].requests, 2);
         assert_eq!(stats[0].kinds[Kind::MediaPlaylist].requests, 1);
+    }
+
+    #[test]
+    fn low_latency_kinds_and_holds_are_counted_per_variant() {
+        let table = VariantTable::default();
+        let mut held = record(Some(2), Kind::BlockingPlaylist, true);
+        held.timings.ttfb = Some(Duration::from_millis(3));
+        held.hold = Some(crate::stats::Hold::Held);
+        table.record(&held);
+        held.hold = Some(crate::stats::Hold::Unblocked);
+        table.record(&held);
+        table.record(&record(Some(2), Kind::PreloadHint, true));
+        let stats = table.stats(true);
+        let blocking = &stats[0].kinds[Kind::BlockingPlaylist];
+        assert_eq!((blocking.requests, blocking.held, blocking.unblocked), (2, 2, 1));
+        assert_eq!(blocking.hold_ms.map(|p| p.count), Some(2));
+        assert!(blocking.ttfb_ms.is_none(), "a hold is not a TTFB");
+        let hint = &stats[0].kinds[Kind::PreloadHint];
+        assert_eq!((hint.requests, hint.held, hint.duration_ms.map(|p| p.count)), (1, 0, Some(1)));
     }
 }

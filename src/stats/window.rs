@@ -67,18 +67,33 @@ pub struct KindStats {
     pub byte_rate: f64,
     pub by_status: StatusCounts,
     pub errors_by_class: ErrorCounts,
-    /// Ok requests only; `None` when the window holds no sample.
+    /// Ok requests only; `None` when the window holds no sample. Held requests have no TTFB here
+    /// (see `hold_ms`), and their duration is their transfer after the hold.
     pub ttfb_ms: Option<Percentiles>,
     pub duration_ms: Option<Percentiles>,
+    /// Held requests (blocking reloads, preload hints), whatever the answer, and those of them
+    /// answered without what they asked for.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub held: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unblocked: u64,
+    /// How long the server held ok held requests (their time to first byte).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hold_ms: Option<Percentiles>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl KindStats {
-    /// One kind's figures from its counts, rates by `rate` (per second of the span), and its TTFB and
-    /// duration percentiles.
+    /// The figures of `kind` from its counts, rates by `rate` (per second of the span), and the
+    /// percentiles `pct` gives of each metric.
     pub(crate) fn of(
+        kind: Kind,
         c: &KindCounts,
         rate: impl Fn(u64) -> f64,
-        (ttfb_ms, duration_ms): (Option<Percentiles>, Option<Percentiles>),
+        pct: impl Fn(Metric) -> Option<Percentiles>,
     ) -> KindStats {
         KindStats {
             requests: c.requests(),
@@ -89,8 +104,11 @@ impl KindStats {
             byte_rate: rate(c.bytes),
             by_status: c.by_status,
             errors_by_class: c.errors_by_class,
-            ttfb_ms,
-            duration_ms,
+            ttfb_ms: pct(Metric::Ttfb(kind)),
+            duration_ms: pct(Metric::Duration(kind)),
+            held: c.held,
+            unblocked: c.unblocked,
+            hold_ms: pct(Metric::Hold(kind)),
         }
     }
 }
@@ -159,10 +177,7 @@ impl WindowStats {
     ) -> WindowStats {
         let span_s = span_us as f64 / 1e6;
         let rate = |n: u64| if span_us == 0 { 0.0 } else { n as f64 / span_s };
-        let kinds = PerKind::from_fn(|kind: Kind| {
-            let times = (pct[Metric::Ttfb(kind).index()], pct[Metric::Duration(kind).index()]);
-            KindStats::of(&counts.kinds[kind], rate, times)
-        });
+        let kinds = PerKind::from_fn(|kind: Kind| KindStats::of(kind, &counts.kinds[kind], rate, |m| pct[m.index()]));
         let p = &counts.playback;
         let playback = PlaybackStats {
             starts: p.starts,
@@ -232,7 +247,7 @@ impl Accumulator {
             ticks: 0,
             span_us: 0,
             counts: Counts::default(),
-            hists: Box::default(),
+            hists: Box::new(std::array::from_fn(|_| SparseHist::default())),
             pct: [None; Metric::COUNT],
             changed: MetricMask::default(),
         }

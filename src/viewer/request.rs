@@ -131,7 +131,15 @@ pub(super) fn record(asker: Asker<'_>, kind: Kind, fetch: &Fetch, error: Option<
 
 /// The record of one measured request.
 pub fn request_record(kind: Kind, variant: Option<u16>, fetch: &Fetch, error: Option<ErrorClass>) -> RequestRecord {
-    RequestRecord { kind, variant, status: fetch.status, timings: fetch.timings, body_bytes: fetch.body_bytes, error }
+    RequestRecord {
+        kind,
+        variant,
+        status: fetch.status,
+        timings: fetch.timings,
+        body_bytes: fetch.body_bytes,
+        error,
+        hold: None,
+    }
 }
 
 /// The error class of a fetch, before looking at its body: network errors, then the status.

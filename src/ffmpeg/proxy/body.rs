@@ -112,6 +112,8 @@ impl Measure {
             },
             body_bytes: self.bytes,
             error,
+            // FFmpeg plays no low-latency playlists: nothing it asks is held.
+            hold: None,
         });
     }
 

@@ -31,6 +31,7 @@ pub(super) async fn open(state: Arc<ViewerState>, req: Request<Incoming>) -> Res
         timings: Timings::default(),
         body_bytes: 0,
         error: None,
+        hold: None,
     };
     let opened = match upstream::connect(&state.config, authority.host(), port).await {
         Ok(o) => o,
