@@ -34,6 +34,8 @@ pub fn render(info: &RunInfo, snapshot: &Snapshot, origin: &OriginView) -> Strin
         "kind",
         &per_kind(Metric::Duration),
     );
+    latency_histogram(&mut out, snapshot, "hold_seconds", HOLD_HELP, "kind", &per_kind(Metric::Hold));
+    held_families(&mut out, snapshot);
     let phases = [("dns", Metric::Dns), ("connect", Metric::Connect), ("tls", Metric::Tls)];
     latency_histogram(&mut out, snapshot, "connection_setup_seconds", SETUP_HELP, "phase", &phases);
     throughput_family(&mut out, snapshot);
@@ -44,6 +46,8 @@ pub fn render(info: &RunInfo, snapshot: &Snapshot, origin: &OriginView) -> Strin
 
 const TTFB_HELP: &str = "Time from sending a request to its first body byte, ok requests, whole run.";
 const DURATION_HELP: &str = "Time from sending a request to the end of its body, ok requests, whole run.";
+const HOLD_HELP: &str = "How long the server held an ok held request (a blocking playlist reload, a preload hint): \
+                         its time to the first body byte, whole run. Not in request_ttfb_seconds.";
 const SETUP_HELP: &str = "Setup of each connection opened (DNS lookup, TCP connect, TLS handshake), whole run; \
                           the connect count is the connections opened.";
 
@@ -95,6 +99,27 @@ fn request_families(out: &mut Exposition, info: &RunInfo, s: &Snapshot) {
     let errors = s.totals.errors_by_class();
     for class in ErrorClass::ALL {
         f.sample(&[("class", class.as_str())], errors.get(class));
+    }
+}
+
+/// Held requests by kind, and those answered without what they asked for (the server ignored the
+/// blocking directive).
+fn held_families(out: &mut Exposition, s: &Snapshot) {
+    let mut f = out.family(
+        "held_total",
+        Type::Counter,
+        "Held requests (blocking playlist reloads, preload hints), by kind, whatever the answer.",
+    );
+    for kind in Kind::ALL {
+        f.sample(&[("kind", kind.as_str())], s.totals.kinds[kind].held);
+    }
+    let mut f = out.family(
+        "unblocked_total",
+        Type::Counter,
+        "Held requests answered without what they asked for (the server ignored the directive), by kind.",
+    );
+    for kind in Kind::ALL {
+        f.sample(&[("kind", kind.as_str())], s.totals.kinds[kind].unblocked);
     }
 }
 
@@ -252,7 +277,7 @@ fn gauge(out: &mut Exposition, name: &'static str, help: &str, stat: Option<Stat
 mod tests {
     use super::*;
     use crate::metrics::origin_view::{BuiltInFigures, HostFigures, NginxFigures};
-    use crate::stats::{Aggregator, PlaybackEvent, Recorder, RequestRecord};
+    use crate::stats::{Aggregator, Hold, PlaybackEvent, Recorder, RequestRecord};
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
@@ -302,6 +327,13 @@ mod tests {
         (failed.status, failed.timings.connect, failed.timings.tls) =
             (Some(503), Some(Duration::from_millis(30)), Some(Duration::from_millis(60)));
         recorder.record_request(&failed);
+        // Blocking reloads: two held about a part's duration, one the server answered at once.
+        for (hold_ms, hold) in [(190, Hold::Held), (420, Hold::Held), (1, Hold::Unblocked)] {
+            recorder.record_request(&RequestRecord {
+                hold: Some(hold),
+                ..request(Kind::BlockingPlaylist, hold_ms + 2, hold_ms, 2_000)
+            });
+        }
         let mut timeout = request(Kind::MediaPlaylist, 3_000, 0, 0);
         (timeout.status, timeout.timings.ttfb, timeout.error) = (None, None, Some(ErrorClass::Timeout));
         recorder.record_request(&timeout);
@@ -364,6 +396,18 @@ mod tests {
         assert_eq!(value(&text, ttfb), 4, "the 503 has no latency sample");
         let req = "hls_swarm_requests_total{kind=\"media_playlist\",variant=\"\",status_class=\"none\"}";
         assert_eq!(value(&text, req), 1);
+    }
+
+    #[test]
+    fn held_requests_have_their_hold_apart() {
+        let text = render(&info("t"), &known_snapshot(), &OriginView::default());
+        let kind = "{kind=\"blocking_playlist\"}";
+        assert_eq!(value(&text, &format!("hls_swarm_held_total{kind}")), 3);
+        assert_eq!(value(&text, &format!("hls_swarm_unblocked_total{kind}")), 1);
+        assert_eq!(value(&text, &format!("hls_swarm_hold_seconds_count{kind}")), 3);
+        assert_eq!(value(&text, &format!("hls_swarm_request_ttfb_seconds_count{kind}")), 0, "a hold is no TTFB");
+        assert_eq!(value(&text, "hls_swarm_hold_seconds_bucket{kind=\"blocking_playlist\",le=\"0.25\"}"), 2);
+        assert_eq!(value(&text, "hls_swarm_held_total{kind=\"segment\"}"), 0);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::RunMeta;
 use crate::live::{RunInfo, Rung};
-use crate::stats::{Aggregator, Kind, PlaybackEvent, Recorder, RequestRecord, Snapshot};
+use crate::stats::{Aggregator, Hold, Kind, PlaybackEvent, Recorder, RequestRecord, Snapshot};
 
 pub(super) fn request(kind: Kind, variant: Option<u16>, ttfb_ms: u64, total_ms: u64, bytes: u64) -> RequestRecord {
     let mut r = RequestRecord::ok(kind, Duration::from_millis(total_ms), bytes);
@@ -27,8 +27,14 @@ fn play(recorder: &Recorder, variant: u16) {
     recorder.record_playback(PlaybackEvent::StartupComplete { startup: Duration::from_millis(600) });
     for i in 0..4 {
         recorder.record_request(&request(Kind::Part, v, 5, 12 + i, 50_000));
-        recorder.record_request(&request(Kind::PreloadHint, v, 180 + i, 200 + i, 50_000));
-        recorder.record_request(&request(Kind::BlockingPlaylist, v, 190 + i, 192 + i, 2_500));
+        let held = |kind, hold, ttfb_ms, total_ms, bytes| RequestRecord {
+            hold: Some(hold),
+            ..request(kind, v, ttfb_ms, total_ms, bytes)
+        };
+        recorder.record_request(&held(Kind::PreloadHint, Hold::Held, 180 + i, 200 + i, 50_000));
+        // The last reload of each viewer comes back at once, without the part it asked for.
+        let (hold, ttfb_ms) = if i == 3 { (Hold::Unblocked, 2) } else { (Hold::Held, 190 + i) };
+        recorder.record_request(&held(Kind::BlockingPlaylist, hold, ttfb_ms, ttfb_ms + 2, 2_500));
     }
 }
 

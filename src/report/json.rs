@@ -71,8 +71,22 @@ pub struct KindReport {
     pub ok: u64,
     pub errors: u64,
     pub bytes: u64,
+    /// Held requests have no TTFB here (see `hold_ms`); their duration is the transfer after the hold.
     pub ttfb_ms: Option<Percentiles>,
     pub duration_ms: Option<Percentiles>,
+    /// Held requests (blocking reloads, preload hints) and those of them answered without what they
+    /// asked for; written when not zero.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub held: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unblocked: u64,
+    /// How long the server held ok held requests (their time to first byte).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hold_ms: Option<Percentiles>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Serialize)]
@@ -124,6 +138,9 @@ fn kind_report(s: &KindStats) -> KindReport {
         bytes: s.bytes,
         ttfb_ms: s.ttfb_ms,
         duration_ms: s.duration_ms,
+        held: s.held,
+        unblocked: s.unblocked,
+        hold_ms: s.hold_ms,
     }
 }
 
@@ -268,5 +285,22 @@ mod tests {
         let variant = &report["variants"][1]["requests"];
         assert_eq!(variant["blocking_playlist"]["ok"], 4, "{variant:#}");
         assert!(variant.get("key").is_none(), "a variant lists the kinds it was asked for");
+    }
+
+    #[test]
+    fn held_requests_have_their_hold_and_counts() {
+        let (snapshot, meta) = ll_run();
+        let report = valid_json(&snapshot, &meta);
+        let blocking = &report["requests"]["blocking_playlist"];
+        assert_eq!((&blocking["held"], &blocking["unblocked"]), (&8.into(), &2.into()), "{blocking:#}");
+        assert_eq!(blocking["hold_ms"]["count"], 8);
+        assert_eq!(blocking["ttfb_ms"], serde_json::Value::Null, "a hold is not a TTFB");
+        assert!(blocking["duration_ms"]["max"].as_f64().unwrap() < 3.0, "the transfer after the hold");
+        let hint = &report["requests"]["preload_hint"];
+        assert_eq!((&hint["held"], hint.get("unblocked")), (&8.into(), None), "{hint:#}");
+        let segment = &report["requests"]["segment"];
+        assert!(segment.get("held").is_none() && segment.get("hold_ms").is_none(), "{segment:#}");
+        assert_eq!(report["variants"][0]["requests"]["blocking_playlist"]["hold_ms"]["count"], 4);
+        assert!(report["histograms"].get("hold_us.blocking_playlist").is_some());
     }
 }

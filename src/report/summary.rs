@@ -24,8 +24,8 @@ fn ms(p: Option<&Percentiles>, pick: impl Fn(&Percentiles) -> f64) -> String {
 /// The summary: one writer per section, in the order they print.
 pub fn summary(snapshot: &Snapshot, meta: &RunMeta) -> String {
     let mut out = String::new();
-    let sections: [fn(&mut String, &Snapshot, &RunMeta); 9] =
-        [header, requests, variants, segments, playback, connections, errors, warnings, builtin_origin];
+    let sections: [fn(&mut String, &Snapshot, &RunMeta); 10] =
+        [header, requests, held, variants, segments, playback, connections, errors, warnings, builtin_origin];
     for section in sections {
         section(&mut out, snapshot, meta);
     }
@@ -79,6 +79,39 @@ fn requests(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
         );
     }
     let _ = writeln!(out, "{:>1$}", "(times in ms)", 78 + w - 15);
+}
+
+/// The held requests per kind (blocking reloads, preload hints), when there were any: how many, how
+/// many came back without what they asked for, and how long the server held them.
+fn held(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
+    let run = &snapshot.windows.run;
+    let shown: Vec<Kind> = Kind::ALL.into_iter().filter(|k| run.kinds[*k].held > 0).collect();
+    if shown.is_empty() {
+        return;
+    }
+    let w = shown.iter().map(|k| k.as_str().len()).max().unwrap_or(0).max(15);
+    let _ = writeln!(
+        out,
+        "{:<w$} {:>8} {:>9}   {:>8} {:>8} {:>8} {:>8}",
+        "held", "count", "unblocked", "hold p50", "p90", "p99", "max"
+    );
+    for kind in shown {
+        let k = &run.kinds[kind];
+        let h = k.hold_ms.as_ref();
+        let _ = writeln!(
+            out,
+            "{:<w$} {:>8} {:>9}   {:>8} {:>8} {:>8} {:>8}",
+            kind.as_str(),
+            k.held,
+            k.unblocked,
+            ms(h, |p| p.p50),
+            ms(h, |p| p.p90),
+            ms(h, |p| p.p99),
+            ms(h, |p| p.max),
+        );
+    }
+    // Right-aligned under the last column.
+    let _ = writeln!(out, "{:>1$}", "(hold: to the first byte, in ms; a held request's total is the rest)", w + 57);
 }
 
 /// The per-variant table, when more than one variant was played.
@@ -306,6 +339,19 @@ mod tests {
             assert_eq!(end(row, " 8"), end(header, "count"), "counts line up:\n{text}");
         }
         assert!(!text.lines().any(|l| l.starts_with("key ")), "no row for a kind never asked for:\n{text}");
+    }
+
+    #[test]
+    fn held_requests_have_a_table_only_when_there_are_some() {
+        let (snapshot, meta) = three_rungs(["360p", "720p", "1080p"]);
+        assert!(!summary(&snapshot, &meta).contains("unblocked"), "no held request: no table");
+        let (snapshot, meta) = crate::report::fixture::ll_run();
+        let text = summary(&snapshot, &meta);
+        let table: Vec<&str> = text.lines().skip_while(|l| !l.starts_with("held ")).take(4).collect();
+        assert!(table[0].contains("unblocked") && table[0].contains("hold p50"), "{text}");
+        assert!(table[1].starts_with("preload_hint ") && table[1].contains(" 8         0 "), "{text}");
+        assert!(table[2].starts_with("blocking_playlist ") && table[2].contains(" 8         2 "), "{text}");
+        assert!(table[3].contains("(hold: to the first byte"), "{text}");
     }
 
     #[test]

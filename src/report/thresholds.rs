@@ -4,8 +4,9 @@
 //!
 //! ```text
 //! EXPR    := FIGURE OP VALUE
-//! FIGURE  := KIND ['[' VARIANT ']'] '.' ('ttfb' | 'duration') '.' STAT      time of one kind's requests
-//!          | KIND ['[' VARIANT ']'] '.' ('count' | 'errors' | 'bytes' | 'error_rate')
+//! FIGURE  := KIND ['[' VARIANT ']'] '.' ('ttfb' | 'duration' | 'hold') '.' STAT   time of one kind's
+//!                                                                         requests; hold: held ones
+//!          | KIND ['[' VARIANT ']'] '.' ('count' | 'errors' | 'bytes' | 'error_rate' | 'held' | 'unblocked')
 //!          | 'errors' '.' ('rate' | 'count' | CLASS)                       every request
 //!          | 'stalls' '.' ('ratio' | 'count' | 'seconds')                  ratio: stalled / viewer time
 //!          | 'startup' '.' STAT | 'live_latency' '.' STAT                   times
@@ -192,16 +193,23 @@ fn kind_figure(
     }
     let kind = name.to_owned();
     match rest {
-        [measure @ ("ttfb" | "duration"), s] => {
-            let field = if *measure == "ttfb" { "ttfb_ms" } else { "duration_ms" };
+        [measure @ ("ttfb" | "duration" | "hold"), s] => {
+            let field = match *measure {
+                "ttfb" => "ttfb_ms",
+                "duration" => "duration_ms",
+                _ => "hold_ms",
+            };
             Ok((Figure::KindTime { kind, variant, field, stat: stat(s)? }, Dimension::Time))
         }
-        [field @ ("count" | "errors")] => {
+        [field @ ("count" | "errors" | "held" | "unblocked")] => {
             Ok((Figure::KindCount { kind, variant, field: (*field).to_owned() }, Dimension::Count))
         }
         ["bytes"] => Ok((Figure::KindCount { kind, variant, field: "bytes".into() }, Dimension::Size)),
         ["error_rate"] => Ok((Figure::KindCount { kind, variant, field: "error_rate".into() }, Dimension::Ratio)),
-        _ => Err(format!("after '{name}' comes .ttfb.STAT, .duration.STAT, .count, .errors, .bytes or .error_rate")),
+        _ => Err(format!(
+            "after '{name}' comes .ttfb.STAT, .duration.STAT, .hold.STAT, .count, .errors, .bytes, .error_rate, \
+             .held or .unblocked"
+        )),
     }
 }
 
@@ -264,7 +272,12 @@ fn lookup(figure: &Figure, r: &Value) -> Option<f64> {
         Figure::KindTime { kind, variant, field, stat } => f(&requests(r, variant.as_deref())?[kind][field][stat]),
         Figure::KindCount { kind, variant, field } => {
             let k = &requests(r, variant.as_deref())?[kind];
-            if field == "error_rate" { ratio(f(&k["errors"])?, f(&k["count"])?) } else { f(&k[field.as_str()]) }
+            match field.as_str() {
+                "error_rate" => ratio(f(&k["errors"])?, f(&k["count"])?),
+                // Written only when not zero: a kind that was asked for and has none held has 0.
+                held @ ("held" | "unblocked") => f(&k[held]).or_else(|| k.is_object().then_some(0.0)),
+                other => f(&k[other]),
+            }
         }
         Figure::ErrorRate => {
             let total =
@@ -355,6 +368,22 @@ mod tests {
     }
 
     #[test]
+    fn holds_are_figures_and_no_unblocked_is_zero() {
+        let report = json!({"requests": {
+            "blocking_playlist": {"count": 8, "held": 8, "unblocked": 2, "hold_ms": {"p99": 1900.0}},
+            "preload_hint": {"count": 8, "held": 8},
+        }});
+        let verdict = |t: &str| Threshold::parse(t).unwrap_or_else(|e| panic!("{e}")).evaluate(&report);
+        assert_eq!(verdict("blocking_playlist.hold.p99 < 2s"), Verdict { value: Some(1900.0), passed: true });
+        assert_eq!(verdict("blocking_playlist.unblocked == 0"), Verdict { value: Some(2.0), passed: false });
+        assert_eq!(verdict("preload_hint.unblocked == 0"), Verdict { value: Some(0.0), passed: true });
+        assert_eq!(verdict("preload_hint.held >= 8").value, Some(8.0));
+        assert_eq!(verdict("part.held == 0").value, None, "no part was asked for");
+        assert_eq!(verdict("preload_hint.hold.p50 < 1s").value, None);
+        assert!(Threshold::parse("part.hold.p99 < 800").unwrap_err().to_string().contains("a time needs a unit"));
+    }
+
+    #[test]
     fn a_figure_the_report_lacks_fails() {
         assert_eq!(verdict("live_latency.p99 < 6s"), Verdict { value: None, passed: false });
         assert_eq!(verdict("segment[4k].ttfb.p99 < 1s").value, None);
@@ -371,7 +400,7 @@ mod tests {
         assert!(message("errors.rate < 1ms").contains("ratio"));
         assert!(message("errors.count < 1%").contains("count takes no unit"));
         assert!(message("segment[].ttfb.p99 < 1s").contains("KIND[LABEL]"));
-        assert!(message("segment.speed < 1s").contains(".ttfb.STAT"));
+        assert!(message("segment.speed < 1s").contains(".hold.STAT"));
         assert!(message("throughput.p50 > 5").contains("rate needs a unit"));
         assert!(message("startup.p95 < fast").contains("number"));
     }
