@@ -276,6 +276,8 @@ impl AtomicCounts {
 
     pub(crate) fn record_playback(&self, event: PlaybackEvent) {
         let (field, n) = match event {
+            // Samples, not events: their histograms count them.
+            PlaybackEvent::LiveLatency { .. } | PlaybackEvent::EdgeDistance { .. } => return,
             PlaybackEvent::Started => (PlaybackField::Starts, 1),
             PlaybackEvent::Restarted => (PlaybackField::Restarts, 1),
             PlaybackEvent::Stopped => (PlaybackField::Stops, 1),

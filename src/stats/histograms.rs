@@ -2,8 +2,9 @@
 //! and their percentiles.
 //!
 //! Every histogram has 3 significant digits (values within 0.1%). Durations are microseconds from
-//! 1 us to 1 h; throughput is bytes per second up to 100 GB/s. Out-of-range values are clamped to
-//! the range (`saturating_record`), never dropped and never a panic.
+//! 1 us to 1 h; throughput is bytes per second up to 100 GB/s; parts (the distance to the live edge)
+//! are counted up to a million, exactly below 2,048. Out-of-range values are clamped to the range
+//! (`saturating_record`), never dropped and never a panic.
 //!
 //! Memory and time: a dense histogram of this precision holds ~23,500 (durations) or ~28,700
 //! (throughput) `u64` counts, about 190-230 KiB, and every whole-histogram operation walks all of
@@ -20,6 +21,8 @@ use std::sync::LazyLock;
 pub const DURATION_MAX_US: u64 = 3_600_000_000;
 /// Highest trackable throughput, in bytes per second (100 GB/s). Higher values are clamped to it.
 pub const THROUGHPUT_MAX_BPS: u64 = 100_000_000_000;
+/// Highest trackable distance to the live edge, in parts. Higher values are clamped to it.
+pub const PARTS_MAX: u64 = 1_000_000;
 /// Significant digits of every histogram.
 pub const SIGNIFICANT_DIGITS: u8 = 3;
 
@@ -43,13 +46,17 @@ pub enum Metric {
     Dns,
     Connect,
     Tls,
+    /// Live viewers' latency (wall clock minus the playhead's program date-time), microseconds.
+    LiveLatency,
+    /// Low-latency viewers' distance to the live edge, in parts.
+    EdgeDistance,
 }
 
 /// Where the metrics that are not per kind start in [`Metric::index`] order.
 const SINGLES: usize = 3 * Kind::COUNT;
 
 impl Metric {
-    pub const COUNT: usize = SINGLES + 5;
+    pub const COUNT: usize = SINGLES + 7;
 
     pub fn index(self) -> usize {
         match self {
@@ -61,6 +68,8 @@ impl Metric {
             Metric::Dns => SINGLES + 2,
             Metric::Connect => SINGLES + 3,
             Metric::Tls => SINGLES + 4,
+            Metric::LiveLatency => SINGLES + 5,
+            Metric::EdgeDistance => SINGLES + 6,
         }
     }
 
@@ -74,7 +83,9 @@ impl Metric {
             i if i == SINGLES + 1 => Metric::Startup,
             i if i == SINGLES + 2 => Metric::Dns,
             i if i == SINGLES + 3 => Metric::Connect,
-            _ => Metric::Tls,
+            i if i == SINGLES + 4 => Metric::Tls,
+            i if i == SINGLES + 5 => Metric::LiveLatency,
+            _ => Metric::EdgeDistance,
         }
     }
 
@@ -93,6 +104,8 @@ impl Metric {
             Metric::Dns => "dns_us".to_owned(),
             Metric::Connect => "connect_us".to_owned(),
             Metric::Tls => "tls_us".to_owned(),
+            Metric::LiveLatency => "live_latency_us".to_owned(),
+            Metric::EdgeDistance => "edge_distance_parts".to_owned(),
         }
     }
 
@@ -103,14 +116,16 @@ impl Metric {
     fn highest(self) -> u64 {
         match self {
             Metric::SegmentThroughput => THROUGHPUT_MAX_BPS,
+            Metric::EdgeDistance => PARTS_MAX,
             _ => DURATION_MAX_US,
         }
     }
 
-    /// Factor from recorded units to reported units: microseconds to milliseconds, bytes/s as is.
+    /// Factor from recorded units to reported units: microseconds to milliseconds, bytes/s and parts
+    /// as they are.
     pub fn report_scale(self) -> f64 {
         match self {
-            Metric::SegmentThroughput => 1.0,
+            Metric::SegmentThroughput | Metric::EdgeDistance => 1.0,
             _ => 1e-3,
         }
     }
@@ -132,6 +147,7 @@ impl Metric {
     fn calculator(self) -> &'static Histogram<u8> {
         match self {
             Metric::SegmentThroughput => &THROUGHPUT_CALC,
+            Metric::EdgeDistance => &PARTS_CALC,
             _ => &DURATION_CALC,
         }
     }
@@ -208,6 +224,7 @@ impl Percentiles {
 /// bucket" (a function of the configuration alone); `u8` counts keep them at ~25 KiB each.
 static DURATION_CALC: LazyLock<Histogram<u8>> = LazyLock::new(|| calc(DURATION_MAX_US));
 static THROUGHPUT_CALC: LazyLock<Histogram<u8>> = LazyLock::new(|| calc(THROUGHPUT_MAX_BPS));
+static PARTS_CALC: LazyLock<Histogram<u8>> = LazyLock::new(|| calc(PARTS_MAX));
 
 fn calc(highest: u64) -> Histogram<u8> {
     Histogram::new_with_bounds(1, highest, SIGNIFICANT_DIGITS).expect("constant histogram bounds are valid")
@@ -368,6 +385,20 @@ mod tests {
         assert!(h.equivalent(h.max(), DURATION_MAX_US));
         let t = set.get(Metric::SegmentThroughput).unwrap();
         assert!(t.equivalent(t.max(), THROUGHPUT_MAX_BPS));
+        set.record(Metric::EdgeDistance, u64::MAX);
+        let parts = set.get(Metric::EdgeDistance).unwrap();
+        assert!(parts.equivalent(parts.max(), PARTS_MAX));
+    }
+
+    #[test]
+    fn edge_distances_are_whole_parts_exactly() {
+        let mut h = Metric::EdgeDistance.new_histogram();
+        for parts in [0, 0, 1, 3, 3, 3, 7, 2_047] {
+            h.record(parts).unwrap();
+        }
+        let p = Percentiles::of(&h, Metric::EdgeDistance).unwrap();
+        assert_eq!((p.count, p.min, p.p50, p.p75, p.max), (8, 0.0, 3.0, 3.0, 2_047.0));
+        assert_eq!(Metric::from_name("edge_distance_parts"), Some(Metric::EdgeDistance));
     }
 
     #[test]

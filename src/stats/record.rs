@@ -312,6 +312,17 @@ pub enum PlaybackEvent {
     /// A key became current that the viewer does not fetch (a DRM key format, an `skd:` or `data:`
     /// URI): once per viewer and key.
     KeySkipped,
+    /// How far behind real time a live viewer plays: the wall clock minus the
+    /// `EXT-X-PROGRAM-DATE-TIME` of the media at its playhead (RFC 8216 4.3.2.6), sampled once a
+    /// second while it plays. A playhead ahead of the wall clock (clocks apart) is a zero.
+    LiveLatency {
+        latency: Duration,
+    },
+    /// How many parts behind the live edge a low-latency viewer plays (0: the last part published),
+    /// sampled with [`PlaybackEvent::LiveLatency`].
+    EdgeDistance {
+        parts: u32,
+    },
     /// The viewer task ended.
     Stopped,
 }

@@ -132,6 +132,12 @@ impl Recorder {
             PlaybackEvent::StartupComplete { startup } => {
                 self.with_shard(|set| set.record(Metric::Startup, micros(startup)));
             }
+            PlaybackEvent::LiveLatency { latency } => {
+                self.with_shard(|set| set.record(Metric::LiveLatency, micros(latency)));
+            }
+            PlaybackEvent::EdgeDistance { parts } => {
+                self.with_shard(|set| set.record(Metric::EdgeDistance, u64::from(parts)));
+            }
             PlaybackEvent::Restarted
             | PlaybackEvent::SegmentSkipped { .. }
             | PlaybackEvent::PlaylistWarnings { .. }

@@ -435,3 +435,33 @@ fn held_requests_keep_their_hold_apart_in_every_window() {
     let json = serde_json::to_value(later.window(Window::S1)).unwrap();
     assert!(json["kinds"]["blocking_playlist"].get("held").is_none(), "zero holds are not written");
 }
+
+#[test]
+fn live_latency_and_edge_distance_reach_every_window_and_the_run_histograms() {
+    let start = Instant::now();
+    let recorder = Recorder::with_shards(2);
+    let mut agg = Aggregator::new(recorder.clone(), start);
+    for (ms, parts) in [(2_000, 3), (2_400, 4), (3_100, 6)] {
+        recorder.record_playback(PlaybackEvent::LiveLatency { latency: Duration::from_millis(ms) });
+        recorder.record_playback(PlaybackEvent::EdgeDistance { parts });
+    }
+    let first = agg.tick(secs(start, 1));
+    for w in Window::ALL {
+        let p = &first.window(w).playback;
+        let latency = p.live_latency_ms.unwrap();
+        assert_eq!(latency.count, 3, "{w:?}");
+        assert!((latency.p50 - 2_400.0).abs() < 2.5 && (latency.max - 3_100.0).abs() < 3.5, "{latency:?}");
+        let edge = p.edge_distance_parts.unwrap();
+        assert_eq!((edge.count, edge.min, edge.p50, edge.max), (3, 3.0, 4.0, 6.0), "{w:?}");
+    }
+    assert_eq!(first.totals.playback, PlaybackCounts::default(), "samples are no playback events");
+    let later = agg.tick(secs(start, 2));
+    assert_eq!(later.window(Window::S1).playback.live_latency_ms, None);
+    assert_eq!(later.window(Window::S30).playback.live_latency_ms.map(|p| p.count), Some(3));
+    let run = later.run_histograms();
+    assert_eq!(run.get(Metric::LiveLatency).map(|h| h.len()), Some(3));
+    assert_eq!(run.get(Metric::EdgeDistance).map(|h| h.len()), Some(3));
+    let json = serde_json::to_string(&run).unwrap();
+    assert!(json.contains("\"live_latency_us\"") && json.contains("\"edge_distance_parts\""), "{json:.200}");
+    assert_eq!(serde_json::from_str::<RunHistograms>(&json).unwrap(), run, "lossless");
+}

@@ -126,6 +126,11 @@ pub struct PlaybackStats {
     /// Length of the stalls that ended in the window (running stalls are not in it).
     pub stall_seconds: f64,
     pub segments_skipped: u64,
+    /// Live viewers' latency samples (one a viewer a second): wall clock minus the playhead's
+    /// program date-time.
+    pub live_latency_ms: Option<Percentiles>,
+    /// Low-latency viewers' distance to the live edge, in parts, sampled with the latency.
+    pub edge_distance_parts: Option<Percentiles>,
 }
 
 /// Connections opened in a window: the setup phases of each, measured on the request that opened it.
@@ -188,6 +193,8 @@ impl WindowStats {
             stalls: p.stalls,
             stall_seconds: p.stalled_us as f64 / 1e6,
             segments_skipped: p.segments_skipped,
+            live_latency_ms: pct[Metric::LiveLatency.index()],
+            edge_distance_parts: pct[Metric::EdgeDistance.index()],
         };
         WindowStats {
             window,
