@@ -40,6 +40,8 @@ pub struct NetConfig {
     pub timeout: Duration,
     pub tls: Arc<rustls::ClientConfig>,
     pub max_redirects: u32,
+    /// HTTP/2 with prior knowledge on `http://` (h2c, `--http2-prior-knowledge`).
+    pub h2_prior_knowledge: bool,
 }
 
 /// Why a request failed below HTTP.
@@ -168,6 +170,22 @@ impl Exchange {
         Ok(Self { sender: Sender::H1(sender), conn: Some(Driver::H1(conn)) })
     }
 
+    /// An HTTP/2 connection for a pool: driven by a task of its own, so its streams can belong to
+    /// several loaders; it ends when the last sender is dropped and its streams are done.
+    async fn start_shared(stream: BoxStream) -> Result<Self, NetError> {
+        let io = TokioIo::new(stream);
+        let (sender, conn) = http2::Builder::new(TokioExecutor::new())
+            .handshake(io)
+            .await
+            .map_err(|e| NetError::Other(format!("HTTP handshake: {e}")))?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!("HTTP/2 connection ended: {e}");
+            }
+        });
+        Ok(Self { sender: Sender::H2(sender), conn: None })
+    }
+
     fn send(
         &mut self,
         req: http::Request<Empty<Bytes>>,
@@ -258,11 +276,41 @@ async fn drive<T>(conn: &mut Option<Driver>, fut: impl Future<Output = T>) -> T 
 pub struct Loader {
     config: Arc<NetConfig>,
     idle: Option<(Origin, Kept)>,
+    /// The viewer's HTTP/2 connections, shared by its loaders (see [`H2Pool`]).
+    pool: Option<H2Pool>,
+}
+
+/// The HTTP/2 connections one viewer's loaders share, one per origin, as a browser keeps one: a held
+/// blocking playlist request, a part download and an audio track's requests are streams of one
+/// connection. A pooled connection is driven by a task of its own (its streams belong to several
+/// loaders at once); a loader without a pool keeps its HTTP/2 connection to itself, driven inside the
+/// viewer's task.
+#[derive(Clone, Default)]
+pub struct H2Pool(Arc<std::sync::Mutex<Vec<(Origin, H2Sender)>>>);
+
+type H2Sender = http2::SendRequest<Empty<Bytes>>;
+
+impl H2Pool {
+    /// An open connection to `origin` that takes another stream.
+    fn get(&self, origin: &Origin) -> Option<H2Sender> {
+        let mut senders = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        senders.retain(|(_, s)| !s.is_closed());
+        senders.iter().find(|(o, s)| o == origin && s.is_ready()).map(|(_, s)| s.clone())
+    }
+
+    fn put(&self, origin: Origin, sender: H2Sender) {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((origin, sender));
+    }
 }
 
 impl Loader {
     pub fn new(config: Arc<NetConfig>) -> Self {
-        Self { config, idle: None }
+        Self { config, idle: None, pool: None }
+    }
+
+    /// A loader whose HTTP/2 connections are `pool`'s, shared with the viewer's other loaders.
+    pub fn pooled(config: Arc<NetConfig>, pool: Option<H2Pool>) -> Self {
+        Self { config, idle: None, pool }
     }
 
     /// Drops the connection (a player does after errors).
@@ -358,6 +406,9 @@ impl Loader {
     /// Starts an exchange on the kept connection to `origin`, or on a new one (timing DNS, connect and
     /// TLS). Returns whether the connection was reused.
     async fn exchange(&mut self, origin: &Origin, fetch: &mut Fetch) -> Result<(Exchange, bool), NetError> {
+        if let Some(sender) = self.pool.as_ref().and_then(|p| p.get(origin)) {
+            return Ok((Exchange { sender: Sender::H2(sender), conn: None }, true));
+        }
         let kept = match self.idle.take() {
             Some((o, Kept::Stream(stream))) if o == *origin => Some(Exchange::start(stream, false).await?),
             Some((o, Kept::H2(exchange))) if o == *origin => exchange.if_open(),
@@ -367,6 +418,13 @@ impl Loader {
             return Ok((exchange, true));
         }
         let (stream, h2) = Self::open(&self.config, origin, fetch).await?;
+        if let (true, Some(pool)) = (h2, &self.pool) {
+            let exchange = Exchange::start_shared(stream).await?;
+            if let Sender::H2(sender) = &exchange.sender {
+                pool.put(origin.clone(), sender.clone());
+            }
+            return Ok((exchange, false));
+        }
         Ok((Exchange::start(stream, h2).await?, false))
     }
 
@@ -397,7 +455,7 @@ impl Loader {
         fetch.timings.connect = Some(t.elapsed());
         let _ = tcp.set_nodelay(true);
         if scheme != "https" {
-            return Ok((Box::new(tcp), false));
+            return Ok((Box::new(tcp), config.h2_prior_knowledge));
         }
         let name = ServerName::try_from(host.trim_matches(['[', ']']).to_string())
             .map_err(|e| NetError::Tls(format!("{host}: {e}")))?;
@@ -570,7 +628,13 @@ impl NetConfig {
             timeout: Duration::from_secs(10),
             tls: super::tls::client_config(false, false)?,
             max_redirects: 5,
+            h2_prior_knowledge: false,
         })
+    }
+
+    /// Whether connections may speak HTTP/2: offered by ALPN (`--http2`) or with prior knowledge.
+    pub fn speaks_http2(&self) -> bool {
+        self.offers_http2() || self.h2_prior_knowledge
     }
 
     /// Whether TLS offers HTTP/2 by ALPN (`--http2`).

@@ -8,7 +8,7 @@ pub mod range;
 pub mod server;
 mod tls;
 
-pub use client::{BodyMode, Fetch, Loader, NetConfig, NetError, Timings};
+pub use client::{BodyMode, Fetch, H2Pool, Loader, NetConfig, NetError, Timings};
 pub(crate) use client::{classify, never_sent};
 pub use tls::client_config;
 
