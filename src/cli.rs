@@ -71,6 +71,10 @@ pub struct RunArgs {
     /// Native engine.
     #[arg(long)]
     pub decrypt_check: bool,
+    /// LL-HLS (media playlists with EXT-X-PART-INF): auto plays parts, blocking reloads and preload
+    /// hints as a low-latency player does; off plays such streams as regular live. Native engine.
+    #[arg(long, value_enum, default_value_t = LowLatencyArg::Auto)]
+    pub low_latency: LowLatencyArg,
     /// Who plays: native (async viewers inside hls-swarm) or ffmpeg (one FFmpeg process per viewer,
     /// its HTTP measured by a proxy inside hls-swarm).
     #[arg(long, value_enum, default_value_t = EngineArg::Native)]
@@ -104,6 +108,11 @@ pub struct RunArgs {
     /// http stays HTTP/1.1. One HTTP/2 connection per variant player. Native engine only.
     #[arg(long)]
     pub http2: bool,
+    /// HTTP/2 without TLS (h2c) with prior knowledge on http:// URLs: every connection starts with the
+    /// HTTP/2 preface (the server must speak h2c, as LL-HLS origins behind a TLS-terminating edge do).
+    /// Native engine.
+    #[arg(long)]
+    pub http2_prior_knowledge: bool,
     /// Skip TLS certificate verification. Needs --dangerous.
     #[arg(long, requires = "dangerous")]
     pub insecure: bool,
@@ -135,6 +144,12 @@ pub struct RunArgs {
     pub metrics_addr: Option<MetricsAddr>,
     #[command(flatten)]
     pub origin_metrics: OriginMetricsArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LowLatencyArg {
+    Auto,
+    Off,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

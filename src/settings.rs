@@ -10,7 +10,7 @@ use std::time::Duration;
 use http::HeaderValue;
 use url::Url;
 
-use crate::cli::{ContainerArg, EngineArg, OriginArgs, OriginMetricsArgs, RunArgs, VariantArg};
+use crate::cli::{ContainerArg, EngineArg, LowLatencyArg, OriginArgs, OriginMetricsArgs, RunArgs, VariantArg};
 use crate::engine::Plan;
 use crate::error::{Error, Result};
 use crate::hls::{RenditionPolicy, VariantPolicy};
@@ -34,6 +34,8 @@ pub struct RunSettings {
     pub renditions: RenditionPolicy,
     /// Decrypt the start of each new key's first segment and check it is media.
     pub decrypt_check: bool,
+    /// Play LL-HLS with parts (`--low-latency auto`).
+    pub low_latency: bool,
     /// VOD: media a viewer buffers ahead before it waits.
     pub buffer: Duration,
     pub net: NetConfig,
@@ -90,6 +92,7 @@ impl RunSettings {
             plan,
             variant: policy(args.variant),
             decrypt_check: args.decrypt_check,
+            low_latency: args.low_latency == LowLatencyArg::Auto,
             renditions: RenditionPolicy {
                 audio: args.audio.unwrap_or_default(),
                 language: args.audio_lang.clone(),
@@ -116,6 +119,9 @@ fn engine(args: &RunArgs) -> Result<Engine> {
         EngineArg::Ffmpeg if args.audio.is_some() || args.audio_lang.is_some() || args.subtitles => Err(Error::usage(
             "--audio, --audio-lang and --subtitles choose what the native viewers play; FFmpeg plays the renditions \
              its playlist gives it (--variant all: every one); drop them or --engine ffmpeg",
+        )),
+        EngineArg::Ffmpeg if args.http2_prior_knowledge => Err(Error::usage(
+            "--http2-prior-knowledge is for the native engine (FFmpeg speaks HTTP/1.1); drop it or --engine ffmpeg",
         )),
         EngineArg::Ffmpeg if args.decrypt_check => Err(Error::usage(
             "--decrypt-check is the native viewers' (FFmpeg decrypts for itself); drop it or --engine ffmpeg",
@@ -161,6 +167,7 @@ fn net_config(args: &RunArgs) -> Result<NetConfig> {
         timeout: args.timeout,
         tls,
         max_redirects: MAX_REDIRECTS,
+        h2_prior_knowledge: args.http2_prior_knowledge,
     })
 }
 

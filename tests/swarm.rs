@@ -50,6 +50,7 @@ async fn swarm_url(url: Url, clients: u32, duration: Duration, policy: VariantPo
         policy,
         renditions: Default::default(),
         decrypt_check: false,
+        low_latency: true,
         buffer_target: Duration::from_secs(2),
         net: Arc::new(net),
         recorder: Recorder::new(),
@@ -303,4 +304,18 @@ fn per_variant_figures_equal_the_origins() {
     assert_eq!(report["requests"]["multivariant"]["count"].as_u64(), Some(c.requests_all(ServedKind::Multivariant)));
     rt.block_on(origin.shutdown());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_latency_is_about_three_target_durations() {
+    // 0.5 s segments (target duration 1 s), a 5 s window, PDT on every segment: a viewer starts at the
+    // last segment that begins at least three target durations from the end, so it plays 3 to 3.5 s
+    // behind the newest media, plus its downloads; the newest segment is listed once complete.
+    let origin = origin::spawn(OriginConfig { window: 10, ..origin_config() }).await.unwrap();
+    let run = swarm(&origin, 5, Duration::from_secs(5), VariantPolicy::First).await;
+    let playback = &run.outcome.snapshot.windows.run.playback;
+    let latency = playback.live_latency_ms.as_ref().expect("live latency sampled");
+    assert!(latency.count >= 5 * 3, "once per second of each viewer's playback: {latency:?}");
+    assert!((3000.0..4500.0).contains(&latency.p50), "p50 {} ms: {latency:?}", latency.p50);
+    assert!(playback.edge_distance_parts.is_none(), "no parts in regular HLS");
 }

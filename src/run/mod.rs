@@ -133,6 +133,7 @@ fn native_config(
         policy: settings.variant,
         renditions: settings.renditions.clone(),
         decrypt_check: settings.decrypt_check,
+        low_latency: settings.low_latency,
         buffer_target: settings.buffer,
         net,
         recorder,

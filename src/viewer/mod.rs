@@ -10,6 +10,7 @@
 //!   left the window skipped and the live edge rejoined, as hls.js does.
 
 pub mod abr;
+mod latency;
 mod playback;
 mod request;
 mod session;
@@ -57,6 +58,9 @@ pub struct ViewerConfig {
     pub renditions: RenditionPolicy,
     /// Decrypt the start of the first segment under each new AES-128 key and check it is media.
     pub decrypt_check: bool,
+    /// Play LL-HLS playlists (those with `EXT-X-PART-INF`) with parts, blocking reloads and preload hints
+    /// (`--low-latency auto`); `false` plays them as regular live.
+    pub low_latency: bool,
     /// VOD: stop downloading ahead once this much media is buffered.
     pub buffer_target: Duration,
     pub net: Arc<NetConfig>,

@@ -114,6 +114,12 @@ impl Playback {
         }
     }
 
+    /// `lane`'s buffered media at `now` once playback has started (0 while stalled); `None` before: there
+    /// is no playhead yet.
+    pub fn playhead_level(&self, lane: usize, now: Instant) -> Option<Duration> {
+        (self.state != State::Starting).then(|| self.level(lane, now))
+    }
+
     /// When a buffer will run empty if nothing arrives (None unless playing).
     pub fn empty_at(&self) -> Option<Instant> {
         (self.state == State::Playing).then(|| self.at + self.low())
@@ -162,6 +168,15 @@ impl PlaybackLane {
 
     pub fn empty_at(&self) -> Option<Instant> {
         self.with(|p| p.empty_at())
+    }
+
+    pub fn playhead_level(&self, now: Instant) -> Option<Duration> {
+        self.with(|p| p.playhead_level(self.lane, now))
+    }
+
+    /// The video's lane (or the only one): the one live latency is measured on.
+    pub fn is_primary(&self) -> bool {
+        self.lane == 0
     }
 }
 

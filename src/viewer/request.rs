@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use super::{TapEvent, ViewerConfig};
 use crate::engine::{SessionEnd, Stopped};
 use crate::hls::{self, MediaPlaylist, Playlist};
-use crate::net::{Fetch, Loader};
-use crate::stats::{ErrorClass, Kind, PlaybackEvent, RequestRecord};
+use crate::net::{Fetch, H2Pool, Loader};
+use crate::stats::{ErrorClass, Hold, Kind, PlaybackEvent, RequestRecord};
 
 /// Why a session failed; the supervisor restarts it after backoff.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +54,16 @@ pub(super) struct Asker<'a> {
     pub config: &'a ViewerConfig,
     /// The multivariant playlist's variables, which its media playlists may `IMPORT`.
     pub imports: Option<&'a hls::Variables>,
+    /// The viewer's HTTP/2 connections (with `--http2` or `--http2-prior-knowledge`), which all its
+    /// loaders share.
+    pub pool: Option<&'a H2Pool>,
+}
+
+impl Asker<'_> {
+    /// A loader of this viewer's, sharing its HTTP/2 connections.
+    pub fn loader(&self) -> Loader {
+        Loader::pooled(std::sync::Arc::clone(&self.config.net), self.pool.cloned())
+    }
 }
 
 /// Parses a fetched playlist and runs `check` on it; the error class and detail when either fails.
@@ -105,18 +115,29 @@ pub(super) fn settle_load<T>(
     })
 }
 
-/// The check for playlists that must be media playlists.
+/// The check for playlists that must be media playlists; each segment's program date-time is filled in
+/// from the last one dated before it (live latency needs the date of every segment played).
 pub(super) fn media_only(p: Playlist) -> Result<MediaPlaylist, String> {
     match p {
-        Playlist::Media(m) => Ok(m),
+        Playlist::Media(mut m) => {
+            hls::fill_program_date_times(&mut m);
+            Ok(m)
+        }
         Playlist::Multivariant(_) => Err("expected a media playlist, got a multivariant playlist".into()),
     }
 }
 
 /// Records one request, and shows it to the tap when there is one.
 pub(super) fn record(asker: Asker<'_>, kind: Kind, fetch: &Fetch, error: Option<ErrorClass>) {
+    record_with(asker, kind, fetch, error, None);
+}
+
+/// [`record`] for a request the server may hold (a blocking reload, a hinted part): `hold` says so.
+pub(super) fn record_with(asker: Asker<'_>, kind: Kind, fetch: &Fetch, error: Option<ErrorClass>, hold: Option<Hold>) {
     let config = asker.config;
-    config.recorder.record_request(&request_record(kind, asker.variant, fetch, error));
+    let mut r = request_record(kind, asker.variant, fetch, error);
+    r.hold = hold;
+    config.recorder.record_request(&r);
     if let Some(tap) = &config.tap {
         tap(&TapEvent {
             viewer: asker.viewer,

@@ -7,7 +7,6 @@
 //! One track's failure stops the others (each lets its request in flight finish) and fails the
 //! session, which the supervisor restarts.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use super::ViewerConfig;
@@ -16,14 +15,15 @@ use super::request::{Asker, Halt, SessionError, parse, settle, settle_load};
 use super::track::Track;
 use crate::engine::{SessionEnd, StopSignal};
 use crate::hls::{self, MultivariantPlaylist, Playlist};
-use crate::net::{BodyMode, Fetch, Loader};
+use crate::net::{BodyMode, Fetch, H2Pool, Loader};
 use crate::stats::{ErrorClass, Kind, PlaybackEvent};
 
 /// Plays until the stop signal, the end of a VOD stream, or an error.
 pub async fn run_session(viewer: u32, config: &ViewerConfig, stop: StopSignal) -> Result<SessionEnd, SessionError> {
     let started = Instant::now();
-    let asker = Asker { viewer, variant: None, config, imports: None };
-    let mut loader = Loader::new(Arc::clone(&config.net));
+    let pool = config.net.speaks_http2().then(H2Pool::default);
+    let asker = Asker { viewer, variant: None, config, imports: None, pool: pool.as_ref() };
+    let mut loader = asker.loader();
     let url = config.url.clone();
     let entry = async {
         stop.check()?;

@@ -12,18 +12,18 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::time::{Sleep, sleep_until};
 use url::Url;
 
+use super::latency::LiveLatency;
 use super::playback::PlaybackLane;
-use super::request::{Asker, Halt, SessionError, failure_of, media_only, parse, record, settle_load};
+use super::request::{Asker, Halt, SessionError, failure_of, media_only, parse, record_with, settle_load};
 use crate::engine::{SessionEnd, StopSignal};
 use crate::hls::{self, KeyMethod, MediaPlaylist, Planned, RequestPlan, Segment, SequenceTracker, Update, crypto};
 use crate::net::{BodyMode, Fetch, Loader, range};
-use crate::stats::{ErrorClass, Kind, PlaybackEvent};
+use crate::stats::{ErrorClass, Hold, Kind, PlaybackEvent};
 
 /// Consecutive failed segments after which the session gives up (and the supervisor restarts it).
 const MAX_SEGMENT_FAILURES: u32 = 3;
@@ -70,12 +70,13 @@ fn send_plan(mut loader: Loader, plan: Vec<Planned>, check: bool) -> InFlight<Do
     })
 }
 
-/// The kind a planned request is counted under.
-fn kind_of(planned: &Planned) -> Kind {
+/// The kind a planned request is counted under; `media`: the media request's (a segment, a part, a
+/// hinted part).
+fn kind_of(planned: &Planned, media: Kind) -> Kind {
     match planned {
         Planned::Init { .. } => Kind::Init,
         Planned::Key { .. } => Kind::Key,
-        Planned::Segment { .. } => Kind::Segment,
+        Planned::Segment { .. } => media,
     }
 }
 
@@ -169,6 +170,8 @@ struct Live {
     ended: bool,
 }
 
+mod low_latency;
+
 pub(super) struct Track<'a> {
     asker: Asker<'a>,
     stop: StopSignal,
@@ -183,6 +186,10 @@ pub(super) struct Track<'a> {
     plan: RequestPlan,
     events: Vec<PlaybackEvent>,
     failures: u32,
+    /// Live latency, for the track playback follows (the first variant's).
+    latency: LiveLatency,
+    /// A low-latency track: how many parts behind the live edge it plays, as of its last reload.
+    edge_parts: Option<u32>,
 }
 
 impl<'a> Track<'a> {
@@ -196,6 +203,8 @@ impl<'a> Track<'a> {
             plan: RequestPlan::new(),
             events: Vec::new(),
             failures: 0,
+            latency: LiveLatency::default(),
+            edge_parts: None,
         }
     }
 
@@ -216,6 +225,9 @@ impl<'a> Track<'a> {
         // may have been the multivariant playlist's); later ones from when each reload was sent.
         let loaded_at = Instant::now();
         let mut tracker = SequenceTracker::new();
+        if playlist.is_live() && playlist.part_target.is_some() && self.asker.config.low_latency {
+            return self.play_low_latency(url, playlist, loaded_at).await;
+        }
         let queue: VecDeque<Segment> = tracker.start_at_live_edge(&playlist).new.into();
         if !playlist.is_live() {
             return self.play_to_end(queue, playlist.target_duration).await;
@@ -225,8 +237,7 @@ impl<'a> Track<'a> {
     }
 
     fn main_loader(&mut self) -> Loader {
-        let net = &self.asker.config.net;
-        self.main.take().unwrap_or_else(|| Loader::new(Arc::clone(net)))
+        self.main.take().unwrap_or_else(|| self.asker.loader())
     }
 
     /// Loads the media playlist on the main loader (the first load of a variant).
@@ -249,7 +260,7 @@ impl<'a> Track<'a> {
             let Some(plan) = self.plan_for(&segment) else { continue };
             let (loader, done) = send_plan(self.main_loader(), plan, self.asker.config.decrypt_check).await;
             self.main = Some(loader);
-            self.segment_done(&segment, &done)?;
+            self.segment_done(&segment, &done, Kind::Segment)?;
         }
         self.wait_until_played().await?;
         Ok(SessionEnd::Finished { pace: target })
@@ -293,11 +304,12 @@ impl<'a> Track<'a> {
                 .then(|| live.loaded_at + hls::reload_delay(live.changed, &live.header));
             rearm(reload_timer.as_mut(), &mut reload_at, due);
             rearm(empty_timer.as_mut(), &mut empty_at, self.playback.as_ref().and_then(PlaybackLane::empty_at));
+            self.sample_latency();
             tokio::select! {
                 (loader, done) = landed(&mut download) => {
                     self.main = Some(loader);
                     let (segment, _) = download.take().expect("a download landed");
-                    self.segment_done(&segment, &done)?;
+                    self.segment_done(&segment, &done, Kind::Segment)?;
                 }
                 (mut loader, fetch) = landed(&mut reload) => {
                     let (lane, _) = reload.take().expect("a reload landed");
@@ -329,8 +341,7 @@ impl<'a> Track<'a> {
     fn send_reload(&mut self, url: &Url, downloading: bool) -> (Lane, InFlight) {
         let mode = BodyMode::Collect { limit: super::PLAYLIST_LIMIT };
         let (lane, loader) = if downloading {
-            let net = &self.asker.config.net;
-            (Lane::Side, self.side.take().unwrap_or_else(|| Loader::new(Arc::clone(net))))
+            (Lane::Side, self.side.take().unwrap_or_else(|| self.asker.loader()))
         } else {
             (Lane::Main, self.main_loader())
         };
@@ -388,7 +399,7 @@ impl<'a> Track<'a> {
     /// A segment's requests ended: each recorded under its kind; what arrived is in hand (init, key) or
     /// in the buffer (the segment, when it arrived whole). Too many failed segments in a row end the
     /// session.
-    fn segment_done(&mut self, segment: &Segment, done: &[(Planned, Fetch)]) -> Result<(), Halt> {
+    fn segment_done(&mut self, segment: &Segment, done: &[(Planned, Fetch)], media: Kind) -> Result<(), Halt> {
         let mut failure = None;
         let undecryptable = if self.asker.config.decrypt_check { decrypt_check(segment, done) } else { None };
         for (planned, fetch) in done {
@@ -396,7 +407,9 @@ impl<'a> Track<'a> {
             if matches!(planned, Planned::Segment { .. }) && failed.is_none() {
                 failed.clone_from(&undecryptable);
             }
-            record(self.asker, kind_of(planned), fetch, failed.as_ref().map(|f| f.0));
+            let kind = kind_of(planned, media);
+            let hold = (kind == Kind::PreloadHint).then_some(Hold::Held);
+            record_with(self.asker, kind, fetch, failed.as_ref().map(|f| f.0), hold);
             match (planned, &failed) {
                 // A key its segment does not decrypt with is asked for again with the next segment.
                 (Planned::Key { .. }, None) if undecryptable.is_some() => {}
@@ -412,6 +425,7 @@ impl<'a> Track<'a> {
                 self.failures = 0;
                 if let Some(p) = &self.playback {
                     p.on_segment(Instant::now(), segment.duration, &mut self.events);
+                    self.latency.on_media(segment.program_date_time, segment.duration);
                 }
             }
             None => {}
@@ -444,6 +458,21 @@ impl<'a> Track<'a> {
     async fn wait_until_played(&mut self) -> Result<(), Halt> {
         let until = self.playback.as_ref().and_then(PlaybackLane::empty_at).unwrap_or_else(Instant::now);
         Ok(self.stop.sleep_until(until).await?)
+    }
+
+    /// Live latency samples due (and the distance from the live edge, for a low-latency track), for the
+    /// track playback follows.
+    fn sample_latency(&mut self) {
+        let Some(p) = self.playback.as_ref().filter(|p| p.is_primary()) else { return };
+        let now = Instant::now();
+        let Some((count, latency)) = self.latency.due(now, SystemTime::now(), p.playhead_level(now)) else { return };
+        for _ in 0..count {
+            self.events.push(PlaybackEvent::LiveLatency { latency });
+            if let Some(parts) = self.edge_parts {
+                self.events.push(PlaybackEvent::EdgeDistance { parts });
+            }
+        }
+        self.flush_events();
     }
 
     fn flush_events(&mut self) {

@@ -112,6 +112,7 @@ pub fn swarm_config(
         policy: hls_swarm::hls::VariantPolicy::First,
         renditions: Default::default(),
         decrypt_check: false,
+        low_latency: true,
         buffer_target: Duration::from_secs(2),
         net: std::sync::Arc::new(net),
         recorder: hls_swarm::stats::Recorder::new(),
@@ -129,7 +130,7 @@ pub fn swarm_config(
     hls_swarm::engine::SwarmConfig { plan, viewer }
 }
 
-/// Requests a [`fixed_server`] saw: path and `Range` header, in order.
+/// Requests a [`fixed_server`] saw: path (with its query) and `Range` header, in order.
 pub type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>;
 
 /// A server of fixed bodies on 127.0.0.1:0: 404 for other paths, a single `Range` honoured (206 with
@@ -147,7 +148,8 @@ pub async fn fixed_server(routes: Vec<(&'static str, Bytes)>) -> (std::net::Sock
                 let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
                     let path = req.uri().path().to_string();
                     let range = req.headers().get("range").and_then(|v| v.to_str().ok()).map(str::to_owned);
-                    log.lock().unwrap().push((path.clone(), range.clone()));
+                    let asked = req.uri().path_and_query().map_or(path.clone(), |p| p.to_string());
+                    log.lock().unwrap().push((asked, range.clone()));
                     let body = routes.iter().find(|(p, _)| *p == path).map(|(_, b)| b.clone());
                     let response = answer(body, range.as_deref());
                     async move { Ok::<_, std::convert::Infallible>(response) }

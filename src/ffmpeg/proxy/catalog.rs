@@ -89,6 +89,13 @@ impl Catalog {
             Playlist::Multivariant(_) => Some(Kind::Multivariant),
             Playlist::Media(media) => {
                 self.target_duration = Some(media.target_duration);
+                if media.part_target.is_some() && !LOW_LATENCY_SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    // Said once per process, on the first LL-HLS playlist a player is given.
+                    tracing::warn!(
+                        "{url} is LL-HLS; FFmpeg's HLS reader plays it as regular live (whole \
+                         segments, no parts, blocking reloads or preload hints): use the native engine for LL-HLS load"
+                    );
+                }
                 let mut entries = Vec::with_capacity(media.segments.len() + 2);
                 for s in &media.segments {
                     entries.push((s.uri.to_string(), Kind::Segment));
@@ -129,6 +136,9 @@ impl Catalog {
         }
     }
 }
+
+/// Whether the LL-HLS warning was given.
+static LOW_LATENCY_SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// The kind of a playlist that did not parse (cut short, or over the size kept): multivariant when
 /// its text has a variant tag.

@@ -1,0 +1,349 @@
+//! A low-latency track (draft-pantos-hls-rfc8216bis 6.2.5, 6.3), as hls.js plays one: join at
+//! `PART-HOLD-BACK` from the live edge at an independent part, fetch each part once and in order (a
+//! segment whose parts were fetched is never fetched whole), and when the parts listed are all in, ask
+//! for the part the server hints at (`EXT-X-PRELOAD-HINT`), which it holds until the part exists.
+//!
+//! The playlist is reloaded with the delivery directives (`_HLS_msn`, `_HLS_part`, and `_HLS_skip` when
+//! the server offers delta updates) as soon as the previous reload is in, when the server can block
+//! (`CAN-BLOCK-RELOAD=YES`); the server holds the request until the next part exists. A held reload
+//! is on a connection of its own (the side loader), as it must be over HTTP/1.1: the part downloads
+//! and the hinted part go on the main one meanwhile. A reload that comes back without what it asked for
+//! (a server that ignores the directives) is `unblocked`, and the next one waits half a part target: a
+//! viewer never spins. Without blocking, the playlist is reloaded on the part target's cadence.
+//! A blocking reload answered 400 or 503 is counted, and the viewer rejoins at the live edge.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use tokio::time::sleep_until;
+use url::Url;
+
+use super::{InFlight, Track, landed, rearm, send, send_plan};
+use crate::engine::SessionEnd;
+use crate::hls::{
+    self, LowLatencyFetch, MediaPlaylist, PartPosition, PartTracker, Segment, apply_delta, blocking_query, lists_part,
+    parent_of, part_as_segment, part_hint, skip_directive,
+};
+use crate::net::{BodyMode, Fetch, Loader};
+use crate::stats::{ErrorClass, Hold, Kind, PlaybackEvent};
+use crate::viewer::request::{Halt, SessionError, media_only, parse, record_with};
+
+/// What a low-latency track knows between steps.
+struct LowLatency {
+    url: Url,
+    tracker: PartTracker,
+    /// Parts and segments to fetch, in order, each with its kind.
+    queue: VecDeque<(Segment, Kind)>,
+    /// The last playlist, whole: delta updates are completed from it, and parts find their segment in it.
+    held: MediaPlaylist,
+    /// When `held` was asked for (a delta update needs a playlist younger than half the skip boundary).
+    held_at: Instant,
+    /// The last part asked for from a preload hint (URI and range start): when the playlist lists it,
+    /// it is not fetched again.
+    hinted: Option<(Url, u64)>,
+    /// The next reload: not before this instant.
+    reload_at: Instant,
+    /// The next reload is a plain one, and the tracker joins anew (after a 400 or 503 to a blocking one).
+    rejoin: bool,
+    ended: bool,
+}
+
+/// A reload in flight: plain, or blocking for a part (and when it was sent).
+#[derive(Clone, Copy)]
+enum Reload {
+    Plain,
+    Blocking { asked: PartPosition, sent: Instant },
+}
+
+impl LowLatency {
+    fn part_target(&self) -> Duration {
+        self.held.part_target.unwrap_or(self.held.target_duration).max(Duration::from_millis(50))
+    }
+
+    fn can_block(&self) -> bool {
+        self.held.server_control.as_ref().is_some_and(|c| c.can_block_reload)
+    }
+
+    /// Queues what the tracker yields of `update`, each part as a segment of its own (dated, with its
+    /// segment's map and key), less the part already asked for from a hint.
+    fn enqueue(&mut self, fetch: Vec<LowLatencyFetch>) {
+        for item in fetch {
+            match item {
+                LowLatencyFetch::Segment(segment) => self.queue.push_back((*segment, Kind::Segment)),
+                LowLatencyFetch::Part { at, part } => {
+                    let start = part.byte_range.map_or(0, |r| r.offset);
+                    if self.hinted.as_ref().is_some_and(|(uri, s)| *uri == part.uri && *s == start) {
+                        continue;
+                    }
+                    let Some(parent) = parent_of(&self.held, at.msn) else { continue };
+                    let offset = parts_of(&self.held, at.msn).iter().take(at.part as usize).map(|p| p.duration).sum();
+                    self.queue.push_back((part_as_segment(&parent, &part, offset), Kind::Part));
+                }
+            }
+        }
+    }
+
+    /// The hinted part as a segment, when the playlist hints one not yet asked for.
+    fn hint(&self) -> Option<(Segment, Option<String>)> {
+        let (uri, range) = part_hint(&self.held)?;
+        let start = range_start(range.as_deref());
+        if self.hinted.as_ref().is_some_and(|(u, s)| *u == uri && *s == start) {
+            return None;
+        }
+        let msn = self.held.end_sequence();
+        let parent = parent_of(&self.held, msn)?;
+        let offset: Duration = self.held.pending_parts.iter().map(|p| p.duration).sum();
+        let mut segment = Segment { uri, duration: self.part_target(), byte_range: None, ..parent };
+        segment.program_date_time = segment.program_date_time.map(|t| t + offset);
+        Some((segment, range))
+    }
+
+    /// Parts between the playhead's and the live edge, as of the last reload: those not fetched yet and
+    /// those buffered.
+    fn edge_parts(&self, buffered: Duration) -> u32 {
+        let target = self.part_target().as_secs_f64();
+        let queued = self.queue.iter().filter(|(_, k)| *k == Kind::Part).count() as f64;
+        (queued + (buffered.as_secs_f64() / target).round()).min(f64::from(u32::MAX)) as u32
+    }
+}
+
+/// The parts of segment `msn` as `playlist` lists them (the pending ones for the segment being written).
+fn parts_of(playlist: &MediaPlaylist, msn: u64) -> &[hls::Part] {
+    match playlist.segments.iter().find(|s| s.sequence == msn) {
+        Some(s) => &s.parts,
+        None => &playlist.pending_parts,
+    }
+}
+
+/// The playlist URL with the delivery directives added to its own query.
+fn with_directives(url: &Url, query: &str) -> Url {
+    let mut url = url.clone();
+    let joined = match url.query() {
+        Some(q) if !q.is_empty() => format!("{q}&{query}"),
+        _ => query.to_owned(),
+    };
+    url.set_query(Some(&joined));
+    url
+}
+
+impl Track<'_> {
+    /// Plays a low-latency playlist, `first` loaded at `loaded_at`, until stop, its end or an error.
+    pub(super) async fn play_low_latency(
+        &mut self,
+        url: Url,
+        first: MediaPlaylist,
+        loaded_at: Instant,
+    ) -> Result<SessionEnd, Halt> {
+        let mut tracker = PartTracker::new();
+        let start = tracker.start(&first);
+        let mut ll = LowLatency {
+            url,
+            tracker,
+            queue: VecDeque::new(),
+            held: first,
+            held_at: loaded_at,
+            hinted: None,
+            reload_at: loaded_at,
+            rejoin: false,
+            ended: false,
+        };
+        ll.enqueue(start.fetch);
+        ll.ended = !ll.held.is_live();
+        if !ll.can_block() {
+            ll.reload_at = loaded_at + ll.part_target();
+        }
+        self.play_low_latency_loop(ll).await
+    }
+
+    async fn play_low_latency_loop(&mut self, mut ll: LowLatency) -> Result<SessionEnd, Halt> {
+        let mut download: Option<((Segment, Kind), InFlight<super::Done>)> = None;
+        let mut reload: Option<(Reload, InFlight)> = None;
+        let mut stop = self.stop.clone();
+        let stopped = stop.stopped();
+        let (reload_timer, empty_timer) = (sleep_until(Instant::now().into()), sleep_until(Instant::now().into()));
+        tokio::pin!(stopped, reload_timer, empty_timer);
+        let (mut reload_armed, mut empty_at) = (None, None);
+        loop {
+            let stopping = self.stop.is_set();
+            if !stopping && download.is_none() {
+                let next = ll.queue.pop_front().map(|(s, k)| (s, k, None)).or_else(|| {
+                    let (segment, range) = ll.hint()?;
+                    ll.hinted = Some((segment.uri.clone(), range_start(range.as_deref())));
+                    Some((segment, Kind::PreloadHint, range))
+                });
+                if let Some((segment, kind, hint_range)) = next {
+                    if let Some(mut plan) = self.plan_for(&segment) {
+                        if let (Some(range), Some(hls::Planned::Segment { range: asked, .. })) =
+                            (hint_range, plan.last_mut())
+                        {
+                            *asked = Some(range);
+                        }
+                        let check = self.asker.config.decrypt_check;
+                        download = Some(((segment, kind), send_plan(self.main_loader(), plan, check)));
+                    }
+                    continue;
+                }
+            }
+            if download.is_none() && reload.is_none() {
+                if stopping {
+                    return Ok(SessionEnd::Stopped);
+                }
+                if ll.ended && ll.queue.is_empty() {
+                    self.wait_until_played().await?;
+                    return Ok(SessionEnd::Finished { pace: ll.held.target_duration });
+                }
+            }
+            let due = (!stopping && !ll.ended && reload.is_none()).then_some(ll.reload_at);
+            rearm(reload_timer.as_mut(), &mut reload_armed, due);
+            rearm(empty_timer.as_mut(), &mut empty_at, self.playback.as_ref().and_then(|p| p.empty_at()));
+            self.sample_latency();
+            tokio::select! {
+                (loader, done) = landed(&mut download) => {
+                    self.main = Some(loader);
+                    let ((segment, kind), _) = download.take().expect("a download landed");
+                    self.segment_done(&segment, &done, kind)?;
+                }
+                (mut loader, fetch) = landed(&mut reload) => {
+                    let (kind, _) = reload.take().expect("a reload landed");
+                    let result = self.reloaded_low_latency(&mut ll, &mut loader, &fetch, kind);
+                    self.side = Some(loader);
+                    result?;
+                }
+                _ = &mut reload_timer, if reload_armed.is_some() => {
+                    reload_armed = None;
+                    reload = Some(self.send_low_latency_reload(&mut ll));
+                }
+                _ = &mut empty_timer, if empty_at.is_some() => {
+                    empty_at = None;
+                    if let Some(p) = &self.playback {
+                        self.events.extend(p.advance(Instant::now()));
+                    }
+                    self.flush_events();
+                }
+                _ = &mut stopped, if !stopping => {}
+            }
+        }
+    }
+
+    /// The next reload, always on the side loader: a blocking one is held by the server while parts
+    /// download on the main one.
+    fn send_low_latency_reload(&mut self, ll: &mut LowLatency) -> (Reload, InFlight) {
+        let loader = self.side.take().unwrap_or_else(|| self.asker.loader());
+        let now = Instant::now();
+        let mode = BodyMode::Collect { limit: crate::viewer::PLAYLIST_LIMIT };
+        let next = ll.tracker.next_position();
+        match next.filter(|_| ll.can_block() && !ll.rejoin) {
+            Some(asked) => {
+                let control = ll.held.server_control.as_ref();
+                let skip = skip_directive(control, now.saturating_duration_since(ll.held_at));
+                let url = with_directives(&ll.url, &blocking_query(asked, skip));
+                ll.held_at = now;
+                (Reload::Blocking { asked, sent: now }, send(loader, url, mode))
+            }
+            None => {
+                ll.held_at = now;
+                (Reload::Plain, send(loader, ll.url.clone(), mode))
+            }
+        }
+    }
+
+    /// A reload landed: recorded (a blocking one as held, or unblocked when it lacks the part it asked
+    /// for), completed from the playlist held when it is a delta update, and what is new queued.
+    fn reloaded_low_latency(
+        &mut self,
+        ll: &mut LowLatency,
+        loader: &mut Loader,
+        fetch: &Fetch,
+        reload: Reload,
+    ) -> Result<(), Halt> {
+        let kind = match reload {
+            Reload::Plain => Kind::MediaPlaylist,
+            Reload::Blocking { .. } => Kind::BlockingPlaylist,
+        };
+        let now = Instant::now();
+        let part_target = ll.part_target();
+        if let (Reload::Blocking { .. }, Some(400 | 503)) = (reload, fetch.status) {
+            // The server will not hold this one (too far ahead, or it gave up): rejoin at the live edge.
+            let class = if fetch.status == Some(400) { ErrorClass::Http4xx } else { ErrorClass::Http5xx };
+            record_with(self.asker, kind, fetch, Some(class), Some(Hold::Held));
+            ll.rejoin = true;
+            ll.reload_at = now + part_target / 2;
+            return Ok(());
+        }
+        let held = &ll.held;
+        let parsed = parse(self.asker, fetch, |p| {
+            let media = media_only(p)?;
+            let delta = media.skipped_segments > 0;
+            let mut whole = apply_delta(Some(held), media).map_err(|e| e.to_string())?;
+            if delta {
+                hls::fill_program_date_times(&mut whole);
+            }
+            Ok(whole)
+        });
+        let hold = match (reload, &parsed) {
+            (Reload::Plain, _) => None,
+            (Reload::Blocking { asked, .. }, Ok(m)) if !lists_part(m, asked) => Some(Hold::Unblocked),
+            (Reload::Blocking { .. }, _) => Some(Hold::Held),
+        };
+        record_with(self.asker, kind, fetch, parsed.as_ref().err().map(|f| f.0), hold);
+        let playlist = match parsed {
+            Ok(p) => p,
+            Err((class, detail)) => {
+                if class != ErrorClass::Http4xx && class != ErrorClass::Http5xx {
+                    loader.reset();
+                }
+                return Err(SessionError { url: fetch.url.to_string(), class, detail }.into());
+            }
+        };
+        let before = (ll.held.end_sequence(), ll.held.pending_parts.len());
+        let changed = before != (playlist.end_sequence(), playlist.pending_parts.len());
+        ll.held = playlist;
+        ll.ended = !ll.held.is_live();
+        let update = if std::mem::take(&mut ll.rejoin) {
+            ll.queue.clear();
+            ll.tracker = PartTracker::new();
+            ll.tracker.start(&ll.held)
+        } else {
+            ll.tracker.update(&ll.held)
+        };
+        if update.skipped > 0 {
+            self.events.push(PlaybackEvent::SegmentSkipped { count: update.skipped });
+        }
+        ll.enqueue(update.fetch);
+        let level = self.playback.as_ref().and_then(|p| p.playhead_level(now)).unwrap_or_default();
+        self.edge_parts = Some(ll.edge_parts(level));
+        // Blocking: the next one at once (the server holds it), unless this one was not held; else the
+        // part target's cadence (half of it when nothing changed, as 6.3.4 does with target durations).
+        ll.reload_at = match reload {
+            Reload::Blocking { sent, .. } if hold == Some(Hold::Unblocked) => sent + part_target / 2,
+            _ if ll.can_block() => now,
+            _ if changed => now + part_target,
+            _ => now + part_target / 2,
+        };
+        self.flush_events();
+        Ok(())
+    }
+}
+
+/// The first byte a `Range` header asks for; 0 without one.
+fn range_start(range: Option<&str>) -> u64 {
+    range.and_then(|r| r.strip_prefix("bytes=")?.split('-').next()?.parse().ok()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directives_join_the_playlists_own_query() {
+        let plain = Url::parse("http://o/live/stream.m3u8").unwrap();
+        assert_eq!(
+            with_directives(&plain, "_HLS_msn=5&_HLS_part=2").as_str(),
+            "http://o/live/stream.m3u8?_HLS_msn=5&_HLS_part=2"
+        );
+        let signed = Url::parse("http://o/live/stream.m3u8?token=abc").unwrap();
+        assert_eq!(with_directives(&signed, "_HLS_msn=5").query(), Some("token=abc&_HLS_msn=5"));
+        assert_eq!(range_start(Some("bytes=400-")), 400);
+        assert_eq!(range_start(None), 0);
+    }
+}
