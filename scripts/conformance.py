@@ -133,6 +133,7 @@ def read_playlist(text, url, imported=None):
                 p["llhls"] = True
             elif tag == "#EXT-X-PART" and "URI" in a:
                 p["parts"].append(join(url, a["URI"]))
+                pending.setdefault("parts", []).append(join(url, a["URI"]))
             elif tag == "#EXT-X-PRELOAD-HINT" and "URI" in a:
                 p["hints"].append(join(url, a["URI"]))
             elif tag == "#EXT-X-ENDLIST" or (tag == "#EXT-X-PLAYLIST-TYPE" and value.strip() == "VOD"):
@@ -154,8 +155,12 @@ def read_playlist(text, url, imported=None):
         p["segments"].append({"url": full, "range": rng, "gap": pending.get("gap", False),
                               "key_len": 32 if (key_method or "").startswith("AES-256") else 16,
                               "duration": pending.get("extinf", 0.0),
-                              "key": key, "map": mapping})
+                              "key": key, "map": mapping, "parts": pending.get("parts", [])})
         pending = {}
+    # Parts after the last segment: the segment being written, under the map and key in force.
+    if pending.get("parts"):
+        p["segments"].append({"url": None, "range": None, "gap": False, "key_len": 16, "duration": 0.0,
+                              "key": key, "map": mapping, "parts": pending["parts"], "pending": True})
     return p
 
 
@@ -353,6 +358,14 @@ def check_play(o):
     return reasons + check_media(o, p)
 
 
+def without_directives(url):
+    """`url` less the LL-HLS delivery directives (`_HLS_msn`, `_HLS_part`, `_HLS_skip`) in its query:
+    a blocking or delta reload of a playlist is a request for that playlist."""
+    parts = urllib.parse.urlsplit(url)
+    query = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True) if not k.startswith("_HLS_")]
+    return parts._replace(query=urllib.parse.urlencode(query)).geturl()
+
+
 def segment_range(s):
     """The Range header a segment is asked with, None for a whole resource."""
     if not s["range"]:
@@ -368,12 +381,15 @@ def segments_played(segments, ranges):
     left = {}
     for u, r in ranges:
         left[(u, r)] = left.get((u, r), 0) + 1
+    parts = {u for u, _ in ranges}
     played = []
     for s in reversed(segments):
         key = (s["url"], segment_range(s))
         if left.get(key, 0) > 0:
             left[key] -= 1
             played.append(s)
+        elif any(u in parts for u in s.get("parts", [])):
+            played.append(s)  # LL-HLS: played by its parts
     played.reverse()
     return played
 
@@ -391,7 +407,7 @@ def check_media(o, p):
             reasons.append(f"requested the EXT-X-GAP segment {s['url'].rsplit('/', 1)[-1]}")
     named = {s["url"] for s in p["segments"]} | {s["map"][0] for s in p["segments"] if s["map"]} | \
         {s["key"] for s in p["segments"] if s["key"]} | set(p["parts"]) | set(p["hints"]) | {norm(o.url)}
-    stray = [u for u, _ in ranges if u not in named]
+    stray = [u for u, _ in ranges if u not in named and without_directives(u) not in named]
     if stray:
         reasons.append(f"requested what the playlist does not name: {stray[0]}")
     # A resource the playlist cuts into byte ranges is only ever asked for by one of its ranges.
