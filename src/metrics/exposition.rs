@@ -196,22 +196,15 @@ fn playback_families(out: &mut Exposition, s: &Snapshot) {
     out.family("stalls_total", Type::Counter, "Stalls begun (a playback buffer ran empty).").sample(&[], p.stalls);
     out.family("stall_seconds_total", Type::Counter, "Length of the stalls that have ended.")
         .sample(&[], p.stalled_us as f64 / 1e6);
-    let mut f = out.family(
-        "startup_seconds",
-        Type::Summary,
-        "From a viewer's (or session's) start to its first segment buffered, whole run.",
-    );
-    if let Some(pct) = s.playback().startup_ms {
-        for (q, v) in [("0.5", pct.p50), ("0.9", pct.p90), ("0.99", pct.p99)] {
-            f.sample(&[("quantile", q)], v / 1e3);
-        }
-    }
-    let sum_us: u128 = s
-        .run_buckets(Metric::Startup)
-        .map(|(v, n)| u128::from(Metric::Startup.median_equivalent(v)) * u128::from(n))
-        .sum();
-    f.suffixed("_sum", &[], sum_us as f64 / 1e6);
-    f.suffixed("_count", &[], p.startups);
+    let pb = s.playback();
+    let startup_help = "From a viewer's (or session's) start to its first segment buffered, whole run.";
+    run_summary(out, s, ("startup_seconds", startup_help), Metric::Startup, pb.startup_ms, 1e6);
+    let latency_help = "Live viewers' latency, sampled once a second each: wall clock minus the program \
+                        date-time of the media at the playhead, whole run.";
+    run_summary(out, s, ("live_latency_seconds", latency_help), Metric::LiveLatency, pb.live_latency_ms, 1e6);
+    let edge_help =
+        "How many parts behind the live edge low-latency viewers play, sampled with the latency, whole run.";
+    run_summary(out, s, ("edge_distance_parts", edge_help), Metric::EdgeDistance, pb.edge_distance_parts, 1.0);
     out.family("segments_skipped_total", Type::Counter, "Segments players jumped over, behind the live window.")
         .sample(&[], p.segments_skipped);
     out.family("restarts_total", Type::Counter, "Viewer sessions restarted after a failure.").sample(&[], p.restarts);
@@ -223,6 +216,33 @@ fn playback_families(out: &mut Exposition, s: &Snapshot) {
         "Keys not fetched (DRM key formats, data: URIs), per viewer and key.",
     )
     .sample(&[], p.keys_skipped);
+}
+
+/// A whole-run summary of `metric`: the quantiles of `pct` (reported units), and `_sum` and `_count`
+/// from the run's buckets, each weighed by its middle value as HdrHistogram's mean does.
+/// `recorded_per_unit`: recorded units in one of the family's (microseconds in a second: `1e6`).
+fn run_summary(
+    out: &mut Exposition,
+    s: &Snapshot,
+    (name, help): (&'static str, &str),
+    metric: Metric,
+    pct: Option<crate::stats::Percentiles>,
+    recorded_per_unit: f64,
+) {
+    let mut f = out.family(name, Type::Summary, help);
+    let reported_per_unit = recorded_per_unit * metric.report_scale();
+    if let Some(pct) = pct {
+        for (q, v) in [("0.5", pct.p50), ("0.9", pct.p90), ("0.99", pct.p99)] {
+            f.sample(&[("quantile", q)], v / reported_per_unit);
+        }
+    }
+    let (mut sum, mut count) = (0u128, 0u64);
+    for (v, n) in s.run_buckets(metric) {
+        sum += u128::from(metric.median_equivalent(v)) * u128::from(n);
+        count += n;
+    }
+    f.suffixed("_sum", &[], sum as f64 / recorded_per_unit);
+    f.suffixed("_count", &[], count);
 }
 
 /// The origin side, when metrics of it are configured: the latest value of each figure. A figure
@@ -345,6 +365,10 @@ mod tests {
         recorder.record_playback(PlaybackEvent::StallBegan);
         recorder.record_playback(PlaybackEvent::SegmentSkipped { count: 2 });
         recorder.record_playback(PlaybackEvent::Restarted);
+        for (ms, parts) in [(2_100, 3), (2_600, 4), (4_000, 9)] {
+            recorder.record_playback(PlaybackEvent::LiveLatency { latency: Duration::from_millis(ms) });
+            recorder.record_playback(PlaybackEvent::EdgeDistance { parts });
+        }
         agg.tick(start + Duration::from_secs(2))
     }
 
@@ -399,6 +423,19 @@ mod tests {
     }
 
     #[test]
+    fn live_latency_and_edge_distance_are_summaries() {
+        let text = render(&info("t"), &known_snapshot(), &OriginView::default());
+        assert_eq!(value(&text, "hls_swarm_live_latency_seconds_count"), 3);
+        assert_eq!(value(&text, "hls_swarm_edge_distance_parts_count"), 3);
+        assert_eq!(value(&text, "hls_swarm_edge_distance_parts_sum"), 16);
+        assert_eq!(value(&text, "hls_swarm_edge_distance_parts{quantile=\"0.5\"}"), 4);
+        let line = text.lines().find(|l| l.starts_with("hls_swarm_live_latency_seconds{quantile=\"0.5\"}")).unwrap();
+        let seconds: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+        assert!((seconds - 2.6).abs() < 0.003, "{line}");
+        assert!(text.contains("# TYPE hls_swarm_live_latency_seconds summary\n"));
+    }
+
+    #[test]
     fn held_requests_have_their_hold_apart() {
         let text = render(&info("t"), &known_snapshot(), &OriginView::default());
         let kind = "{kind=\"blocking_playlist\"}";
@@ -423,6 +460,8 @@ mod tests {
         assert!(!text.contains("origin_"), "{text}");
         assert!(!text.contains("hls_swarm_segment_throughput_bytes_per_second{"), "{text}");
         assert_eq!(value(&text, "hls_swarm_startup_seconds_count"), 0);
+        assert_eq!(value(&text, "hls_swarm_live_latency_seconds_count"), 0);
+        assert!(!text.contains("hls_swarm_live_latency_seconds{"), "no quantiles without samples:\n{text}");
         assert!(text.contains("# TYPE hls_swarm_requests_total counter\n"));
     }
 }

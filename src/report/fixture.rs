@@ -36,6 +36,10 @@ fn play(recorder: &Recorder, variant: u16) {
         let (hold, ttfb_ms) = if i == 3 { (Hold::Unblocked, 2) } else { (Hold::Held, 190 + i) };
         recorder.record_request(&held(Kind::BlockingPlaylist, hold, ttfb_ms, ttfb_ms + 2, 2_500));
     }
+    for (latency_ms, parts) in [(2_000, 3), (2_400, 4), (3_000, 6)] {
+        recorder.record_playback(PlaybackEvent::LiveLatency { latency: Duration::from_millis(latency_ms) });
+        recorder.record_playback(PlaybackEvent::EdgeDistance { parts });
+    }
 }
 
 /// The run's snapshot after its last tick, and the facts the reports name it by.

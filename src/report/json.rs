@@ -172,6 +172,11 @@ pub struct Playback {
     pub stall_count: u64,
     pub stall_seconds: f64,
     pub stalled_viewers_peak: u64,
+    /// Live viewers' latency, sampled once a second each: wall clock minus the program date-time of
+    /// the media at the playhead. `None` without samples (VOD, no `EXT-X-PROGRAM-DATE-TIME`).
+    pub live_latency_ms: Option<Percentiles>,
+    /// Low-latency viewers' distance to the live edge, in parts, sampled with the latency.
+    pub edge_distance_parts: Option<Percentiles>,
 }
 
 /// The report as JSON text, with numbers as a reader wants them: times in milliseconds (and every other
@@ -237,6 +242,8 @@ pub fn build_report(snapshot: &Snapshot, meta: &RunMeta) -> Report {
             stall_count: playback.stalls,
             stall_seconds: playback.stall_seconds,
             stalled_viewers_peak: snapshot.gauges.peak_stalled,
+            live_latency_ms: playback.live_latency_ms,
+            edge_distance_parts: playback.edge_distance_parts,
         },
         warnings: Warnings {
             playlist: snapshot.totals.playback.playlist_warnings,
@@ -302,5 +309,32 @@ mod tests {
         assert!(segment.get("held").is_none() && segment.get("hold_ms").is_none(), "{segment:#}");
         assert_eq!(report["variants"][0]["requests"]["blocking_playlist"]["hold_ms"]["count"], 4);
         assert!(report["histograms"].get("hold_us.blocking_playlist").is_some());
+    }
+
+    #[test]
+    fn live_latency_and_edge_distance_are_playback_figures() {
+        let (snapshot, meta) = ll_run();
+        let report = valid_json(&snapshot, &meta);
+        let playback = &report["playback"];
+        let latency = &playback["live_latency_ms"];
+        assert_eq!(latency["count"], 6, "{playback:#}");
+        for (stat, ms) in [("p50", 2_400.0), ("max", 3_000.0)] {
+            let got = latency[stat].as_f64().unwrap();
+            assert!((got - ms).abs() <= ms * 0.001 + 1e-9, "{stat}: {got}");
+        }
+        let edge = &playback["edge_distance_parts"];
+        assert_eq!((&edge["count"], &edge["p50"], &edge["max"]), (&6.into(), &4.0.into(), &6.0.into()), "{edge:#}");
+        for name in ["live_latency_us", "edge_distance_parts"] {
+            assert!(report["histograms"].get(name).is_some(), "{name}");
+        }
+        let thresholds = crate::report::thresholds::Threshold::parse("live_latency.p50 < 2.5s").unwrap();
+        assert!(thresholds.evaluate(&report).passed);
+    }
+
+    #[test]
+    fn a_run_without_samples_writes_null() {
+        let report = valid_json(&Snapshot::empty(), &ll_run().1);
+        assert_eq!(report["playback"]["live_latency_ms"], serde_json::Value::Null);
+        assert_eq!(report["playback"]["edge_distance_parts"], serde_json::Value::Null);
     }
 }

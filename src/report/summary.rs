@@ -169,9 +169,15 @@ fn segments(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
 fn playback(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
     let pb = snapshot.playback();
     let st = pb.startup_ms.as_ref();
+    // Live figures only when viewers sampled them (a live stream with program date-times).
+    let live = pb.live_latency_ms.as_ref().map_or(String::new(), |p| {
+        format!("  live latency p50 {} ms  p99 {} ms", ms(Some(p), |p| p.p50), ms(Some(p), |p| p.p99))
+    });
+    let edge =
+        pb.edge_distance_parts.as_ref().map_or(String::new(), |p| format!("  parts behind the edge p50 {:.0}", p.p50));
     let _ = writeln!(
         out,
-        "playback  startup p50 {} ms  p90 {} ms  p99 {} ms  stalls {} ({:.1} s)  peak stalled viewers {}",
+        "playback  startup p50 {} ms  p90 {} ms  p99 {} ms  stalls {} ({:.1} s)  peak stalled viewers {}{live}{edge}",
         ms(st, |p| p.p50),
         ms(st, |p| p.p90),
         ms(st, |p| p.p99),
@@ -240,15 +246,17 @@ fn builtin_origin(out: &mut String, _: &Snapshot, meta: &RunMeta) {
     );
 }
 
-/// One progress line: viewers, request and byte rates and segment TTFB over the last 30 s, errors.
+/// One progress line: viewers, request and byte rates and segment TTFB over the last 30 s, errors,
+/// and the live latency over the last 30 s when viewers sampled it.
 pub fn progress_line(s: &Snapshot, target: u32) -> String {
     use crate::stats::Window;
     let w = s.window(Window::S30);
     let seg = &w.kinds.0[Kind::Segment.index()];
     let run = s.window(Window::Run);
     let pct = if run.requests > 0 { 100.0 * run.errors as f64 / run.requests as f64 } else { 0.0 };
+    let live = w.playback.live_latency_ms.map_or(String::new(), |p| format!(" | live latency p50 {:.1} ms", p.p50));
     format!(
-        "[{:>5.0}s] viewers {}/{} | {:.1} req/s | {}/s | segment ttfb p50 {} ms p99 {} ms | errors {} ({pct:.1}%) | stalled {}",
+        "[{:>5.0}s] viewers {}/{} | {:.1} req/s | {}/s | segment ttfb p50 {} ms p99 {} ms | errors {} ({pct:.1}%) | stalled {}{live}",
         s.elapsed.as_secs_f64(),
         s.gauges.active,
         target,
@@ -352,6 +360,19 @@ mod tests {
         assert!(table[1].starts_with("preload_hint ") && table[1].contains(" 8         0 "), "{text}");
         assert!(table[2].starts_with("blocking_playlist ") && table[2].contains(" 8         2 "), "{text}");
         assert!(table[3].contains("(hold: to the first byte"), "{text}");
+    }
+
+    #[test]
+    fn live_latency_is_said_when_viewers_sampled_it() {
+        let (plain, meta) = three_rungs(["360p", "720p", "1080p"]);
+        let line = |s: &Snapshot| summary(s, &meta).lines().find(|l| l.starts_with("playback")).unwrap().to_owned();
+        assert!(!line(&plain).contains("live"), "{}", line(&plain));
+        assert!(!progress_line(&plain, 1).contains("live"), "{}", progress_line(&plain, 1));
+        let (ll, _) = crate::report::fixture::ll_run();
+        let text = line(&ll);
+        assert!(text.ends_with("  live latency p50 2400.3 ms  p99 3000.3 ms  parts behind the edge p50 4"), "{text}");
+        let progress = progress_line(&ll, 2);
+        assert!(progress.ends_with(" | stalled 0 | live latency p50 2400.3 ms"), "{progress}");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //!          | 'errors' '.' ('rate' | 'count' | CLASS)                       every request
 //!          | 'stalls' '.' ('ratio' | 'count' | 'seconds')                  ratio: stalled / viewer time
 //!          | 'startup' '.' STAT | 'live_latency' '.' STAT                   times
+//!          | 'edge_distance' '.' STAT                                       parts behind the live edge
 //!          | 'throughput' '.' STAT                                          segment bytes per second
 //!          | 'generator' '.' ('saturated_seconds' | 'lateness_p99')
 //! KIND    := multivariant | media_playlist | segment | init | key | part | other | preload_hint
@@ -161,6 +162,9 @@ fn figure(text: &str) -> Result<(Figure, Dimension), String> {
         ["stalls", "seconds"] => Ok((Figure::Stall("stall_seconds"), Dimension::Time)),
         ["startup", s] => Ok((Figure::Playback { field: "startup_ms", stat: stat(s)? }, Dimension::Time)),
         ["live_latency", s] => Ok((Figure::Playback { field: "live_latency_ms", stat: stat(s)? }, Dimension::Time)),
+        ["edge_distance", s] => {
+            Ok((Figure::Playback { field: "edge_distance_parts", stat: stat(s)? }, Dimension::Count))
+        }
         ["throughput", s] => Ok((Figure::Throughput(stat(s)?), Dimension::Rate)),
         ["generator", "saturated_seconds"] => Ok((Figure::Generator("saturated_seconds"), Dimension::Count)),
         ["generator", "lateness_p99"] => Ok((Figure::Generator("lateness_p99"), Dimension::Time)),
@@ -187,7 +191,8 @@ fn kind_figure(
     let kinds = Kind::ALL.map(Kind::as_str);
     if !kinds.contains(&name) {
         return Err(format!(
-            "'{name}' is not a figure; use a kind ({}), errors, stalls, startup, live_latency, throughput or generator",
+            "'{name}' is not a figure; use a kind ({}), errors, stalls, startup, live_latency, edge_distance, \
+             throughput or generator",
             kinds.join(", ")
         ));
     }
@@ -329,7 +334,8 @@ mod tests {
             "variants": [{"label": "720p", "requests": {"segment": {"count": 10, "errors": 0, "ttfb_ms": {"p99": 980.0}}}}],
             "errors": {"http_5xx": 7, "timeout": 3, "dns": 0},
             "segments": {"throughput_bytes_per_second": {"p50": 2_000_000.0}},
-            "playback": {"startup_ms": {"p95": 1500.0}, "stall_count": 4, "stall_seconds": 2.0},
+            "playback": {"startup_ms": {"p95": 1500.0}, "stall_count": 4, "stall_seconds": 2.0,
+                         "live_latency_ms": {"p50": 2400.0, "p99": 3100.0}, "edge_distance_parts": {"p99": 6.0}},
             "timeline": [{"active_clients": 100}, {"active_clients": 100}, {"active_clients": 200}]
         })
     }
@@ -351,6 +357,10 @@ mod tests {
         assert!(verdict("throughput.p50 >= 16Mbit/s").passed, "2 MB/s is 16 Mbit/s");
         assert!(verdict("segment.bytes > 60MB").passed);
         assert!(verdict("segment.error_rate < 2%").passed);
+        assert_eq!(verdict("live_latency.p99 < 3s"), Verdict { value: Some(3100.0), passed: false });
+        assert!(verdict("live_latency.p50 <= 2400ms").passed);
+        assert_eq!(verdict("edge_distance.p99 <= 6"), Verdict { value: Some(6.0), passed: true });
+        assert!(Threshold::parse("edge_distance.p99 < 6s").unwrap_err().to_string().contains("count takes no unit"));
     }
 
     #[test]
@@ -385,7 +395,7 @@ mod tests {
 
     #[test]
     fn a_figure_the_report_lacks_fails() {
-        assert_eq!(verdict("live_latency.p99 < 6s"), Verdict { value: None, passed: false });
+        assert_eq!(verdict("live_latency.p95 < 6s"), Verdict { value: None, passed: false });
         assert_eq!(verdict("segment[4k].ttfb.p99 < 1s").value, None);
         assert_eq!(verdict("key.ttfb.p99 < 1s").value, None);
     }
