@@ -140,6 +140,16 @@ pub struct Playback {
     pub stall_ratio: Option<f64>,
     pub skipped: u64,
     pub restarts: u64,
+    /// `None` while no viewer of the run has sampled its live latency (VOD, no program date-time):
+    /// the line is not drawn.
+    pub live_latency: Option<LiveLatency>,
+}
+
+/// Live viewers' latency (wall clock minus the playhead's program date-time), ms.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LiveLatency {
+    /// Over the last 30 s, as the latency panel; `None` when no viewer sampled it there.
+    pub last_30s: Option<Percentiles>,
 }
 
 /// The error rate over the last 30 s, as one word.
@@ -352,6 +362,9 @@ fn playback(snap: &Snapshot) -> Playback {
         stall_ratio: (watch_s > 0.0).then(|| run.stall_seconds / watch_s),
         skipped: run.segments_skipped,
         restarts: run.restarts,
+        live_latency: run
+            .live_latency_ms
+            .map(|_| LiveLatency { last_30s: snap.window(Window::S30).playback.live_latency_ms }),
     }
 }
 

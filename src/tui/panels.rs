@@ -7,7 +7,9 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::format::{NONE, byte_rate, count, ms_unit, opt_byte_rate, opt_ms, opt_per_s, per_s, percent, window};
+use super::format::{
+    NONE, byte_rate, count, ms_unit, opt_byte_rate, opt_ms, opt_ms_unit, opt_per_s, per_s, percent, window,
+};
 use super::model::{Counter, Health, ViewModel};
 use super::widgets::{dim, panel};
 use crate::report::bytes;
@@ -126,17 +128,21 @@ pub fn latency(frame: &mut Frame, area: Rect, vm: &ViewModel, compact: bool) {
     render(frame, area, " Latency, last 30 s (ms) ", compact, lines);
 }
 
-/// Startup, stalls and skipped segments.
+/// Startup, live latency (when viewers sample it), stalls and skipped segments.
 pub fn playback(frame: &mut Frame, area: Rect, vm: &ViewModel, compact: bool) {
     let p = &vm.playback;
     let startup =
         p.startup.map_or_else(|| "waiting".into(), |s| format!("p50 {} · p95 {}", ms_unit(s.p50), ms_unit(s.p95)));
+    let live = p.live_latency.map(|l| {
+        let pick = |f: fn(&Percentiles) -> f64| opt_ms_unit(l.last_30s.as_ref().map(f));
+        format!("p50 {} · p99 {}", pick(|p| p.p50), pick(|p| p.p99))
+    });
     let ratio = p.stall_ratio.map_or_else(|| NONE.into(), percent);
     let stalled = Span::styled(
         p.stalled_now.to_string(),
         if p.stalled_now > 0 { Style::new().fg(Color::Yellow) } else { Style::new() },
     );
-    let lines = if compact {
+    let mut lines = if compact {
         vec![
             Line::from(vec![dim("startup "), Span::from(startup)]),
             Line::from(vec![
@@ -173,6 +179,15 @@ pub fn playback(frame: &mut Frame, area: Rect, vm: &ViewModel, compact: bool) {
             Line::from(vec![label("restarts"), Span::from(count(p.restarts))]),
         ]
     };
+    // Under the startup: what a live viewer feels most. A short compact panel loses its last line.
+    if let Some(live) = live {
+        let line = if compact {
+            Line::from(vec![dim("live latency "), Span::from(live)])
+        } else {
+            Line::from(vec![dim(format!("{:<14}", "live latency")), Span::from(live), dim(" (30 s)")])
+        };
+        lines.insert(1, line);
+    }
     render(frame, area, " Playback ", compact, lines);
 }
 

@@ -59,8 +59,9 @@ fn traffic(recorder: &Recorder, v: u64, t: u64, faults: bool) {
     recorder.record_request(&segment);
 }
 
-/// Runs the swarm for `seconds` ticks; returns the last snapshot and the dashboard's history.
-fn simulate(start: Instant, seconds: u64, faults: bool) -> (Arc<Snapshot>, History) {
+/// Runs the swarm for `seconds` ticks; returns the last snapshot and the dashboard's history. With `live`,
+/// each viewer samples its live latency every second, 2.5 s and more as the origin slows down.
+fn simulate(start: Instant, seconds: u64, faults: bool, live: bool) -> (Arc<Snapshot>, History) {
     let recorder = Recorder::with_shards(1);
     let mut aggregator = Aggregator::new(recorder.clone(), start);
     let mut history = History::default();
@@ -80,6 +81,11 @@ fn simulate(start: Instant, seconds: u64, faults: bool) -> (Arc<Snapshot>, Histo
         active = due;
         for v in 0..active {
             traffic(&recorder, v, t, faults);
+            if live {
+                let latency = Duration::from_millis(2_500 + (v * 37 + t * 11) % 600 + t * 5);
+                recorder.record_playback(PlaybackEvent::LiveLatency { latency });
+                recorder.record_playback(PlaybackEvent::EdgeDistance { parts: 3 + (v % 4) as u32 });
+            }
         }
         if faults && t % 20 == 5 {
             for _ in 0..3 {
@@ -146,8 +152,12 @@ struct Frame {
 
 impl Frame {
     fn at(seconds: u64, faults: bool, origin: OriginView) -> Frame {
+        Frame::simulated(seconds, faults, false, origin)
+    }
+
+    fn simulated(seconds: u64, faults: bool, live: bool, origin: OriginView) -> Frame {
         let start = Instant::now();
-        let (snapshot, history) = simulate(start, seconds, faults);
+        let (snapshot, history) = simulate(start, seconds, faults, live);
         let status =
             Status { now: start + Duration::from_millis(seconds * 1000 + 400), stopping: false, log_file: None };
         Frame { vm: ViewModel::build(&info(start), &snapshot, &origin, &history, &status) }
@@ -194,6 +204,23 @@ fn steady_state_with_origin() {
         assert!(text.contains("Origin") && text.contains("stale"), "{text}");
         insta::assert_snapshot!(format!("steady_origin_{w}x{h}"), text);
     }
+}
+
+#[test]
+fn live_latency_under_the_startup_when_viewers_sample_it() {
+    let frame = Frame::simulated(125, true, true, OriginView::default());
+    let latency = frame.vm.playback.live_latency.unwrap().last_30s.unwrap();
+    assert!((2_900.0..3_800.0).contains(&latency.p50), "{latency:?}");
+    for (w, h) in [(80, 24), (140, 45)] {
+        let text = frame.render(w, h);
+        assert_steady(&text);
+        let lines: Vec<&str> = text.lines().collect();
+        let at = lines.iter().position(|l| l.contains("live latency")).unwrap_or_else(|| panic!("{text}"));
+        assert!(lines[at - 1].contains("startup") && lines[at].contains(" s · p99 "), "{text}");
+        insta::assert_snapshot!(format!("live_{w}x{h}"), text);
+    }
+    let plain = Frame::at(125, true, OriginView::default());
+    assert_eq!(plain.vm.playback.live_latency, None);
 }
 
 #[test]
