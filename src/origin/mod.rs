@@ -333,7 +333,7 @@ fn variant_labels(config: &OriginConfig) -> Vec<String> {
 /// count the audio it plays (RFC 8216 4.3.4.2).
 fn multivariant(config: &OriginConfig, version: u8) -> String {
     let audio_bitrate =
-        config.audio_rendition.then(|| Rendition::audio_peak_bitrate(config.frames_per_segment(), config.container));
+        config.audio_rendition.then(|| Rendition::audio_peak_bitrate(config.frames_per_segment(), config.container, 0));
     let formats: Vec<MediaFormat> = config.variants.iter().map(|v| config.format(v)).collect();
     let codecs: Vec<String> = formats
         .iter()

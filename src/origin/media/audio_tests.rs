@@ -79,6 +79,35 @@ fn audio_only_fragments_hold_the_muxed_audio_frames() {
 }
 
 #[test]
+fn audio_parts_line_up_with_the_video_parts_and_make_the_segment() {
+    for (frames, frames_per_part) in [(30, 6), (60, 10), (15, 7), (6, 1)] {
+        let audio = Rendition::AudioOnly { frames_per_segment: frames };
+        let segment = audio.segment_in_parts(Container::Fmp4, 4, frames_per_part);
+        let video = MediaFormat { width: 640, height: 360, bitrate: 400_000, frames_per_segment: frames, audio: true };
+        let ranges = part_ranges(&video, frames_per_part);
+        let frags = fragments(&segment);
+        assert_eq!(frags.len(), ranges.len(), "{frames} / {frames_per_part}");
+        assert_eq!(fragment_ranges(&segment).len(), ranges.len());
+        let mut total = 0;
+        for ((frag, range), bytes) in frags.iter().zip(&ranges).zip(fragment_ranges(&segment)) {
+            let muxed_part = build_fmp4_part(&video, 4, range.clone());
+            let muxed = fragments(&muxed_part);
+            let (run, muxed_audio) = (&frag.runs[0], &muxed[0].runs[1]);
+            assert_eq!((run.decode_time, run.samples.len()), (muxed_audio.decode_time, muxed_audio.samples.len()));
+            assert!(!run.samples.is_empty(), "every video frame has audio");
+            assert_eq!(segment[bytes], build_fmp4_audio_part(frames, 4, range.clone())[..]);
+            total += run.samples.len() as u64;
+        }
+        assert_eq!(total, audio_frames(frames, 4, 5));
+    }
+    assert_eq!(
+        Rendition::AudioOnly { frames_per_segment: 15 }.segment_in_parts(Container::Fmp4, 2, 0),
+        build_fmp4_audio_segment(15, 2),
+        "one part: the segment as before"
+    );
+}
+
+#[test]
 fn renditions_pick_the_muxer_and_audio_bandwidth_is_the_peak() {
     let video = MediaFormat { width: 640, height: 360, bitrate: 800_000, frames_per_segment: 15, audio: false };
     let muxed = Rendition::Muxed(video.clone());
@@ -89,7 +118,7 @@ fn renditions_pick_the_muxer_and_audio_bandwidth_is_the_peak() {
     assert_eq!(audio.segment(Container::Ts, 3), build_audio_segment(15, 3));
     assert_eq!(audio.init(), build_audio_init());
     for container in [Container::Ts, Container::Fmp4] {
-        let peak = Rendition::audio_peak_bitrate(15, container);
+        let peak = Rendition::audio_peak_bitrate(15, container, 0);
         let largest = (0..100).map(|k| audio.segment(container, k).len() as u64).max().unwrap();
         assert_eq!(peak, (largest * 8 * 30).div_ceil(15), "{container:?}");
         assert!((1_000..100_000).contains(&peak), "{container:?}: {peak}");

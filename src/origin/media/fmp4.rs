@@ -120,7 +120,12 @@ fn raw_audio_len() -> u64 {
 /// The frame ranges of the parts of a segment: `frames_per_part` frames each, the last one
 /// shorter if need be. 0, or at least the segment's frame count, gives one part.
 pub fn part_ranges(format: &MediaFormat, frames_per_part: u32) -> Vec<Range<u32>> {
-    let frames = format.frames_per_segment.max(1);
+    frame_ranges(format.frames_per_segment, frames_per_part)
+}
+
+/// [`part_ranges`] of a segment of `frames_per_segment` frames.
+pub fn frame_ranges(frames_per_segment: u32, frames_per_part: u32) -> Vec<Range<u32>> {
+    let frames = frames_per_segment.max(1);
     let step = if frames_per_part == 0 { frames } else { frames_per_part.min(frames) };
     (0..frames).step_by(step as usize).map(|a| a..(a + step).min(frames)).collect()
 }
@@ -210,9 +215,19 @@ const AUDIO_TRAF_LEN: usize = HEADER_LEN + (FULL_HEADER_LEN + 16) + TFDT_LEN + (
 /// times), `moof` (`mfhd`, the audio `traf`) then `mdat`. Its `mfhd` sequence number is the global
 /// number of its first audio frame plus one.
 pub fn build_fmp4_audio_segment(frames_per_segment: u32, index: u64) -> Bytes {
-    let frames = u64::from(frames_per_segment.max(1));
-    let first = layout::audio_frames_before(index.wrapping_mul(frames));
-    let count = layout::audio_frames_before(index.wrapping_add(1).wrapping_mul(frames)).saturating_sub(first);
+    build_fmp4_audio_part(frames_per_segment, index, 0..frames_per_segment.max(1))
+}
+
+/// The audio-only fragment beside video frames `frames` of segment `index`: the audio frames a
+/// muxed part of those frames holds. An LL-HLS part of the audio rendition, lined up with the
+/// video's; every video frame has one or two audio frames, so no part is empty. The parts of
+/// [`part_ranges`] one after another are the segment in parts (`mfhd` numbers still increase).
+pub fn build_fmp4_audio_part(frames_per_segment: u32, index: u64, frames: Range<u32>) -> Bytes {
+    let per_segment = frames_per_segment.max(1);
+    let segment_first = index.wrapping_mul(u64::from(per_segment));
+    let at = |frame: u32| layout::audio_frames_before(segment_first.wrapping_add(u64::from(frame.min(per_segment))));
+    let first = at(frames.start);
+    let count = at(frames.end).saturating_sub(first);
     let raw = aac::silent_raw_frame();
     let payload = count * raw.len() as u64;
     let moof_len = HEADER_LEN + MFHD_LEN + AUDIO_TRAF_LEN;
@@ -228,6 +243,33 @@ pub fn build_fmp4_audio_segment(frames_per_segment: u32, index: u64) -> Bytes {
         out.put_slice(&raw);
     }
     Bytes::from(out)
+}
+
+/// The byte ranges of the fragments (`moof` and what follows it up to the next `moof`) of a segment
+/// built in parts: the LL-HLS parts, served as slices of the cached segment. Reads only the
+/// top-level box headers; a box that overruns the bytes ends the walk.
+pub fn fragment_ranges(segment: &[u8]) -> Vec<Range<usize>> {
+    let mut starts = Vec::new();
+    let mut at = 0usize;
+    while let Some(header) = segment.get(at..at + HEADER_LEN) {
+        let size = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let size = match size {
+            1 => segment
+                .get(at + HEADER_LEN..at + 2 * HEADER_LEN)
+                .map_or(0, |b| u64::from_be_bytes(b.try_into().unwrap_or_default()) as usize),
+            0 => segment.len() - at,
+            n => n,
+        };
+        if size < HEADER_LEN || at + size > segment.len() {
+            break;
+        }
+        if &header[4..8] == b"moof" {
+            starts.push(at);
+        }
+        at += size;
+    }
+    let ends = starts.iter().skip(1).copied().chain(std::iter::once(at));
+    starts.iter().zip(ends).map(|(&a, b)| a..b).collect()
 }
 
 /// Appends the fragment of `frames` of segment `index` to `out`.

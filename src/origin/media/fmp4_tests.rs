@@ -221,6 +221,23 @@ fn parts_concatenate_to_the_segment() {
 }
 
 #[test]
+fn fragment_ranges_find_the_parts_in_the_segment() {
+    for f in formats() {
+        for frames_per_part in PARTS {
+            let segment = build_fmp4_segment(&f, 5, frames_per_part);
+            let ranges = fragment_ranges(&segment);
+            let parts = part_ranges(&f, frames_per_part);
+            assert_eq!(ranges.len(), parts.len(), "{f:?} / {frames_per_part}");
+            for (bytes, frames) in ranges.into_iter().zip(parts) {
+                assert_eq!(segment[bytes], build_fmp4_part(&f, 5, frames)[..], "{f:?} / {frames_per_part}");
+            }
+        }
+    }
+    assert!(fragment_ranges(&[]).is_empty());
+    assert!(fragment_ranges(&[0, 0, 0, 4, b'm', b'o', b'o', b'f']).is_empty(), "a box shorter than its header");
+}
+
+#[test]
 fn size_is_the_budget_however_the_segment_is_split() {
     let heights = [
         (360, [256_000, 500_000, 1_000_000, 2_500_000, 5_000_000]),

@@ -17,7 +17,8 @@
 //! - [`boxes`]: ISO base media file format box writing (ISO/IEC 14496-12);
 //! - [`fmp4_init`]: the CMAF header, `ftyp` and `moov` ([`build_init`]);
 //! - [`fmp4`]: `moof` + `mdat` fragments with the TS timestamps and byte rate
-//!   ([`build_fmp4_segment`], and [`build_fmp4_part`] for LL-HLS parts);
+//!   ([`build_fmp4_segment`], and [`build_fmp4_part`] for LL-HLS parts; [`fragment_ranges`] finds
+//!   the parts in a segment built in parts);
 //! - [`rendition`]: what one playlist serves (audio and video muxed, or an audio-only rendition:
 //!   [`build_audio_segment`], [`build_audio_init`], [`build_fmp4_audio_segment`]) in either
 //!   container.
@@ -50,7 +51,9 @@ mod tsparse;
 use bytes::Bytes;
 use std::time::Duration;
 
-pub use fmp4::{build_fmp4_audio_segment, build_fmp4_part, build_fmp4_segment, part_ranges};
+pub use fmp4::{
+    build_fmp4_audio_part, build_fmp4_audio_segment, build_fmp4_part, build_fmp4_segment, fragment_ranges, part_ranges,
+};
 pub use fmp4_init::{build_audio_init, build_init};
 pub use rendition::{Container, Rendition};
 
