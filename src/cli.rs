@@ -238,9 +238,10 @@ pub struct OriginArgs {
     /// faults, the same seed the same keys.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Segment container: MPEG-TS, or fMP4 (CMAF) with an init section per variant (EXT-X-MAP).
-    #[arg(long, value_enum, default_value_t = ContainerArg::Ts)]
-    pub container: ContainerArg,
+    /// Segment container: MPEG-TS, or fMP4 (CMAF) with an init section per variant (EXT-X-MAP)
+    /// [default: ts; fmp4 with --low-latency].
+    #[arg(long, value_enum)]
+    pub container: Option<ContainerArg>,
     /// Audio as a rendition of its own (EXT-X-MEDIA, /audio/stream.m3u8); the variants are video only.
     #[arg(long)]
     pub audio_rendition: bool,
@@ -253,6 +254,15 @@ pub struct OriginArgs {
     /// Segments per key with --encrypt: a new key (and EXT-X-KEY) every N segments [default: 10].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub key_rotation: Option<u32>,
+    /// Low-latency HLS: every segment also served as parts (EXT-X-PART, /<variant>/part<msn>.<n>.m4s),
+    /// blocking playlist reloads (_HLS_msn, _HLS_part), preload hints and delta updates (_HLS_skip).
+    /// Implies --container fmp4.
+    #[arg(long)]
+    pub low_latency: bool,
+    /// With --low-latency: duration of a part, rounded to whole frames at 30 fps; the segment
+    /// duration must be a whole number of parts [default: 333ms].
+    #[arg(long, value_name = "DUR", value_parser = parse_segment_duration)]
+    pub part_duration: Option<Duration>,
     #[command(flatten)]
     pub faults: FaultArgs,
 }

@@ -17,7 +17,7 @@ use crate::hls::{RenditionPolicy, VariantPolicy};
 use crate::metrics::ScrapeConfig;
 use crate::metrics::exporter::MetricsAddr;
 use crate::net::NetConfig;
-use crate::origin::{Container, Encryption, FaultConfig, OriginConfig};
+use crate::origin::{Container, Encryption, FaultConfig, LowLatency, OriginConfig};
 
 /// Redirects a request follows before it is a `redirect_loop` error.
 const MAX_REDIRECTS: u32 = 5;
@@ -203,6 +203,17 @@ pub fn origin_config(args: &OriginArgs) -> Result<OriginConfig> {
     if args.key_rotation.is_some() && args.encrypt.is_none() {
         return Err(Error::usage("--key-rotation needs --encrypt aes-128"));
     }
+    if args.part_duration.is_some() && !args.low_latency {
+        return Err(Error::usage("--part-duration needs --low-latency"));
+    }
+    // Low-latency parts are CMAF fragments: --low-latency implies fMP4 (a --container ts with it is
+    // refused by the config's own check).
+    let container = match args.container {
+        Some(ContainerArg::Ts) => Container::Ts,
+        Some(ContainerArg::Fmp4) => Container::Fmp4,
+        None if args.low_latency => Container::Fmp4,
+        None => Container::Ts,
+    };
     let config = OriginConfig {
         listen: args.listen,
         variants: args.variants.0.clone(),
@@ -220,15 +231,15 @@ pub fn origin_config(args: &OriginArgs) -> Result<OriginConfig> {
             bandwidth: args.faults.bandwidth,
             stale_playlist: args.faults.stale_playlist.filter(|d| !d.is_zero()),
         },
-        container: match args.container {
-            ContainerArg::Ts => Container::Ts,
-            ContainerArg::Fmp4 => Container::Fmp4,
-        },
+        container,
         audio_rendition: args.audio_rendition,
         byterange: args.byterange,
         encryption: args
             .encrypt
             .map(|_| Encryption { key_rotation: args.key_rotation.unwrap_or(Encryption::DEFAULT_KEY_ROTATION) }),
+        low_latency: args
+            .low_latency
+            .then(|| LowLatency { part_duration: args.part_duration.unwrap_or(LowLatency::DEFAULT_PART_DURATION) }),
     };
     config.check().map_err(Error::usage)?;
     Ok(config)
@@ -316,6 +327,26 @@ mod tests {
         assert!(no_audio.contains("--audio-rendition") && no_audio.contains("--no-audio"), "{no_audio}");
         let rotation = usage(&["--key-rotation", "5"]);
         assert!(rotation.contains("--key-rotation") && rotation.contains("--encrypt"), "{rotation}");
+        let low_latency = origin_settings(&["--low-latency"]).unwrap();
+        assert_eq!(low_latency.container, Container::Fmp4, "implied");
+        assert_eq!((low_latency.frames_per_part(), low_latency.parts_per_segment()), (10, 6));
+        let short =
+            origin_settings(&["--low-latency", "--segment-duration", "1s", "--part-duration", "200ms"]).unwrap();
+        assert_eq!((short.frames_per_part(), short.parts_per_segment()), (6, 5));
+        let uneven = usage(&["--low-latency", "--segment-duration", "1s", "--part-duration", "300ms"]);
+        assert!(uneven.contains("--segment-duration") && uneven.contains("--part-duration"), "{uneven}");
+        let longer = usage(&["--low-latency", "--segment-duration", "1s", "--part-duration", "2s"]);
+        assert!(longer.contains("--part-duration"), "{longer}");
+        assert!(usage(&["--part-duration", "200ms"]).contains("--low-latency"));
+        for (clash, flag) in [
+            (&["--container", "ts"][..], "--container fmp4"),
+            (&["--vod", "10s"], "--vod"),
+            (&["--byterange", "2"], "--byterange"),
+            (&["--encrypt", "aes-128"], "--encrypt"),
+        ] {
+            let message = usage(&[&["--low-latency"], clash].concat());
+            assert!(message.contains("--low-latency") && message.contains(flag), "{message}");
+        }
         for bad in [
             &["--byterange", "0"][..],
             &["--encrypt", "aes-256"],

@@ -27,6 +27,8 @@ pub struct OriginBody {
     pause: Option<Pin<Box<Sleep>>>,
     throttle_start: Option<Instant>,
     cut: bool,
+    /// A delta playlist: also counted as one when sent in full.
+    delta: bool,
 }
 
 impl OriginBody {
@@ -49,12 +51,19 @@ impl OriginBody {
             pause: None,
             throttle_start: None,
             cut: false,
+            delta: false,
         }
     }
 
     /// Sends at most `bytes_per_second`.
     pub fn throttled(mut self, bytes_per_second: Option<u64>) -> Self {
         self.rate = bytes_per_second.filter(|r| *r > 0);
+        self
+    }
+
+    /// Marks a delta playlist (`EXT-X-SKIP`).
+    pub fn delta(mut self, delta: bool) -> Self {
+        self.delta = delta;
         self
     }
 
@@ -128,5 +137,8 @@ impl Drop for OriginBody {
         let complete = !self.cut && self.sent == self.data.len();
         let status = if complete { self.status } else { "aborted" };
         self.counters.record_for(self.kind, self.variant, status, self.sent as u64);
+        if complete && self.delta {
+            self.counters.delta_playlist(self.variant);
+        }
     }
 }

@@ -23,12 +23,27 @@ pub enum ServedKind {
     Init,
     /// An AES-128 key (EXT-X-KEY).
     Key,
+    /// An LL-HLS part (EXT-X-PART) that existed when asked for.
+    Part,
+    /// An LL-HLS part asked for before it existed (EXT-X-PRELOAD-HINT): held until complete.
+    PreloadHint,
+    /// A media playlist asked for with `_HLS_msn` (a blocking reload): held until it holds that.
+    BlockingPlaylist,
     Other,
 }
 
 impl ServedKind {
-    pub const ALL: [ServedKind; 6] =
-        [Self::Multivariant, Self::MediaPlaylist, Self::Segment, Self::Init, Self::Key, Self::Other];
+    pub const ALL: [ServedKind; 9] = [
+        Self::Multivariant,
+        Self::MediaPlaylist,
+        Self::Segment,
+        Self::Init,
+        Self::Key,
+        Self::Part,
+        Self::PreloadHint,
+        Self::BlockingPlaylist,
+        Self::Other,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -37,6 +52,9 @@ impl ServedKind {
             Self::Segment => "segment",
             Self::Init => "init",
             Self::Key => "key",
+            Self::Part => "part",
+            Self::PreloadHint => "preload_hint",
+            Self::BlockingPlaylist => "blocking_playlist",
             Self::Other => "other",
         }
     }
@@ -74,10 +92,11 @@ impl Fault {
 }
 
 /// Every status label the origin uses, with its numeric code (0 for `aborted`).
-pub const STATUS_LABELS: [(&str, u16); 9] = [
+pub const STATUS_LABELS: [(&str, u16); 10] = [
     ("200", 200),
     ("204", 204),
     ("206", 206),
+    ("400", 400),
     ("404", 404),
     ("405", 405),
     ("416", 416),
@@ -112,6 +131,8 @@ pub struct Counters {
     requests: Box<[AtomicU64]>,
     /// `[slot][kind]`, flattened.
     bytes: Box<[AtomicU64]>,
+    /// Delta updates (`_HLS_skip`) answered in full, per slot.
+    deltas: Box<[AtomicU64]>,
     faults: [AtomicU64; Fault::ALL.len()],
     connections_active: AtomicI64,
     connections_total: AtomicU64,
@@ -137,6 +158,7 @@ impl Counters {
             variants,
             requests: zeros(slots * KINDS * STATUSES),
             bytes: zeros(slots * KINDS),
+            deltas: zeros(slots),
             faults: Default::default(),
             connections_active: AtomicI64::new(0),
             connections_total: AtomicU64::new(0),
@@ -158,6 +180,22 @@ impl Counters {
         let at = (slot * KINDS + kind.index()) * STATUSES + status_index(status);
         self.requests[at].fetch_add(1, Relaxed);
         self.bytes[slot * KINDS + kind.index()].fetch_add(bytes, Relaxed);
+    }
+
+    /// Records a delta playlist (`EXT-X-SKIP`) sent in full for `variant`; it is also counted by
+    /// kind (`media_playlist` or `blocking_playlist`) as its request is.
+    pub fn delta_playlist(&self, variant: Option<usize>) {
+        self.deltas[self.slot(variant)].fetch_add(1, Relaxed);
+    }
+
+    /// Delta playlists sent, every variant.
+    pub fn delta_playlists(&self) -> u64 {
+        self.deltas.iter().map(|d| d.load(Relaxed)).sum()
+    }
+
+    /// Delta playlists sent for the variant named `name`.
+    pub fn variant_delta_playlists(&self, name: &str) -> u64 {
+        self.variants.iter().position(|v| v == name).map_or(0, |slot| self.deltas[slot].load(Relaxed))
     }
 
     pub fn fault(&self, fault: Fault) {
@@ -253,6 +291,12 @@ impl Counters {
                 }
             }
         }
+        let help = "Delta playlists (EXT-X-SKIP, asked with _HLS_skip) sent in full, by variant; also counted in \
+                    requests_total by their kind";
+        let mut family = out.family("delta_playlists_total", Type::Counter, help);
+        for slot in self.slots().filter(|s| self.deltas[*s].load(Relaxed) > 0) {
+            family.sample(&[("variant", self.variant_label(slot))], self.deltas[slot].load(Relaxed));
+        }
         let mut family = out.family("faults_total", Type::Counter, "Injected faults, by fault");
         for fault in Fault::ALL.into_iter().filter(|f| self.faults(*f) > 0) {
             family.sample(&[("fault", fault.as_str())], self.faults(fault));
@@ -309,5 +353,32 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("hls_origin_response_body_bytes_total{kind=\"key\",variant=\"\"} 16\n"), "{text}");
+    }
+
+    #[test]
+    fn low_latency_kinds_and_delta_playlists_count_like_the_others() {
+        let c = Counters::with_variants(vec!["360p".into(), "audio".into()]);
+        c.record_for(ServedKind::Part, Some(0), "200", 500);
+        c.record_for(ServedKind::PreloadHint, Some(1), "200", 70);
+        c.record_for(ServedKind::BlockingPlaylist, Some(0), "200", 900);
+        c.record_for(ServedKind::BlockingPlaylist, Some(0), "400", 0);
+        c.delta_playlist(Some(0));
+        assert_eq!((c.requests_all(ServedKind::Part), c.body_bytes(ServedKind::Part)), (1, 500));
+        assert_eq!(c.variant_requests(ServedKind::PreloadHint, "audio"), 1);
+        assert_eq!(c.requests(ServedKind::BlockingPlaylist, "400"), 1);
+        assert_eq!(c.requests_all(ServedKind::BlockingPlaylist), 2);
+        assert_eq!(
+            (c.delta_playlists(), c.variant_delta_playlists("360p"), c.variant_delta_playlists("audio")),
+            (1, 1, 0)
+        );
+        let text = c.encode();
+        for line in [
+            "hls_origin_requests_total{kind=\"part\",variant=\"360p\",status=\"200\"} 1\n",
+            "hls_origin_requests_total{kind=\"preload_hint\",variant=\"audio\",status=\"200\"} 1\n",
+            "hls_origin_requests_total{kind=\"blocking_playlist\",variant=\"360p\",status=\"400\"} 1\n",
+            "hls_origin_delta_playlists_total{variant=\"360p\"} 1\n",
+        ] {
+            assert!(text.contains(line), "{line}{text}");
+        }
     }
 }

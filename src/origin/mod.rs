@@ -4,6 +4,8 @@
 //! - `clock`: which segments exist at a given instant (live window, VOD, stale-playlist fault);
 //! - `playlist`: multivariant and media playlist text (pure);
 //! - `keys`: AES-128 keys from the seed, and segment encryption;
+//! - `llhls`: low-latency HLS, pure: part names, the low-latency tags, delivery directives;
+//! - `hold`: held requests (blocking reloads, preload hints), woken as parts are produced;
 //! - `server`: the hyper server, routing, Range, byte-range resources, faults and counting bodies;
 //! - `counters`: the ground truth it exposes on `/metrics`.
 //!
@@ -14,7 +16,12 @@ mod body;
 pub mod clock;
 pub mod counters;
 mod faults;
+mod hold;
 mod keys;
+pub mod llhls;
+#[cfg(test)]
+mod llhls_tests;
+mod lowlatency;
 pub mod media;
 pub mod playlist;
 mod range;
@@ -33,6 +40,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 pub use counters::{Counters, Fault, ServedKind};
+pub use llhls::PartParams;
 pub use media::Container;
 use media::{FPS, MediaFormat, Rendition, width_for_height};
 
@@ -80,6 +88,22 @@ pub struct OriginConfig {
     pub byterange: Option<u32>,
     /// AES-128 segment encryption, when set.
     pub encryption: Option<Encryption>,
+    /// Low-latency HLS (parts, blocking reloads, preload hints, delta updates), when set; fMP4 only.
+    pub low_latency: Option<LowLatency>,
+}
+
+/// Low-latency HLS (draft-pantos-hls-rfc8216bis): each segment served also as parts of
+/// `part_duration`, under `/<track>/part<msn>.<part>.m4s`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LowLatency {
+    /// Duration of a part, rounded to whole frames at [`FPS`]; the segment must be a whole number of
+    /// parts.
+    pub part_duration: Duration,
+}
+
+impl LowLatency {
+    /// `--part-duration`'s default: 10 frames, a third of a second.
+    pub const DEFAULT_PART_DURATION: Duration = Duration::from_millis(333);
 }
 
 /// AES-128-CBC of every whole segment (RFC 8216 4.3.2.4), keys under `/keys/<n>.key`.
@@ -126,6 +150,7 @@ impl OriginConfig {
             audio_rendition: false,
             byterange: None,
             encryption: None,
+            low_latency: None,
         }
     }
 
@@ -140,6 +165,9 @@ impl OriginConfig {
         if self.encryption.is_some_and(|e| e.key_rotation == 0) {
             return Err("--key-rotation must be at least 1 (segments per key)".into());
         }
+        if self.low_latency.is_some() {
+            self.check_low_latency()?;
+        }
         if let Some(v) = self.variants.iter().find(|v| v.name == AUDIO_RENDITION || v.name == "keys") {
             return Err(format!(
                 "variant name '{}' is taken by the origin's own paths; rename it in --variants",
@@ -147,6 +175,44 @@ impl OriginConfig {
             ));
         }
         Ok(())
+    }
+
+    fn check_low_latency(&self) -> Result<(), String> {
+        let clash = |flag: &str, why: &str| Err(format!("--low-latency {why}: leave out {flag}"));
+        if self.container != Container::Fmp4 {
+            return Err("--low-latency needs --container fmp4 (parts are CMAF fragments)".into());
+        }
+        if self.vod.is_some() {
+            return clash("--vod", "is for live streams");
+        }
+        if self.byterange.is_some() {
+            return clash("--byterange", "serves parts as files of their own, not byte ranges");
+        }
+        if self.encryption.is_some() {
+            return clash("--encrypt", "does not encrypt parts");
+        }
+        let (segment, part) = (self.frames_per_segment(), self.frames_per_part());
+        if part > segment || segment % part != 0 {
+            return Err(format!(
+                "--segment-duration ({segment} frames at {FPS} fps) must be a whole number of --part-duration \
+                 ({part} frames); e.g. --segment-duration 2s with --part-duration 333ms or 400ms"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Frames per LL-HLS part at [`FPS`]: the part duration rounded to whole frames (at least one);
+    /// 0 without low-latency (a segment is one fragment).
+    pub fn frames_per_part(&self) -> u32 {
+        self.low_latency.map_or(0, |l| ((l.part_duration.as_secs_f64() * f64::from(FPS)).round() as u32).max(1))
+    }
+
+    /// Parts per segment (1 without low-latency).
+    pub fn parts_per_segment(&self) -> u32 {
+        match self.frames_per_part() {
+            0 => 1,
+            part => (self.frames_per_segment() / part).max(1),
+        }
     }
 
     /// Frames per segment at [`FPS`]: the segment duration rounded to whole frames (at least one).
@@ -291,13 +357,20 @@ fn build_state(config: &OriginConfig) -> server::OriginState {
         config.window,
         config.vod,
         config.faults.stale_playlist,
-    );
+    )
+    .with_parts(config.parts_per_segment());
+    let frames_per_part = config.frames_per_part();
+    let parts = config.low_latency.map(|_| llhls::PartParams {
+        parts_per_segment: config.parts_per_segment(),
+        part_duration: Duration::from_secs_f64(f64::from(frames_per_part) / f64::from(FPS)),
+    });
     let params = playlist::MediaParams {
         segment_duration: segment,
         start_sequence: config.start_sequence,
         container: config.container,
         byterange: config.byterange.map(u64::from),
         key_rotation: config.encryption.map(|e| u64::from(e.key_rotation)),
+        parts,
     };
     let keys = config.encryption.map(|e| keys::KeySchedule::new(config.seed, u64::from(e.key_rotation)));
     let mut renditions: Vec<(String, Rendition)> =
@@ -317,6 +390,7 @@ fn build_state(config: &OriginConfig) -> server::OriginState {
         faults: faults::FaultPlan::new(config.faults.clone(), config.seed),
         playlist_cache_control: HeaderValue::from_str(&format!("max-age={max_age}"))
             .unwrap_or(HeaderValue::from_static("max-age=1")),
+        ticks: hold::PartTicks::new(),
     }
 }
 
@@ -332,8 +406,9 @@ fn variant_labels(config: &OriginConfig) -> Vec<String> {
 /// The multivariant playlist. With an audio rendition each variant's CODECS and BANDWIDTH also
 /// count the audio it plays (RFC 8216 4.3.4.2).
 fn multivariant(config: &OriginConfig, version: u8) -> String {
-    let audio_bitrate =
-        config.audio_rendition.then(|| Rendition::audio_peak_bitrate(config.frames_per_segment(), config.container, 0));
+    let audio_bitrate = config.audio_rendition.then(|| {
+        Rendition::audio_peak_bitrate(config.frames_per_segment(), config.container, config.frames_per_part())
+    });
     let formats: Vec<MediaFormat> = config.variants.iter().map(|v| config.format(v)).collect();
     let codecs: Vec<String> = formats
         .iter()
@@ -360,8 +435,9 @@ fn track(config: &OriginConfig, name: String, rendition: Rendition, keys: Option
     let capacity = (config.window as usize + clock::LATE_GRACE_SEGMENTS as usize + 2).max(16);
     let init = (config.container == Container::Fmp4).then(|| rendition.init());
     let (container, start_sequence) = (config.container, config.start_sequence);
+    let frames_per_part = config.frames_per_part();
     let build: segments::Builder = Box::new(move |index| {
-        let plain = rendition.segment(container, index);
+        let plain = rendition.segment_in_parts(container, index, frames_per_part);
         match &keys {
             Some(keys) => Bytes::from(keys.encrypt(index, start_sequence.wrapping_add(index), &plain)),
             None => plain,
@@ -376,7 +452,7 @@ pub async fn serve_until_signal(config: OriginConfig) -> anyhow::Result<()> {
     let origin = spawn(config.clone()).await?;
     println!("{}", origin.url());
     tracing::info!(
-        "origin: {} variant(s), {:.3} s segments, {}, {:?}{}{}{}",
+        "origin: {} variant(s), {:.3} s segments, {}, {:?}{}{}{}{}",
         config.variants.len(),
         config.effective_segment_duration().as_secs_f64(),
         if config.vod.is_some() { "VOD" } else { "live" },
@@ -384,6 +460,11 @@ pub async fn serve_until_signal(config: OriginConfig) -> anyhow::Result<()> {
         if config.audio_rendition { ", audio rendition" } else { "" },
         config.byterange.map_or(String::new(), |n| format!(", byte ranges of {n} segment(s)")),
         config.encryption.map_or(String::new(), |e| format!(", AES-128 (a key per {} segments)", e.key_rotation)),
+        config.low_latency.map_or(String::new(), |_| format!(
+            ", low-latency ({} parts of {} frames a segment)",
+            config.parts_per_segment(),
+            config.frames_per_part()
+        )),
     );
     stop.await;
     tracing::info!("origin: shutting down");

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
 use super::clock::PlaylistView;
+use super::llhls::{self, PartParams};
 use super::media::Container;
 
 /// What the multivariant playlist says of one variant.
@@ -53,12 +54,18 @@ pub struct MediaParams {
     pub byterange: Option<u64>,
     /// Segments per AES-128 key (EXT-X-KEY), or `None`: clear segments.
     pub key_rotation: Option<u64>,
+    /// Low-latency HLS: the segments' parts (fMP4 only), or `None`.
+    pub parts: Option<PartParams>,
 }
 
 impl MediaParams {
     /// EXT-X-VERSION (RFC 8216 7): 4 for EXT-X-BYTERANGE, 6 for EXT-X-MAP outside I-frame
-    /// playlists; fMP4 says 7, as packagers for Apple's players write it.
+    /// playlists; fMP4 says 7, as packagers for Apple's players write it; low-latency 9, for
+    /// EXT-X-SKIP (rfc8216bis 7).
     pub fn version(&self) -> u8 {
+        if self.parts.is_some() {
+            return 9;
+        }
         match (self.container, self.byterange) {
             (Container::Fmp4, _) => 7,
             (Container::Ts, Some(_)) => 4,
@@ -142,35 +149,85 @@ where
     P: Fn(u64) -> SystemTime,
     L: Fn(u64) -> u64,
 {
-    let mut out = String::with_capacity(128 + view.count as usize * 120);
-    let _ = write!(
-        out,
-        "#EXTM3U\n#EXT-X-VERSION:{}\n#EXT-X-TARGETDURATION:{}\n#EXT-X-MEDIA-SEQUENCE:{}\n",
-        params.version(),
-        target_duration(params.segment_duration),
-        params.start_sequence + view.first
-    );
+    write_media(view, params, prefix, facts, &LowLatencyFacts::default())
+}
+
+/// What a low-latency playlist answer says besides the segments (with [`MediaParams::parts`]).
+#[derive(Clone, Debug, Default)]
+pub struct LowLatencyFacts<'a> {
+    /// A delta update (`_HLS_skip`): the segments older than the skip boundary are left out.
+    pub delta: bool,
+    /// EXT-X-RENDITION-REPORT URIs of the other renditions, relative to this playlist.
+    pub reports: &'a [String],
+}
+
+/// A low-latency media playlist (rfc8216bis 4.4.3.7, 4.4.3.8, 4.4.4.9, 4.4.5): [`media`], with the
+/// parts of the recent segments and of the one being produced, a preload hint for the next part,
+/// rendition reports and, for a delta update, EXT-X-SKIP in place of the oldest segments. Without
+/// [`MediaParams::parts`] it is [`media`].
+pub fn media_low_latency<P, L>(
+    view: &PlaylistView,
+    params: &MediaParams,
+    prefix: &str,
+    facts: SegmentFacts<P, L>,
+    low_latency: &LowLatencyFacts<'_>,
+) -> String
+where
+    P: Fn(u64) -> SystemTime,
+    L: Fn(u64) -> u64,
+{
+    write_media(view, params, prefix, facts, low_latency)
+}
+
+fn write_media<P, L>(
+    view: &PlaylistView,
+    params: &MediaParams,
+    prefix: &str,
+    facts: SegmentFacts<P, L>,
+    low_latency: &LowLatencyFacts<'_>,
+) -> String
+where
+    P: Fn(u64) -> SystemTime,
+    L: Fn(u64) -> u64,
+{
+    let target = target_duration(params.segment_duration);
+    let parts = params.parts.filter(|_| !view.ended);
+    let mut out = String::with_capacity(256 + view.count as usize * 120);
+    let _ = write!(out, "#EXTM3U\n#EXT-X-VERSION:{}\n#EXT-X-TARGETDURATION:{target}\n", params.version());
+    if let Some(parts) = &parts {
+        llhls::write_header(&mut out, parts, target);
+    }
+    let _ = writeln!(out, "#EXT-X-MEDIA-SEQUENCE:{}", params.start_sequence + view.first);
     if view.ended {
         out.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n");
     }
     if params.container == Container::Fmp4 {
         let _ = writeln!(out, "#EXT-X-MAP:URI=\"{prefix}{INIT_NAME}\"");
     }
+    let skipped = match parts {
+        Some(_) if low_latency.delta => PartParams::skipped(view, params.segment_duration, target),
+        _ => 0,
+    };
+    if skipped > 0 {
+        let _ = writeln!(out, "#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}");
+    }
+    let parts_from = PartParams::parts_from(view, params.segment_duration, target);
+    let listed = view.first + skipped;
     let extinf = params.segment_duration.as_secs_f64();
     // The offset of the first listed segment in its resource: the lengths of those before it.
-    let mut offset = params.resource_of(view.first).map_or(0, |(_, first)| (first..view.first).map(&facts.len).sum());
-    for index in view.first..view.first + view.count {
+    let mut offset = params.resource_of(listed).map_or(0, |(_, first)| (first..listed).map(&facts.len).sum());
+    for index in listed..view.first + view.count {
         if let Some(rotation) = params.key_rotation
-            && (index == view.first || index % rotation == 0)
+            && (index == listed || index % rotation == 0)
         {
             let _ = writeln!(out, "#EXT-X-KEY:METHOD=AES-128,URI=\"{}\"", key_uri(index / rotation));
         }
-        let _ = write!(
-            out,
-            "#EXT-X-PROGRAM-DATE-TIME:{}\n#EXTINF:{extinf:.3},\n",
-            iso8601((facts.program_date_time)(index))
-        );
         let sequence = params.start_sequence + index;
+        let _ = writeln!(out, "#EXT-X-PROGRAM-DATE-TIME:{}", iso8601((facts.program_date_time)(index)));
+        if let Some(parts) = parts.as_ref().filter(|_| index >= parts_from) {
+            llhls::write_parts(&mut out, parts, prefix, sequence, u64::from(parts.parts_per_segment));
+        }
+        let _ = writeln!(out, "#EXTINF:{extinf:.3},");
         match params.resource_of(index) {
             None => {
                 let _ = writeln!(out, "{prefix}{}", segment_name(sequence, params.container));
@@ -188,6 +245,10 @@ where
                 offset += len;
             }
         }
+    }
+    if let Some(parts) = &parts {
+        let producing = params.start_sequence + view.first + view.count;
+        llhls::write_tail(&mut out, parts, prefix, producing, view.parts, low_latency.reports);
     }
     if view.ended {
         out.push_str("#EXT-X-ENDLIST\n");
@@ -225,6 +286,7 @@ mod tests {
             container: Container::Ts,
             byterange: None,
             key_rotation: None,
+            parts: None,
         }
     }
 
@@ -252,20 +314,20 @@ mod tests {
 
     #[test]
     fn live_media_text() {
-        let view = PlaylistView { first: 40, count: 3, ended: false, stale: false };
+        let view = PlaylistView { first: 40, count: 3, ended: false, stale: false, parts: 0 };
         insta::assert_snapshot!(media(&view, &params(2000, 2), "", facts()));
     }
 
     #[test]
     fn vod_media_text_with_subsecond_segments() {
-        let view = PlaylistView { first: 0, count: 2, ended: true, stale: false };
+        let view = PlaylistView { first: 0, count: 2, ended: true, stale: false, parts: 0 };
         let facts = SegmentFacts { program_date_time: |i| wall(0) + Duration::from_millis(500 * i), len: |_| 0 };
         insta::assert_snapshot!(media(&view, &params(500, 0), "360p/", facts));
     }
 
     #[test]
     fn fmp4_media_text() {
-        let view = PlaylistView { first: 40, count: 3, ended: false, stale: false };
+        let view = PlaylistView { first: 40, count: 3, ended: false, stale: false, parts: 0 };
         let params = MediaParams { container: Container::Fmp4, ..params(2000, 0) };
         insta::assert_snapshot!(media(&view, &params, "", facts()));
     }
@@ -273,7 +335,7 @@ mod tests {
     #[test]
     fn byterange_media_text() {
         // Resources of 3 segments; the window starts in the middle of resource 1.
-        let view = PlaylistView { first: 4, count: 5, ended: false, stale: false };
+        let view = PlaylistView { first: 4, count: 5, ended: false, stale: false, parts: 0 };
         let params = MediaParams { byterange: Some(3), ..params(2000, 100) };
         insta::assert_snapshot!(media(&view, &params, "", facts()));
     }
@@ -281,14 +343,14 @@ mod tests {
     #[test]
     fn encrypted_media_text() {
         // A key per 4 segments: one for the first listed segment, then one at each key change.
-        let view = PlaylistView { first: 6, count: 6, ended: false, stale: false };
+        let view = PlaylistView { first: 6, count: 6, ended: false, stale: false, parts: 0 };
         let params = MediaParams { key_rotation: Some(4), ..params(2000, 0) };
         insta::assert_snapshot!(media(&view, &params, "", facts()));
     }
 
     #[test]
     fn every_form_at_once_from_the_root_playlist() {
-        let view = PlaylistView { first: 0, count: 4, ended: true, stale: false };
+        let view = PlaylistView { first: 0, count: 4, ended: true, stale: false, parts: 0 };
         let params =
             MediaParams { container: Container::Fmp4, byterange: Some(2), key_rotation: Some(3), ..params(2000, 0) };
         insta::assert_snapshot!(media(&view, &params, "360p/", facts()));
@@ -297,7 +359,7 @@ mod tests {
     #[test]
     fn byte_ranges_are_contiguous_and_as_long_as_the_segments() {
         for (n, first, count) in [(1, 0, 7), (3, 4, 10), (4, 5, 3), (100, 37, 20)] {
-            let view = PlaylistView { first, count, ended: false, stale: false };
+            let view = PlaylistView { first, count, ended: false, stale: false, parts: 0 };
             let params = MediaParams { byterange: Some(n), ..params(1000, 7) };
             let text = media(&view, &params, "", facts());
             let ranges: Vec<(u64, u64)> = text

@@ -2,7 +2,9 @@
 //!
 //! URL scheme, per track (a variant, or the audio rendition `audio`): `/<track>/stream.m3u8`,
 //! `/<track>/seg00042.ts` (or `.m4s`), `/<track>/init.mp4` (fMP4), `/<track>/file00003.ts` (byte-range
-//! resource 3: segments `3 * n .. 4 * n` from the stream's first); and `/keys/<n>.key` (AES-128).
+//! resource 3: segments `3 * n .. 4 * n` from the stream's first), `/<track>/part00042.3.m4s`
+//! (low-latency: part 3 of segment 42); and `/keys/<n>.key` (AES-128). Low-latency media playlists
+//! read the delivery directives of their query (`_HLS_msn`, `_HLS_part`, `_HLS_skip`).
 //! `run` takes a bound listener and a shutdown future (as mini-redis' `server::run` does), so the CLI,
 //! `hls-swarm run` and the tests all start it the same way.
 
@@ -23,8 +25,11 @@ use super::body::OriginBody;
 use super::clock::StreamClock;
 use super::counters::{Counters, Fault, ServedKind, status_label};
 use super::faults::FaultPlan;
+use super::hold::PartTicks;
 use super::keys::KeySchedule;
-use super::playlist::{self, MediaParams, SegmentFacts};
+use super::llhls;
+use super::lowlatency::{self, Ask};
+use super::playlist::{self, LowLatencyFacts, MediaParams, SegmentFacts};
 use super::range::{RangeOutcome, parse_range};
 use super::segments::SegmentCache;
 use crate::net::server::{Http1Limits, serve_http1};
@@ -54,12 +59,22 @@ pub struct OriginState {
     pub faults: FaultPlan,
     /// `max-age` of live media playlists: half a segment, as tuned origins set it.
     pub playlist_cache_control: HeaderValue,
+    /// Wakes held low-latency requests at each part produced.
+    pub ticks: PartTicks,
 }
 
 /// Accepts connections until `shutdown` completes, then lets open responses finish (up to a grace).
+/// A low-latency origin ticks its parts meanwhile, so held requests wake.
 pub async fn run(listener: TcpListener, state: Arc<OriginState>, shutdown: impl Future<Output = ()>) {
     let serve = |stream, stop, _permit| serve_connection(stream, state.clone(), stop);
-    crate::net::server::accept_until(listener, None, shutdown, SHUTDOWN_GRACE, "origin", serve).await;
+    let accept = crate::net::server::accept_until(listener, None, shutdown, SHUTDOWN_GRACE, "origin", serve);
+    if state.params.parts.is_none() {
+        return accept.await;
+    }
+    tokio::select! {
+        _ = accept => {}
+        _ = state.ticks.run(&state.clock) => {}
+    }
 }
 
 async fn serve_connection(stream: tokio::net::TcpStream, state: Arc<OriginState>, stop: watch::Receiver<bool>) {
@@ -84,6 +99,8 @@ enum Route<'a> {
     Segment(usize, u64),
     /// A byte-range resource, by number.
     Resource(usize, u64),
+    /// A low-latency part: its segment's media sequence number and its index.
+    Part(usize, u64, u64),
     Init(usize),
     Key(u64),
     Listing(usize),
@@ -95,7 +112,9 @@ impl Route<'_> {
     /// The track a route serves (`/stream.m3u8` is the first variant's).
     fn track(&self) -> Option<usize> {
         match self {
-            Route::Media(t) | Route::Segment(t, _) | Route::Resource(t, _) | Route::Init(t) => Some(*t),
+            Route::Media(t) | Route::Segment(t, _) | Route::Resource(t, _) | Route::Init(t) | Route::Part(t, ..) => {
+                Some(*t)
+            }
             Route::RootMedia => Some(0),
             _ => None,
         }
@@ -109,6 +128,7 @@ impl Route<'_> {
             Route::Segment(..) | Route::Resource(..) => Some(ServedKind::Segment),
             Route::Init(_) => Some(ServedKind::Init),
             Route::Key(_) => Some(ServedKind::Key),
+            Route::Part(..) => Some(ServedKind::Part),
             _ => None,
         }
     }
@@ -136,6 +156,10 @@ fn route<'a>(state: &OriginState, path: &'a str) -> Route<'a> {
         "stream.m3u8" => Route::Media(t),
         "files/json/" | "files/json" => Route::Listing(t),
         playlist::INIT_NAME if state.tracks[t].init.is_some() => Route::Init(t),
+        _ if state.params.parts.is_some() && file.starts_with("part") => match llhls::parse_part_name(file) {
+            Some((sequence, part)) => Route::Part(t, sequence, part),
+            None => Route::NotFound(path),
+        },
         _ if state.params.byterange.is_some() => match playlist::parse_resource_name(file, container) {
             Some(number) => Route::Resource(t, number),
             None => Route::NotFound(path),
@@ -149,23 +173,25 @@ fn route<'a>(state: &OriginState, path: &'a str) -> Route<'a> {
 
 /// A response before it becomes a counted body; only [`finish`] creates an [`OriginBody`], so every
 /// response is counted exactly once.
-struct Reply {
-    kind: ServedKind,
+pub(super) struct Reply {
+    pub(super) kind: ServedKind,
     /// The ladder position of the variant this answers for, if any.
     variant: Option<usize>,
     status: StatusCode,
     content_type: &'static str,
-    cache_control: Option<HeaderValue>,
+    pub(super) cache_control: Option<HeaderValue>,
     extra: Option<(header::HeaderName, HeaderValue)>,
     data: Bytes,
+    /// A delta playlist (EXT-X-SKIP), counted as one when sent in full.
+    delta: bool,
 }
 
 impl Reply {
-    fn new(kind: ServedKind, status: StatusCode, content_type: &'static str, data: Bytes) -> Self {
-        Self { kind, variant: None, status, content_type, cache_control: None, extra: None, data }
+    pub(super) fn new(kind: ServedKind, status: StatusCode, content_type: &'static str, data: Bytes) -> Self {
+        Self { kind, variant: None, status, content_type, cache_control: None, extra: None, data, delta: false }
     }
 
-    fn empty(kind: ServedKind, status: StatusCode) -> Self {
+    pub(super) fn empty(kind: ServedKind, status: StatusCode) -> Self {
         Self::new(kind, status, "text/plain", Bytes::new())
     }
 }
@@ -185,12 +211,22 @@ async fn handle(state: &OriginState, req: Request<Incoming>) -> Response<OriginB
         return finish(state, reply, false, None);
     }
     let Some(kind) = route.kind() else { return finish(state, other(state, route), head_only, None) };
+    // What a low-latency request asks for is read as it arrives: a part asked before it exists is a
+    // preload hint's, however long a delay fault then holds it.
+    let media = matches!(route, Route::Media(_) | Route::RootMedia);
+    let part = match route {
+        Route::Part(_, sequence, part) => Some((sequence, part)),
+        _ => None,
+    };
+    let ask = Ask::of(state, media, part, req.uri().query(), Instant::now());
+    let kind = ask.kind().unwrap_or(kind);
     if let Some(delay) = state.faults.config.delay {
         state.counters.fault(Fault::Delay);
         tokio::time::sleep(delay).await;
     }
-    // Init sections and keys are files a player fetches like segments, and fail like them.
-    let segment_like = !matches!(kind, ServedKind::Multivariant | ServedKind::MediaPlaylist);
+    // Init sections, keys and parts are files a player fetches like segments, and fail like them.
+    let playlist = matches!(kind, ServedKind::Multivariant | ServedKind::MediaPlaylist | ServedKind::BlockingPlaylist);
+    let segment_like = !playlist;
     let decision = state.faults.decide(segment_like, &state.counters);
     if let Some(code) = decision.status {
         let status = StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
@@ -205,8 +241,19 @@ async fn handle(state: &OriginState, req: Request<Incoming>) -> Response<OriginB
             r.cache_control = Some(HeaderValue::from_static("max-age=60"));
             r
         }
-        Route::Media(t) => media_playlist(state, t, "", now),
-        Route::RootMedia => media_playlist(state, 0, &format!("{}/", state.tracks[0].name), now),
+        Route::Media(_) | Route::RootMedia => {
+            let (t, prefix, report_prefix) = match route {
+                Route::Media(t) => (t, String::new(), "../"),
+                _ => (0, format!("{}/", state.tracks[0].name), ""),
+            };
+            match ask {
+                Ask::Playlist { directives, .. } => {
+                    lowlatency::media_playlist(state, t, &prefix, report_prefix, directives, kind).await
+                }
+                _ => playlist_reply(state, t, &prefix, now, &LowLatencyFacts::default()),
+            }
+        }
+        Route::Part(t, _, part) => lowlatency::part(state, t, part, &ask, kind, range).await,
         Route::Segment(t, seq) => segment(state, t, seq, now, range),
         Route::Resource(t, number) => resource(state, t, number, now, range),
         Route::Init(t) => init(state, t, range),
@@ -261,7 +308,7 @@ fn finish(state: &OriginState, reply: Reply, head_only: bool, reset_after: Optio
             state.counters.fault(Fault::Bandwidth);
             body = body.throttled(Some(rate));
         }
-        body = body.cut_after(reset_after);
+        body = body.cut_after(reset_after).delta(reply.delta);
     }
     let mut resp = Response::new(body);
     *resp.status_mut() = reply.status;
@@ -284,7 +331,15 @@ fn finish(state: &OriginState, reply: Reply, head_only: bool, reset_after: Optio
     resp
 }
 
-fn media_playlist(state: &OriginState, track: usize, prefix: &str, now: Instant) -> Reply {
+/// The media playlist of `track` at `now` (low-latency when the origin is: `low_latency` says what
+/// it adds).
+pub(super) fn playlist_reply(
+    state: &OriginState,
+    track: usize,
+    prefix: &str,
+    now: Instant,
+    low_latency: &LowLatencyFacts<'_>,
+) -> Reply {
     let view = state.clock.playlist_view(now);
     if view.stale {
         state.counters.fault(Fault::StalePlaylist);
@@ -297,8 +352,12 @@ fn media_playlist(state: &OriginState, track: usize, prefix: &str, now: Instant)
         program_date_time: |i| state.clock.program_date_time(i),
         len: |i| cache.len(i, keep_lengths_from),
     };
-    let text = playlist::media(&view, &state.params, prefix, facts);
+    let text = playlist::media_low_latency(&view, &state.params, prefix, facts, low_latency);
     let mut r = Reply::new(ServedKind::MediaPlaylist, StatusCode::OK, PLAYLIST_TYPE, Bytes::from(text));
+    let target = playlist::target_duration(state.params.segment_duration);
+    r.delta = low_latency.delta
+        && state.params.parts.is_some()
+        && llhls::PartParams::skipped(&view, state.params.segment_duration, target) > 0;
     r.cache_control =
         Some(if view.ended { HeaderValue::from_static("max-age=60") } else { state.playlist_cache_control.clone() });
     r
@@ -369,7 +428,7 @@ fn resource(state: &OriginState, track: usize, number: u64, now: Instant, range:
 
 /// A body of `len` bytes, whole or the range the request asked for (200, 206 with Content-Range, or
 /// 416); `bytes(a, b)` gives bytes `a..b`, and is called only for what is sent.
-fn ranged(
+pub(super) fn ranged(
     kind: ServedKind,
     content_type: &'static str,
     len: u64,
