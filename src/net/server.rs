@@ -1,7 +1,9 @@
 //! What our servers share (the built-in origin, the metrics endpoint): the accept loop, which accepts
 //! until the shutdown future completes, then tells open connections to finish (a `watch` flag) and
 //! waits for them up to a grace before dropping them, like mini-redis' `server::run`; and the serving
-//! of one HTTP/1.1 connection until it closes or that flag says to finish.
+//! of one connection until it closes or that flag says to finish: HTTP/1.1 ([`serve_http1`], the
+//! metrics endpoint), or HTTP/1.1 and HTTP/2 with prior knowledge on the same port ([`serve_http`],
+//! the origin: Apple's players want HTTP/2 for low-latency HLS).
 
 use std::future::Future;
 use std::io;
@@ -10,8 +12,9 @@ use std::time::Duration;
 
 use hyper::body::{Body, Incoming};
 use hyper::server::conn::http1;
-use hyper::service::HttpService;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper::service::{HttpService, Service};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
@@ -95,6 +98,41 @@ where
     builder.timer(TokioTimer::new()).header_read_timeout(limits.head_timeout);
     if let Some(max) = limits.max_head {
         builder.max_buf_size(max);
+    }
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = async { let _ = stop.wait_for(|stop| *stop).await; } => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+/// Serves one accepted connection as HTTP/1.1 with keep-alive, or as HTTP/2 when it opens with the
+/// HTTP/2 connection preface (h2c with prior knowledge, RFC 9113 3.3), until the peer closes it or
+/// `stop` is set: then the responses in progress finish (HTTP/2 sends GOAWAY) and it closes. A
+/// connection that sends nothing within the head timeout is closed (hyper's version sniffing has no
+/// timer of its own).
+pub async fn serve_http<S, B>(stream: TcpStream, service: S, limits: Http1Limits, mut stop: watch::Receiver<bool>)
+where
+    S: Service<http::Request<Incoming>, Response = http::Response<B>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    if !matches!(tokio::time::timeout(limits.head_timeout, stream.readable()).await, Ok(Ok(()))) {
+        return;
+    }
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.head_timeout);
+    builder.http2().timer(TokioTimer::new());
+    if let Some(max) = limits.max_head {
+        builder.http1().max_buf_size(max);
+        builder.http2().max_header_list_size(u32::try_from(max).unwrap_or(u32::MAX));
     }
     let conn = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);

@@ -5,6 +5,7 @@
 //! resource 3: segments `3 * n .. 4 * n` from the stream's first), `/<track>/part00042.3.m4s`
 //! (low-latency: part 3 of segment 42); and `/keys/<n>.key` (AES-128). Low-latency media playlists
 //! read the delivery directives of their query (`_HLS_msn`, `_HLS_part`, `_HLS_skip`).
+//! Connections speak HTTP/1.1, or HTTP/2 when they open with its preface (h2c with prior knowledge).
 //! `run` takes a bound listener and a shutdown future (as mini-redis' `server::run` does), so the CLI,
 //! `hls-swarm run` and the tests all start it the same way.
 
@@ -32,7 +33,7 @@ use super::lowlatency::{self, Ask};
 use super::playlist::{self, LowLatencyFacts, MediaParams, SegmentFacts};
 use super::range::{RangeOutcome, parse_range};
 use super::segments::SegmentCache;
-use crate::net::server::{Http1Limits, serve_http1};
+use crate::net::server::{Http1Limits, serve_http};
 
 /// How long shutdown waits for open responses before dropping them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -85,7 +86,7 @@ async fn serve_connection(stream: tokio::net::TcpStream, state: Arc<OriginState>
         async move { Ok::<_, Infallible>(handle(&state, req).await) }
     });
     let limits = Http1Limits { head_timeout: Duration::from_secs(30), max_head: Some(MAX_HEAD_BYTES) };
-    serve_http1(stream, service, limits, stop).await;
+    serve_http(stream, service, limits, stop).await;
     state.counters.connection_closed();
 }
 
