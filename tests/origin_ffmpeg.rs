@@ -162,3 +162,24 @@ fn ffmpeg_decodes_every_form_at_once() {
     assert_eq!(decode_and_count(&origin, "360p/stream.m3u8"), [VIDEO]);
     assert_eq!(decode_and_count(&origin, "audio/stream.m3u8"), [AUDIO]);
 }
+
+#[test]
+fn ffmpeg_reads_the_low_latency_stream_live_as_regular_hls() {
+    // Parts, blocking reloads and preload hints are for low-latency players; FFmpeg plays the same
+    // playlists by their whole segments, live, with the audio rendition beside the video.
+    let args = ["--low-latency", "--segment-duration", "1", "--part-duration", "200ms", "--window", "4"];
+    let origin = start_origin(&[&args[..], &["--variants", "360p:400k", "--audio-rendition"]].concat());
+    let out = tool("ffmpeg")
+        .args(["-nostdin", "-v", "warning", "-i"])
+        .arg(format!("{}master.m3u8", origin.url))
+        .args(["-map", "0", "-c", "copy", "-t", "4", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "ffmpeg failed: {err}");
+    // FFmpeg 5.1 feeds a live fMP4 stream's init section to its demuxer again after a reload and says
+    // so; it does the same without --low-latency (--container fmp4 live), and plays on.
+    let noise = |l: &&str| l.contains("Found duplicated MOOV Atom") || l.contains("Last message repeated");
+    let other: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty() && !noise(l)).collect();
+    assert!(other.is_empty(), "ffmpeg printed: {err}");
+}
