@@ -30,7 +30,7 @@ pub struct RunMeta {
 }
 
 /// What the origin says it served, by kind (`multivariant`, `media_playlist`, `segment`, `init`, `key`,
-/// `other`).
+/// the low-latency `part`, `preload_hint` and `blocking_playlist`, `other`).
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct BuiltinOriginCounts {
     pub source: &'static str,
@@ -47,5 +47,23 @@ impl BuiltinOriginCounts {
             t.bytes.insert(kind.as_str(), c.body_bytes(kind));
         }
         t
+    }
+}
+
+#[cfg(test)]
+mod origin_counts_tests {
+    use super::*;
+
+    #[test]
+    fn the_builtin_origin_counts_have_every_kind_low_latency_ones_included() {
+        let c = Counters::with_variants(vec!["360p".into()]);
+        c.record_for(ServedKind::Part, Some(0), "200", 500);
+        c.record_for(ServedKind::PreloadHint, Some(0), "200", 400);
+        c.record_for(ServedKind::BlockingPlaylist, Some(0), "200", 900);
+        let t = BuiltinOriginCounts::from_counters(&c);
+        assert_eq!(t.requests.len(), ServedKind::ALL.len());
+        for (kind, bytes) in [("part", 500), ("preload_hint", 400), ("blocking_playlist", 900)] {
+            assert_eq!((t.requests[kind], t.bytes[kind]), (1, bytes), "{kind}");
+        }
     }
 }
