@@ -1,13 +1,14 @@
 //! The native engine on each of the built-in origin's stream forms (fMP4, an audio rendition, byte
 //! ranges, rotating AES-128 keys checked by decryption, and all at once), run as a user runs it: the
 //! report's requests and bytes per kind equal what the origin says it served, each viewer's init
-//! sections and keys are asked for once each, and nothing failed or stalled.
+//! sections and keys are asked for once each, and nothing failed or stalled. A low-latency origin is
+//! played as regular HLS (whole segments) until the viewer follows parts.
 
 mod common;
 
 use std::time::Duration;
 
-use hls_swarm::origin::{self, Container, Encryption, OriginConfig, ServedKind, VariantSpec};
+use hls_swarm::origin::{self, Container, Encryption, LowLatency, OriginConfig, ServedKind, VariantSpec};
 
 const CLIENTS: u64 = 3;
 
@@ -44,11 +45,19 @@ fn play(name: &str, config: OriginConfig, extra: &[&str]) -> (serde_json::Value,
     (report, Served(served))
 }
 
-const KINDS: [ServedKind; 5] =
-    [ServedKind::Multivariant, ServedKind::MediaPlaylist, ServedKind::Segment, ServedKind::Init, ServedKind::Key];
+const KINDS: [ServedKind; 8] = [
+    ServedKind::Multivariant,
+    ServedKind::MediaPlaylist,
+    ServedKind::Segment,
+    ServedKind::Init,
+    ServedKind::Key,
+    ServedKind::Part,
+    ServedKind::PreloadHint,
+    ServedKind::BlockingPlaylist,
+];
 
 /// What the origin served: (requests, body bytes) per kind of [`KINDS`].
-struct Served([(u64, u64); 5]);
+struct Served([(u64, u64); 8]);
 
 impl Served {
     fn get(&self, kind: ServedKind) -> (u64, u64) {
@@ -123,4 +132,19 @@ fn every_form_at_once() {
     let (report, served) = play("all", all, &["--decrypt-check"]);
     check("all", &report, &served);
     assert_eq!(reported(&report, "init").0, 2 * CLIENTS, "video and audio init sections, once per viewer");
+}
+
+#[test]
+fn a_low_latency_origin_is_played_by_its_whole_segments() {
+    let low_latency = live(|c| {
+        c.container = Container::Fmp4;
+        c.audio_rendition = true;
+        c.low_latency = Some(LowLatency { part_duration: Duration::from_millis(100) });
+    });
+    let (report, served) = play("ll", low_latency, &["--audio", "default"]);
+    check("ll", &report, &served);
+    assert_eq!(report["warnings"]["playlist"], 0, "the low-latency tags read without a leniency");
+    for kind in [ServedKind::Part, ServedKind::PreloadHint, ServedKind::BlockingPlaylist] {
+        assert_eq!(served.get(kind), (0, 0), "{}: the viewer does not follow parts yet", kind.as_str());
+    }
 }
