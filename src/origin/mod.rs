@@ -18,6 +18,7 @@ pub mod counters;
 mod faults;
 mod hold;
 mod keys;
+mod listing;
 pub mod llhls;
 #[cfg(test)]
 mod llhls_tests;

@@ -365,7 +365,7 @@ pub(super) fn playlist_reply(
 }
 
 /// The first segment of the byte-range resource holding segment `index` (`index` without byte ranges).
-fn first_of_resource(state: &OriginState, index: u64) -> u64 {
+pub(super) fn first_of_resource(state: &OriginState, index: u64) -> u64 {
     state.params.resource_of(index).map_or(index, |(_, first)| first)
 }
 
@@ -491,50 +491,11 @@ fn other(state: &OriginState, route: Route<'_>) -> Reply {
             Bytes::from(state.counters.encode()),
         ),
         Route::Listing(v) => {
-            let mut r = Reply::new(kind, StatusCode::OK, "application/json", Bytes::from(listing(state, v)));
+            let mut r =
+                Reply::new(kind, StatusCode::OK, "application/json", Bytes::from(super::listing::listing(state, v)));
             r.cache_control = Some(HeaderValue::from_static("no-cache"));
             r
         }
         _ => Reply::empty(kind, StatusCode::NOT_FOUND),
     }
-}
-
-/// The media files present now (segments, or byte-range resources), as nginx `autoindex_format json`
-/// lists them.
-fn listing(state: &OriginState, track: usize) -> String {
-    #[derive(serde::Serialize)]
-    struct Entry {
-        name: String,
-        #[serde(rename = "type")]
-        kind: &'static str,
-        mtime: String,
-        size: u64,
-    }
-    let now = Instant::now();
-    let produced = state.clock.produced(now);
-    let oldest = state.clock.oldest_servable(now);
-    let cache = &state.tracks[track].cache;
-    let container = state.params.container;
-    let file = |name: String, last: u64, size: u64| Entry {
-        name,
-        kind: "file",
-        mtime: httpdate::fmt_http_date(state.clock.completed_at(last)),
-        size,
-    };
-    let entries: Vec<Entry> = match state.params.byterange {
-        None => (oldest..produced)
-            .map(|i| file(playlist::segment_name(state.params.start_sequence + i, container), i, cache.len(i, oldest)))
-            .collect(),
-        Some(n) => {
-            let keep = first_of_resource(state, oldest);
-            (oldest / n..produced.div_ceil(n))
-                .map(|r| {
-                    let end = (r * n + n).min(produced);
-                    let size = (r * n..end).map(|i| cache.len(i, keep)).sum();
-                    file(playlist::resource_name(r, container), end - 1, size)
-                })
-                .collect()
-        }
-    };
-    serde_json::to_string(&entries).unwrap_or_else(|_| "[]".into())
 }
