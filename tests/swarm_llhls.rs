@@ -1,0 +1,110 @@
+//! LL-HLS end to end: the native engine against the built-in origin in low-latency mode (200 ms parts
+//! in 1 s segments, three rungs, blocking reloads, preload hints, delta updates), over HTTP/1.1 and over
+//! h2c. Each viewer fetches each part of its rendition once and in order (from a tap on every request),
+//! its blocking reloads come about one per part, the hinted parts arrive, nothing stalls, it plays within
+//! a few part targets of the live edge, and the report's counts per kind equal the origin's.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hls_swarm::engine::run_swarm;
+use hls_swarm::origin::{self, Container, LowLatency, OriginConfig, ServedKind, VariantSpec};
+use hls_swarm::stats::{Kind, Snapshot};
+use hls_swarm::viewer::TapEvent;
+use tokio::sync::watch;
+use url::Url;
+
+const CLIENTS: u32 = 4;
+
+fn low_latency() -> OriginConfig {
+    OriginConfig {
+        variants: vec![
+            VariantSpec { name: "240p".into(), height: 240, bitrate: 300_000 },
+            VariantSpec { name: "360p".into(), height: 360, bitrate: 600_000 },
+            VariantSpec { name: "480p".into(), height: 480, bitrate: 900_000 },
+        ],
+        segment_duration: Duration::from_secs(1),
+        window: 6,
+        container: Container::Fmp4,
+        low_latency: Some(LowLatency { part_duration: Duration::from_millis(200) }),
+        ..OriginConfig::local_default()
+    }
+}
+
+/// (msn, part) of a part URL such as `/240p/part00042.3.m4s`.
+fn part_position(url: &Url) -> Option<(u64, u64)> {
+    let name = url.path().rsplit('/').next()?.strip_prefix("part")?.strip_suffix(".m4s")?;
+    let (msn, part) = name.split_once('.')?;
+    Some((msn.parse().ok()?, part.parse().ok()?))
+}
+
+/// Plays the low-latency origin with `CLIENTS` viewers for 4 s; the taps, the final snapshot, and the
+/// origin's (requests, bytes) and connections.
+async fn play(h2c: bool) -> (Vec<TapEvent>, Arc<Snapshot>, BTreeMap<&'static str, (u64, u64)>, u64) {
+    let origin = origin::spawn(low_latency()).await.unwrap();
+    let url = Url::parse(&format!("{}master.m3u8", origin.url())).unwrap();
+    let mut config = common::swarm_config(url, CLIENTS, Duration::from_secs(4), 100.0, 1);
+    let mut net = (*config.viewer.net).clone();
+    net.h2_prior_knowledge = h2c;
+    config.viewer.net = Arc::new(net);
+    let taps = Arc::new(Mutex::new(Vec::new()));
+    let sink = taps.clone();
+    config.viewer.tap = Some(Arc::new(move |e: &TapEvent| sink.lock().unwrap().push(e.clone())));
+    let (tx, _rx) = watch::channel(Arc::new(Snapshot::empty()));
+    let snapshot = run_swarm(config, std::future::pending(), tx).await.snapshot;
+    let c = origin.counters();
+    let served = ServedKind::ALL.iter().map(|&k| (k.as_str(), (c.requests_all(k), c.body_bytes(k)))).collect();
+    let connections = c.connections_total();
+    origin.shutdown().await;
+    let taps = std::mem::take(&mut *taps.lock().unwrap());
+    (taps, snapshot, served, connections)
+}
+
+fn check(h2c: bool, taps: &[TapEvent], snapshot: &Snapshot, served: &BTreeMap<&str, (u64, u64)>) {
+    let run = &snapshot.windows.run;
+    assert_eq!(run.errors, 0, "h2c {h2c}: {:?}", run.errors_by_class);
+    for (kind, (requests, bytes)) in served {
+        let Some(k) = Kind::ALL.iter().find(|k| k.as_str() == *kind) else { continue };
+        let mine = &run.kinds[*k];
+        assert_eq!((mine.requests, mine.bytes), (*requests, *bytes), "h2c {h2c}: {kind} (requests, bytes)");
+    }
+    for viewer in 0..CLIENTS {
+        let mine: Vec<&TapEvent> = taps.iter().filter(|t| t.viewer == viewer).collect();
+        let parts: Vec<(u64, u64)> = mine
+            .iter()
+            .filter(|t| matches!(t.kind, Kind::Part | Kind::PreloadHint))
+            .filter_map(|t| part_position(&t.url))
+            .collect();
+        assert!(parts.len() >= 12, "viewer {viewer}: {} parts in 4 s of 200 ms parts", parts.len());
+        assert!(parts.windows(2).all(|w| w[0] < w[1]), "viewer {viewer}: each part once and in order: {parts:?}");
+        let blocking = mine.iter().filter(|t| t.kind == Kind::BlockingPlaylist).count() as f64;
+        let ratio = blocking / parts.len() as f64;
+        assert!((0.7..1.5).contains(&ratio), "viewer {viewer}: {blocking} blocking reloads for {} parts", parts.len());
+        assert!(!mine.iter().any(|t| t.kind == Kind::Segment), "viewer {viewer}: no whole segment");
+    }
+    assert!(run.kinds[Kind::PreloadHint].ok > 0, "hinted parts answered");
+    let playback = &run.playback;
+    assert_eq!(playback.stalls, 0, "h2c {h2c}");
+    let latency = playback.live_latency_ms.as_ref().expect("live latency sampled");
+    // The part hold-back is three part targets (600 ms); the parts then arrive as they are made.
+    assert!(latency.p50 < 600.0 + 200.0, "h2c {h2c}: live latency p50 {} ms: {latency:?}", latency.p50);
+    assert!(playback.edge_distance_parts.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_part_once_in_order_with_blocking_reloads_and_hints_over_http1() {
+    let (taps, snapshot, served, connections) = play(false).await;
+    check(false, &taps, &snapshot, &served);
+    // A track's parts on one connection, its held reloads on another.
+    assert_eq!(connections, 2 * u64::from(CLIENTS), "two connections per viewer over HTTP/1.1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_over_h2c_on_one_connection_per_viewer() {
+    let (taps, snapshot, served, connections) = play(true).await;
+    check(true, &taps, &snapshot, &served);
+    assert_eq!(connections, u64::from(CLIENTS), "one HTTP/2 connection per viewer");
+}
