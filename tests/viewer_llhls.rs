@@ -74,3 +74,19 @@ async fn parts_once_in_order_the_hint_ahead_and_no_spinning_on_a_server_that_doe
     assert_eq!((blocking.held, blocking.unblocked), (blocking.requests, blocking.requests), "none was held");
     assert_eq!(run.kinds[Kind::Segment].requests, 0, "no segment whose parts were fetched");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delta_update_with_nothing_to_complete_is_a_parse_error() {
+    let delta =
+        playlist().replace("#EXT-X-MEDIA-SEQUENCE:10\n", "#EXT-X-MEDIA-SEQUENCE:10\n#EXT-X-SKIP:SKIPPED-SEGMENTS=2\n");
+    let (addr, seen) = common::fixed_server(vec![("/ll.m3u8", Bytes::from(delta))]).await;
+    let url = Url::parse(&format!("http://{addr}/ll.m3u8")).unwrap();
+    let mut config = common::swarm_config(url, 1, Duration::from_millis(500), 10.0, 1);
+    config.viewer.entry_kind = Kind::MediaPlaylist;
+    let (tx, _rx) = watch::channel(Arc::new(Snapshot::empty()));
+    let snapshot = run_swarm(config, std::future::pending(), tx).await.snapshot;
+    let run = &snapshot.windows.run;
+    let parse_errors = run.errors_by_class.get(hls_swarm::stats::ErrorClass::PlaylistParse);
+    assert!(parse_errors >= 1 && parse_errors == run.errors, "{:?} {:?}", run.errors_by_class, seen.lock().unwrap());
+    assert_eq!(run.kinds[Kind::Part].requests, 0);
+}

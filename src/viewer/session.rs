@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use super::ViewerConfig;
 use super::playback::PlaybackLane;
-use super::request::{Asker, Halt, SessionError, parse, settle, settle_load};
+use super::request::{Asker, Halt, SessionError, parse, settle, settle_load, whole_media};
 use super::track::Track;
 use crate::engine::{SessionEnd, StopSignal};
 use crate::hls::{self, MultivariantPlaylist, Playlist};
@@ -138,7 +138,10 @@ fn finish(asker: Asker<'_>, lane: Option<PlaybackLane>) {
 /// run's URL is a `media_playlist` request, never a `multivariant` one); a load that fails before
 /// saying so counts as what the run's first check found.
 fn load_entry(asker: Asker<'_>, loader: &mut Loader, fetch: Fetch) -> Result<Playlist, SessionError> {
-    let parsed = parse(asker, &fetch, Ok);
+    let parsed = parse(asker, &fetch, |p| match p {
+        Playlist::Media(_) => whole_media(p).map(Playlist::Media),
+        multivariant => Ok(multivariant),
+    });
     let kind = match &parsed {
         Ok(Playlist::Media(_)) => Kind::MediaPlaylist,
         Ok(Playlist::Multivariant(_)) => Kind::Multivariant,

@@ -19,7 +19,7 @@ use url::Url;
 
 use super::latency::LiveLatency;
 use super::playback::PlaybackLane;
-use super::request::{Asker, Halt, SessionError, failure_of, media_only, parse, record_with, settle_load};
+use super::request::{Asker, Halt, SessionError, failure_of, parse, record_with, settle_load, whole_media};
 use crate::engine::{SessionEnd, StopSignal};
 use crate::hls::{self, KeyMethod, MediaPlaylist, Planned, RequestPlan, Segment, SequenceTracker, Update, crypto};
 use crate::net::{BodyMode, Fetch, Loader, range};
@@ -245,7 +245,7 @@ impl<'a> Track<'a> {
         self.stop.check()?;
         let mut loader = self.main_loader();
         let fetch = loader.get(url, BodyMode::Collect { limit: super::PLAYLIST_LIMIT }).await;
-        let parsed = parse(self.asker, &fetch, media_only);
+        let parsed = parse(self.asker, &fetch, whole_media);
         let playlist = settle_load(self.asker, &mut loader, Kind::MediaPlaylist, &fetch, parsed);
         self.main = Some(loader);
         Ok(playlist?)
@@ -354,7 +354,7 @@ impl<'a> Track<'a> {
         let expected = live.queue.front().map(|s| s.sequence).or(live.tracker.next_sequence());
         let tracker = &mut live.tracker;
         let parsed = parse(self.asker, fetch, |p| {
-            let media = media_only(p)?;
+            let media = whole_media(p)?;
             let update = tracker.update(&media).map_err(|e| e.to_string())?;
             Ok((media, update))
         });
