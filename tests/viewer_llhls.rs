@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hls_swarm::engine::run_swarm;
-use hls_swarm::stats::{Kind, Snapshot};
+use hls_swarm::stats::{ErrorClass, Kind, Snapshot};
 use tokio::sync::watch;
 use url::Url;
 
@@ -89,4 +89,47 @@ async fn a_delta_update_with_nothing_to_complete_is_a_parse_error() {
     let parse_errors = run.errors_by_class.get(hls_swarm::stats::ErrorClass::PlaylistParse);
     assert!(parse_errors >= 1 && parse_errors == run.errors, "{:?} {:?}", run.errors_by_class, seen.lock().unwrap());
     assert_eq!(run.kinds[Kind::Part].requests, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocking_reload_answered_400_rejoins_and_a_hint_never_answered_times_out() {
+    // Every blocking reload is a 400 (the server will not hold it); the hinted part never comes.
+    let mut routes = vec![
+        ("/ll.m3u8?_HLS_msn", Bytes::from_static(common::STATUS_400)),
+        ("/ll.m3u8", Bytes::from(playlist())),
+        ("/init.mp4", Bytes::from_static(b"init")),
+        ("/p13.1.m4s", Bytes::from_static(common::HANG)),
+    ];
+    for n in 10..14 {
+        for p in 0..5 {
+            if (n, p) != (13, 1) {
+                routes.push((leak(format!("/p{n}.{p}.m4s")), Bytes::from(vec![1u8; 100])));
+            }
+        }
+    }
+    let (addr, seen) = common::fixed_server(routes).await;
+    let url = Url::parse(&format!("http://{addr}/ll.m3u8")).unwrap();
+    let mut config = common::swarm_config(url, 1, Duration::from_millis(2500), 10.0, 1);
+    let mut net = (*config.viewer.net).clone();
+    net.timeout = Duration::from_secs(1);
+    config.viewer.net = Arc::new(net);
+    config.viewer.entry_kind = Kind::MediaPlaylist;
+    let (tx, _rx) = watch::channel(Arc::new(Snapshot::empty()));
+    let snapshot = run_swarm(config, std::future::pending(), tx).await.snapshot;
+    let seen: Vec<String> = seen.lock().unwrap().iter().map(|(p, _)| p.clone()).collect();
+    let run = &snapshot.windows.run;
+    let blocking = &run.kinds[Kind::BlockingPlaylist];
+    assert!(
+        blocking.requests >= 1 && blocking.errors_by_class.get(ErrorClass::Http4xx) == blocking.requests,
+        "{seen:?}"
+    );
+    // After each 400 the next reload is a plain one, and the viewer joins anew.
+    let plain = seen.iter().filter(|p| *p == "/ll.m3u8").count();
+    assert!(plain as u64 >= blocking.requests, "{plain} plain loads for {} 400s: {seen:?}", blocking.requests);
+    let parts: Vec<&String> = seen.iter().filter(|p| p.starts_with("/p")).collect();
+    let unique: std::collections::BTreeSet<&&String> = parts.iter().collect();
+    assert_eq!(parts.len(), unique.len(), "rejoining fetches no part twice: {parts:?}");
+    let hint = &run.kinds[Kind::PreloadHint];
+    assert_eq!((hint.requests, hint.errors_by_class.get(ErrorClass::Timeout)), (1, 1), "{seen:?}");
+    assert_eq!(snapshot.totals.playback.restarts, 0, "the viewer went on: {seen:?}");
 }

@@ -88,6 +88,12 @@ impl PartTracker {
     pub fn next_position(&self) -> Option<PartPosition> {
         self.next
     }
+
+    /// After a fresh [`PartTracker::start`]: go on no earlier than `next` (what was fetched before is not
+    /// yielded again).
+    pub fn resume_from(&mut self, next: PartPosition) {
+        self.next = Some(self.next.map_or(next, |n| n.max(next)));
+    }
 }
 
 fn push_parts(fetch: &mut Vec<LowLatencyFetch>, msn: u64, parts: &[Part], from: PartPosition) {

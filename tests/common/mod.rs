@@ -134,7 +134,13 @@ pub fn swarm_config(
 pub type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>;
 
 /// A server of fixed bodies on 127.0.0.1:0: 404 for other paths, a single `Range` honoured (206 with
-/// Content-Range). Returns its address and what it was asked.
+/// Content-Range); a route with a query (`/a.m3u8?_HLS_msn`) is matched before the plain path, and the
+/// bodies [`HANG`] and [`STATUS_400`] are answered as they say. Returns its address and what it was asked.
+/// A [`fixed_server`] body that is never sent: the request hangs until the client gives up.
+pub const HANG: &[u8] = b"<hang>";
+/// A [`fixed_server`] body answered as an empty 400.
+pub const STATUS_400: &[u8] = b"<400>";
+
 pub async fn fixed_server(routes: Vec<(&'static str, Bytes)>) -> (std::net::SocketAddr, Seen) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -149,10 +155,23 @@ pub async fn fixed_server(routes: Vec<(&'static str, Bytes)>) -> (std::net::Sock
                     let path = req.uri().path().to_string();
                     let range = req.headers().get("range").and_then(|v| v.to_str().ok()).map(str::to_owned);
                     let asked = req.uri().path_and_query().map_or(path.clone(), |p| p.to_string());
-                    log.lock().unwrap().push((asked, range.clone()));
-                    let body = routes.iter().find(|(p, _)| *p == path).map(|(_, b)| b.clone());
-                    let response = answer(body, range.as_deref());
-                    async move { Ok::<_, std::convert::Infallible>(response) }
+                    log.lock().unwrap().push((asked.clone(), range.clone()));
+                    // A route with a query matches requests whose path and query start with it.
+                    let by_query = routes.iter().find(|(p, _)| p.contains('?') && asked.starts_with(*p));
+                    let body = by_query.or_else(|| routes.iter().find(|(p, _)| *p == path)).map(|(_, b)| b.clone());
+                    let hang = body.as_deref() == Some(HANG);
+                    let response = match body {
+                        Some(b) if &b[..] == STATUS_400 => {
+                            http::Response::builder().status(400).body(Default::default()).unwrap()
+                        }
+                        _ => answer(body, range.as_deref()),
+                    };
+                    async move {
+                        if hang {
+                            std::future::pending::<()>().await;
+                        }
+                        Ok::<_, std::convert::Infallible>(response)
+                    }
                 });
                 let io = hyper_util::rt::TokioIo::new(stream);
                 let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;

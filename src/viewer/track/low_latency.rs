@@ -300,9 +300,19 @@ impl Track<'_> {
         ll.held = playlist;
         ll.ended = !ll.held.is_live();
         let update = if std::mem::take(&mut ll.rejoin) {
-            ll.queue.clear();
+            // Join anew at the hold-back point, but never fetch again a part already had (or queued).
+            let had = ll.tracker.next_position();
             ll.tracker = PartTracker::new();
-            ll.tracker.start(&ll.held)
+            let mut update = ll.tracker.start(&ll.held);
+            let position = |f: &LowLatencyFetch| match f {
+                LowLatencyFetch::Part { at, .. } => *at,
+                LowLatencyFetch::Segment(s) => PartPosition { msn: s.sequence, part: 0 },
+            };
+            update.fetch.retain(|f| had.is_none_or(|had| position(f) >= had));
+            if let Some(had) = had {
+                ll.tracker.resume_from(had);
+            }
+            update
         } else {
             ll.tracker.update(&ll.held)
         };
