@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hls_swarm::origin::{self, Container, Counters, Encryption, OriginConfig, ServedKind, VariantSpec};
+use hls_swarm::origin::{self, Container, Counters, Encryption, LowLatency, OriginConfig, ServedKind, VariantSpec};
 
 /// Two small variants of 1 s segments, live.
 fn live() -> OriginConfig {
@@ -37,7 +37,7 @@ fn play_and_compare(
     config: OriginConfig,
     variant: &str,
     expected: &[ServedKind],
-) -> (Arc<Counters>, serde_json::Value) {
+) -> (Arc<Counters>, serde_json::Value, String) {
     let ffmpeg = Command::new("ffmpeg").arg("-version").stdout(Stdio::null()).stderr(Stdio::null()).status();
     assert!(ffmpeg.is_ok_and(|s| s.success()), "ffmpeg is not installed: run scripts/test.sh");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
@@ -72,7 +72,7 @@ fn play_and_compare(
     assert_eq!(errors, 0, "{name}: errors {}\n{log}", report["errors"]);
     let c = c.clone();
     rt.block_on(origin.shutdown());
-    (c, report)
+    (c, report, log)
 }
 
 const PLAYED: [ServedKind; 3] = [ServedKind::Multivariant, ServedKind::MediaPlaylist, ServedKind::Segment];
@@ -88,14 +88,14 @@ fn aes128_keys_are_counted_as_keys_across_a_rotation() {
     // A new key every 2 segments: FFmpeg starts 3 segments from the live edge, so each viewer needs two
     // keys at once, and more as the 4 s go by.
     let config = OriginConfig { encryption: Some(Encryption { key_rotation: 2 }), ..live() };
-    let (c, _) = play_and_compare("aes128", config, "first", &[PLAYED.as_slice(), &[ServedKind::Key]].concat());
+    let (c, _, _) = play_and_compare("aes128", config, "first", &[PLAYED.as_slice(), &[ServedKind::Key]].concat());
     assert!(c.requests_all(ServedKind::Key) >= 2 * 2, "each viewer changed keys: {}", c.encode());
 }
 
 #[test]
 fn the_audio_rendition_is_played_and_counted_with_every_variant() {
     let config = OriginConfig { audio_rendition: true, ..live() };
-    let (c, report) = play_and_compare("audio", config, "all", &PLAYED);
+    let (c, report, _) = play_and_compare("audio", config, "all", &PLAYED);
     for played in ["360p", "720p", "audio"] {
         for kind in [ServedKind::MediaPlaylist, ServedKind::Segment] {
             assert!(c.variant_requests(kind, played) > 0, "{played} played: {}", c.encode());
@@ -121,4 +121,16 @@ fn byte_ranges_are_counted_as_segments() {
 fn keys_with_byte_ranges() {
     let config = OriginConfig { byterange: Some(3), encryption: Some(Encryption { key_rotation: 2 }), ..live() };
     play_and_compare("aes128-byterange", config, "first", &[PLAYED.as_slice(), &[ServedKind::Key]].concat());
+}
+
+#[test]
+fn ll_hls_is_played_as_regular_live_and_said_once() {
+    let config = OriginConfig {
+        low_latency: Some(LowLatency { part_duration: Duration::from_millis(200) }),
+        container: Container::Fmp4,
+        ..live()
+    };
+    let (c, _, log) = play_and_compare("llhls", config, "first", &[PLAYED.as_slice(), &[ServedKind::Init]].concat());
+    assert_eq!(log.matches("is LL-HLS").count(), 1, "said once:\n{log}");
+    assert_eq!(c.requests_all(ServedKind::Part), 0, "FFmpeg asks for no part");
 }
