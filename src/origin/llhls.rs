@@ -81,12 +81,13 @@ pub fn write_header(out: &mut String, parts: &PartParams, target: u64) {
     );
 }
 
-/// The `EXT-X-PART` lines of parts `0..count` of the segment `sequence`; part 0 starts with the
-/// segment's key frame, the only one the muxer makes, so it alone is `INDEPENDENT=YES`.
+/// The `EXT-X-PART` lines of parts `0..count` of the segment `sequence`; in low-latency mode the muxer
+/// starts each part with a key frame (audio frames are all sync samples), so every part is
+/// `INDEPENDENT=YES` and a viewer joins exactly at the part hold-back.
 pub fn write_parts(out: &mut String, parts: &PartParams, prefix: &str, sequence: u64, count: u64) {
     let duration = parts.part_duration.as_secs_f64();
     for part in 0..count {
-        let independent = if part == 0 { ",INDEPENDENT=YES" } else { "" };
+        let independent = ",INDEPENDENT=YES";
         let _ = writeln!(
             out,
             "#EXT-X-PART:DURATION={duration:.5},URI=\"{prefix}{}\"{independent}",

@@ -90,7 +90,7 @@ fn audio_parts_line_up_with_the_video_parts_and_make_the_segment() {
         assert_eq!(fragment_ranges(&segment).len(), ranges.len());
         let mut total = 0;
         for ((frag, range), bytes) in frags.iter().zip(&ranges).zip(fragment_ranges(&segment)) {
-            let muxed_part = build_fmp4_part(&video, 4, range.clone());
+            let muxed_part = build_fmp4_part(&video, 4, range.clone(), frames_per_part);
             let muxed = fragments(&muxed_part);
             let (run, muxed_audio) = (&frag.runs[0], &muxed[0].runs[1]);
             assert_eq!((run.decode_time, run.samples.len()), (muxed_audio.decode_time, muxed_audio.samples.len()));

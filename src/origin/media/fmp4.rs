@@ -63,7 +63,13 @@ pub(super) struct Plan {
     video: VideoParams,
     audio: bool,
     frames: u32,
+    /// Frames from one IDR frame to the next: the segment, or in a segment built in parts each part
+    /// (every LL-HLS part then starts with a key frame and is `INDEPENDENT`).
+    gop: u32,
+    idrs: u32,
     idr_share: u64,
+    /// With no P frame (parts of one frame), the first `idr_extra` IDR frames take one byte more.
+    idr_extra: u64,
     /// Share of a P frame; the first `p_extra` P frames of a segment take one byte more.
     p_share: u64,
     p_extra: u64,
@@ -73,9 +79,11 @@ impl Plan {
     /// Splits the budget `bitrate * frames / (8 * FPS)` (to the nearest byte) between the frames, the
     /// IDR frame [`IDR_WEIGHT`] shares and each P frame one, but never less than a frame's samples
     /// need: then the segment is larger than the budget.
-    pub fn new(format: &MediaFormat) -> Self {
+    pub fn new(format: &MediaFormat, frames_per_part: u32) -> Self {
         let video = format.video_params();
         let frames = format.frames_per_segment.max(1);
+        let gop = if frames_per_part == 0 { frames } else { frames_per_part.min(frames) };
+        let idrs = frames.div_ceil(gop);
         let fps = u128::from(FPS);
         let budget = (u128::from(format.bitrate) * u128::from(frames) + 4 * fps) / (8 * fps);
         let budget = u64::try_from(budget).unwrap_or(u64::MAX / 2);
@@ -84,27 +92,37 @@ impl Plan {
         let idr_min = (NAL_LENGTH_LEN + idr_len.unwrap_or(0)) as u64 + audio;
         let p_len = (0..MAX_FRAME_NUM).map(|n| h264::p_slice_nal(&video, n).len()).max();
         let p_min = (NAL_LENGTH_LEN + p_len.unwrap_or(0)) as u64 + audio;
-        let p_frames = u64::from(frames - 1);
-        let total = budget.max(idr_min + p_frames * p_min);
-        let weighted = u128::from(total) * u128::from(IDR_WEIGHT) / u128::from(IDR_WEIGHT + p_frames);
-        let idr_share = (weighted as u64).clamp(idr_min, total - p_frames * p_min);
-        let p_left = total - idr_share;
+        let n_idr = u64::from(idrs);
+        let p_frames = u64::from(frames) - n_idr;
+        let total = budget.max(n_idr * idr_min + p_frames * p_min);
+        let weights = u128::from(IDR_WEIGHT) * u128::from(n_idr) + u128::from(p_frames);
+        let weighted = u128::from(total) * u128::from(IDR_WEIGHT) / weights;
+        let idr_share = (weighted as u64).clamp(idr_min, (total - p_frames * p_min) / n_idr);
+        let p_left = total - n_idr * idr_share;
         let (p_share, p_extra) = p_left.checked_div(p_frames).zip(p_left.checked_rem(p_frames)).unwrap_or((0, 0));
-        Self { video, audio: format.audio, frames, idr_share, p_share, p_extra }
+        let idr_extra = if p_frames == 0 { p_left } else { 0 };
+        Self { video, audio: format.audio, frames, gop, idrs, idr_share, idr_extra, p_share, p_extra }
     }
 
-    /// Bytes of frame `i` (0 = the IDR frame) of a segment, its boxes' part included.
+    /// Whether frame `i` of a segment is an IDR frame.
+    fn is_idr(&self, i: u32) -> bool {
+        i.is_multiple_of(self.gop)
+    }
+
+    /// Bytes of frame `i` of a segment (IDR frames at each GOP start), its boxes' part included.
     pub fn share(&self, i: u32) -> u64 {
-        match u64::from(i) {
-            0 => self.idr_share,
-            i if i <= self.p_extra => self.p_share + 1,
-            _ => self.p_share,
+        if self.is_idr(i) {
+            return self.idr_share + u64::from(u64::from(i / self.gop) < self.idr_extra);
         }
+        // The P frame's place among the segment's P frames: the first `p_extra` take a byte more.
+        let p = u64::from(i - i / self.gop - 1);
+        if p < self.p_extra { self.p_share + 1 } else { self.p_share }
     }
 
     /// Bytes of every segment when no share is short.
     pub fn segment_len(&self) -> u64 {
-        self.idr_share + u64::from(self.frames - 1) * self.p_share + self.p_extra
+        let n_idr = u64::from(self.idrs);
+        n_idr * self.idr_share + self.idr_extra + (u64::from(self.frames) - n_idr) * self.p_share + self.p_extra
     }
 
     fn first_frame(&self, index: u64) -> u64 {
@@ -133,7 +151,7 @@ pub fn frame_ranges(frames_per_segment: u32, frames_per_part: u32) -> Vec<Range<
 /// Segment `index` as the fragments of [`part_ranges`]`(format, frames_per_part)`, one after
 /// another: byte for byte the concatenation of [`build_fmp4_part`] over those ranges.
 pub fn build_fmp4_segment(format: &MediaFormat, index: u64, frames_per_part: u32) -> Bytes {
-    let plan = Plan::new(format);
+    let plan = Plan::new(format, frames_per_part);
     let mut out = Vec::with_capacity(plan.segment_len() as usize + 256);
     for range in part_ranges(format, frames_per_part) {
         write_fragment(&mut out, &plan, index, range);
@@ -141,11 +159,11 @@ pub fn build_fmp4_segment(format: &MediaFormat, index: u64, frames_per_part: u32
     Bytes::from(out)
 }
 
-/// The fragment holding frames `frames` (0 = the segment's IDR frame) of segment `index`: an
-/// LL-HLS part, INDEPENDENT when it starts at frame 0. The range is clamped to the segment; an
-/// empty range gives no bytes.
-pub fn build_fmp4_part(format: &MediaFormat, index: u64, frames: Range<u32>) -> Bytes {
-    let plan = Plan::new(format);
+/// The fragment holding frames `frames` of segment `index` built in parts of `frames_per_part` frames
+/// (0: one part): an LL-HLS part, which starts with an IDR frame and is INDEPENDENT when it starts a
+/// part. The range is clamped to the segment; an empty range gives no bytes.
+pub fn build_fmp4_part(format: &MediaFormat, index: u64, frames: Range<u32>, frames_per_part: u32) -> Bytes {
+    let plan = Plan::new(format, frames_per_part);
     let mut out = Vec::new();
     write_fragment(&mut out, &plan, index, frames);
     Bytes::from(out)
@@ -170,9 +188,14 @@ impl Fragment {
         let audio_in = |frame: u64| audio_at(frame.wrapping_add(1)).saturating_sub(audio_at(frame));
         let slices: Vec<Vec<u8>> = frames
             .clone()
-            .map(|i| match i {
-                0 => h264::idr_slice_nal(&plan.video, (index % 2) as u32, h264::segment_colour(index)),
-                _ => h264::p_slice_nal(&plan.video, i % MAX_FRAME_NUM),
+            .map(|i| {
+                if plan.is_idr(i) {
+                    // Consecutive IDR pictures differ in idr_pic_id (7.4.3).
+                    let nth = index.wrapping_mul(u64::from(plan.idrs)).wrapping_add(u64::from(i / plan.gop));
+                    h264::idr_slice_nal(&plan.video, (nth % 2) as u32, h264::segment_colour(index))
+                } else {
+                    h264::p_slice_nal(&plan.video, (i % plan.gop) % MAX_FRAME_NUM)
+                }
             })
             .collect();
         let end_frame = first_frame.wrapping_add(slices.len() as u64);
@@ -278,7 +301,7 @@ fn write_fragment(out: &mut Vec<u8>, plan: &Plan, index: u64, frames: Range<u32>
     if frames.is_empty() {
         return;
     }
-    let independent = frames.start == 0;
+    let independent = plan.is_idr(frames.start);
     let fragment = Fragment::new(plan, index, frames);
     let video_len: u64 = (0..fragment.slices.len()).map(|n| fragment.video_sample_len(n)).sum();
     let audio_len = fragment.audio_frames * raw_audio_len();

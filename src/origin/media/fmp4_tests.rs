@@ -155,7 +155,8 @@ fn fragments_parse_back() {
                         let (sample, after) = rest.split_at(size as usize);
                         rest = after;
                         let types: Vec<u8> = avcc_nal_units(sample).iter().map(|nal| nal[0] & 0x1F).collect();
-                        let idr = range.start == 0 && n == 0;
+                        // A segment built in parts has an IDR frame at the start of each part.
+                        let idr = n == 0;
                         assert_eq!(types[0], if idr { 5 } else { 1 }, "{context} sample {n}");
                         assert!(types[1..].iter().all(|&t| t == 12), "{context}: only filler after the slice");
                         assert_eq!((duration, flags), (3000, if idr { SYNC } else { NON_SYNC }), "{context}");
@@ -205,15 +206,15 @@ fn parts_concatenate_to_the_segment() {
             for k in [0, 3] {
                 let parts: Vec<u8> = part_ranges(&f, frames_per_part)
                     .into_iter()
-                    .flat_map(|range| build_fmp4_part(&f, k, range).to_vec())
+                    .flat_map(|range| build_fmp4_part(&f, k, range, frames_per_part).to_vec())
                     .collect();
                 assert_eq!(parts, build_fmp4_segment(&f, k, frames_per_part), "{f:?} / {frames_per_part}");
             }
         }
     }
     let f = format(640, 360, 800_000, 6, true);
-    assert_eq!(build_fmp4_part(&f, 2, 4..99), build_fmp4_part(&f, 2, 4..6), "clamped to the segment");
-    assert!(build_fmp4_part(&f, 2, 6..9).is_empty());
+    assert_eq!(build_fmp4_part(&f, 2, 4..99, 4), build_fmp4_part(&f, 2, 4..6, 4), "clamped to the segment");
+    assert!(build_fmp4_part(&f, 2, 6..9, 4).is_empty());
     assert_eq!(part_ranges(&f, 4), [0..4, 4..6]);
     assert_eq!(part_ranges(&f, 0), part_ranges(&f, 6), "one part");
     assert_eq!(part_ranges(&f, 60), part_ranges(&f, 6));
@@ -229,7 +230,11 @@ fn fragment_ranges_find_the_parts_in_the_segment() {
             let parts = part_ranges(&f, frames_per_part);
             assert_eq!(ranges.len(), parts.len(), "{f:?} / {frames_per_part}");
             for (bytes, frames) in ranges.into_iter().zip(parts) {
-                assert_eq!(segment[bytes], build_fmp4_part(&f, 5, frames)[..], "{f:?} / {frames_per_part}");
+                assert_eq!(
+                    segment[bytes],
+                    build_fmp4_part(&f, 5, frames, frames_per_part)[..],
+                    "{f:?} / {frames_per_part}"
+                );
             }
         }
     }
@@ -248,17 +253,31 @@ fn size_is_the_budget_however_the_segment_is_split() {
             for frames in [3, 6, 30, 60, 180] {
                 for audio in [false, true] {
                     let f = format(width_for_height(height), height, bitrate, frames, audio);
-                    let plan = Plan::new(&f);
+                    let plan = Plan::new(&f, 0);
                     assert_eq!(plan.segment_len(), budget(&f), "{f:?}");
+                    let in_parts = Plan::new(&f, 10);
+                    assert_eq!(in_parts.segment_len(), budget(&f), "{f:?} in parts of 10: the same budget");
                     for frames_per_part in PARTS {
+                        // In parts, each part starts with an IDR frame: parts of a frame or two at a low
+                        // bit rate are key frames too large for the budget, and the segment is then as
+                        // small as its pictures allow, never smaller than the budget.
+                        let split = Plan::new(&f, frames_per_part).segment_len();
+                        assert!(split >= budget(&f), "{f:?} / {frames_per_part}");
+                        if frames_per_part == 0 || frames_per_part >= 7 {
+                            assert_eq!(split, budget(&f), "{f:?} / {frames_per_part}");
+                        }
                         for k in [0, 1, 2] {
-                            let seg = build_fmp4_segment(&f, k, frames_per_part);
-                            assert_eq!(seg.len() as u64, budget(&f), "{f:?} / {frames_per_part}");
+                            let seg = build_fmp4_segment(&f, k, frames_per_part).len() as u64;
+                            if split == budget(&f) && (frames_per_part == 0 || frames_per_part >= 7) {
+                                assert_eq!(seg, budget(&f), "{f:?} / {frames_per_part}");
+                            } else {
+                                assert!(seg >= budget(&f), "{f:?} / {frames_per_part}: {seg}");
+                            }
                         }
                     }
                     for range in part_ranges(&f, 10) {
-                        let shares: u64 = range.clone().map(|i| plan.share(i)).sum();
-                        assert_eq!(build_fmp4_part(&f, 1, range).len() as u64, shares, "{f:?}");
+                        let shares: u64 = range.clone().map(|i| in_parts.share(i)).sum();
+                        assert_eq!(build_fmp4_part(&f, 1, range, 10).len() as u64, shares, "{f:?}");
                     }
                 }
             }
