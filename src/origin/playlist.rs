@@ -149,7 +149,7 @@ where
     P: Fn(u64) -> SystemTime,
     L: Fn(u64) -> u64,
 {
-    write_media(view, params, prefix, facts, &LowLatencyFacts::default())
+    media_low_latency(view, params, prefix, facts, &LowLatencyFacts::default())
 }
 
 /// What a low-latency playlist answer says besides the segments (with [`MediaParams::parts`]).
@@ -166,20 +166,6 @@ pub struct LowLatencyFacts<'a> {
 /// rendition reports and, for a delta update, EXT-X-SKIP in place of the oldest segments. Without
 /// [`MediaParams::parts`] it is [`media`].
 pub fn media_low_latency<P, L>(
-    view: &PlaylistView,
-    params: &MediaParams,
-    prefix: &str,
-    facts: SegmentFacts<P, L>,
-    low_latency: &LowLatencyFacts<'_>,
-) -> String
-where
-    P: Fn(u64) -> SystemTime,
-    L: Fn(u64) -> u64,
-{
-    write_media(view, params, prefix, facts, low_latency)
-}
-
-fn write_media<P, L>(
     view: &PlaylistView,
     params: &MediaParams,
     prefix: &str,

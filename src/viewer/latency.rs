@@ -28,6 +28,12 @@ impl LiveLatency {
         }
     }
 
+    /// Whether a sample may be due at `now` (dated media and the second passed): checked before the
+    /// buffer model is asked for its level, so a wake between samples costs nothing more.
+    pub fn may_be_due(&self, now: Instant) -> bool {
+        self.end.is_some() && self.next.is_none_or(|next| now >= next)
+    }
+
     /// The samples due at `now`: how many, and the latency each has. `level`: the media buffered ahead
     /// of the playhead, `None` before playback started.
     pub fn due(&mut self, now: Instant, wall: SystemTime, level: Option<Duration>) -> Option<(u32, Duration)> {

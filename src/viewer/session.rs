@@ -47,7 +47,7 @@ pub async fn run_session(viewer: u32, config: &ViewerConfig, stop: StopSignal) -
 }
 
 /// One track to play: who asks, the media playlist, and its lane of the buffer model if it has one.
-struct Planned<'a> {
+struct Chosen<'a> {
     asker: Asker<'a>,
     url: url::Url,
     lane: Option<PlaybackLane>,
@@ -73,24 +73,24 @@ async fn play_multivariant(
     let audio_lane = lanes.next();
     let imports = Some(&master.variables);
     let at = |index: usize| Asker { variant: Some(u16::try_from(index).unwrap_or(u16::MAX)), imports, ..asker };
-    let mut tracks: Vec<Planned<'_>> = Vec::with_capacity(chosen.len() + renditions.len());
+    let mut tracks: Vec<Chosen<'_>> = Vec::with_capacity(chosen.len() + renditions.len());
     for (position, &v) in chosen.iter().enumerate() {
         let lane = if position == 0 { video_lane.clone() } else { None };
-        tracks.push(Planned { asker: at(v), url: master.variants[v].uri.clone(), lane });
+        tracks.push(Chosen { asker: at(v), url: master.variants[v].uri.clone(), lane });
     }
     for r in &renditions {
         let Some(url) = master.renditions[r.index].uri.clone() else { continue };
         let lane = if r.follows_playback { audio_lane.clone() } else { None };
         // Renditions are counted after the variants: index = variants + their place among the renditions.
-        tracks.push(Planned { asker: at(master.variants.len() + r.index), url, lane });
+        tracks.push(Chosen { asker: at(master.variants.len() + r.index), url, lane });
     }
     let result = if tracks.len() == 1 {
-        let Planned { asker, url, lane } = tracks.pop().expect("one track");
+        let Chosen { asker, url, lane } = tracks.pop().expect("one track");
         settle(Track::new(asker, stop, Some(loader), lane).play(url, None).await)
     } else {
         let (stop, session_stop) = stop.for_session();
         let mut loader = Some(loader);
-        let plays = tracks.into_iter().map(|Planned { asker, url, lane }| {
+        let plays = tracks.into_iter().map(|Chosen { asker, url, lane }| {
             // The session's connection goes on with the first variant; the others open their own.
             let track = Track::new(asker, stop.clone(), loader.take(), lane);
             let session_stop = &session_stop;

@@ -327,10 +327,7 @@ impl<'a> Track<'a> {
                 }
                 _ = &mut empty_timer, if empty_at.is_some() => {
                     empty_at = None;
-                    if let Some(p) = &self.playback {
-                        self.events.extend(p.advance(Instant::now()));
-                    }
-                    self.flush_events();
+                    self.buffer_ran_out();
                 }
                 _ = &mut stopped, if !stopping => {}
             }
@@ -460,11 +457,22 @@ impl<'a> Track<'a> {
         Ok(self.stop.sleep_until(until).await?)
     }
 
+    /// The buffer model's clock reached the moment the buffer runs empty: a stall begins if nothing came.
+    fn buffer_ran_out(&mut self) {
+        if let Some(p) = &self.playback {
+            self.events.extend(p.advance(Instant::now()));
+        }
+        self.flush_events();
+    }
+
     /// Live latency samples due (and the distance from the live edge, for a low-latency track), for the
     /// track playback follows.
     fn sample_latency(&mut self) {
         let Some(p) = self.playback.as_ref().filter(|p| p.is_primary()) else { return };
         let now = Instant::now();
+        if !self.latency.may_be_due(now) {
+            return;
+        }
         let Some((count, latency)) = self.latency.due(now, SystemTime::now(), p.playhead_level(now)) else { return };
         for _ in 0..count {
             self.events.push(PlaybackEvent::LiveLatency { latency });

@@ -215,10 +215,7 @@ impl Track<'_> {
                 }
                 _ = &mut empty_timer, if empty_at.is_some() => {
                     empty_at = None;
-                    if let Some(p) = &self.playback {
-                        self.events.extend(p.advance(Instant::now()));
-                    }
-                    self.flush_events();
+                    self.buffer_ran_out();
                 }
                 _ = &mut stopped, if !stopping => {}
             }
