@@ -115,19 +115,6 @@ pub(super) fn settle_load<T>(
     })
 }
 
-/// [`media_only`] for a playlist that must be whole: a delta update (`EXT-X-SKIP`) needs the playlist it
-/// updates, which a viewer holds only once it asked for deltas.
-pub(super) fn whole_media(p: Playlist) -> Result<MediaPlaylist, String> {
-    let media = media_only(p)?;
-    if media.skipped_segments > 0 {
-        return Err(format!(
-            "a delta update (EXT-X-SKIP of {} segments) with no playlist held to complete it",
-            media.skipped_segments
-        ));
-    }
-    Ok(media)
-}
-
 /// The check for playlists that must be media playlists; each segment's program date-time is filled in
 /// from the last one dated before it (live latency needs the date of every segment played).
 pub(super) fn media_only(p: Playlist) -> Result<MediaPlaylist, String> {

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use super::ViewerConfig;
 use super::playback::PlaybackLane;
-use super::request::{Asker, Halt, SessionError, parse, settle, settle_load, whole_media};
+use super::request::{Asker, Halt, SessionError, media_only, parse, settle, settle_load};
 use super::track::Track;
 use crate::engine::{SessionEnd, StopSignal};
 use crate::hls::{self, MultivariantPlaylist, Playlist};
@@ -139,7 +139,7 @@ fn finish(asker: Asker<'_>, lane: Option<PlaybackLane>) {
 /// saying so counts as what the run's first check found.
 fn load_entry(asker: Asker<'_>, loader: &mut Loader, fetch: Fetch) -> Result<Playlist, SessionError> {
     let parsed = parse(asker, &fetch, |p| match p {
-        Playlist::Media(_) => whole_media(p).map(Playlist::Media),
+        Playlist::Media(_) => media_only(p).map(Playlist::Media),
         multivariant => Ok(multivariant),
     });
     let kind = match &parsed {

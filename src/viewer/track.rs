@@ -19,7 +19,7 @@ use url::Url;
 
 use super::latency::LiveLatency;
 use super::playback::PlaybackLane;
-use super::request::{Asker, Halt, SessionError, failure_of, parse, record_with, settle_load, whole_media};
+use super::request::{Asker, Halt, SessionError, failure_of, media_only, parse, record_with, settle_load};
 use crate::engine::{SessionEnd, StopSignal};
 use crate::hls::{self, KeyMethod, MediaPlaylist, Planned, RequestPlan, Segment, SequenceTracker, Update, crypto};
 use crate::net::{BodyMode, Fetch, Loader, range};
@@ -221,6 +221,7 @@ impl<'a> Track<'a> {
             Some(p) => p,
             None => self.load(&url).await?,
         };
+        self.unapplied_delta(&playlist);
         // The first reload is timed from when the first playlist arrived (the session's first request
         // may have been the multivariant playlist's); later ones from when each reload was sent.
         let loaded_at = Instant::now();
@@ -245,7 +246,7 @@ impl<'a> Track<'a> {
         self.stop.check()?;
         let mut loader = self.main_loader();
         let fetch = loader.get(url, BodyMode::Collect { limit: super::PLAYLIST_LIMIT }).await;
-        let parsed = parse(self.asker, &fetch, whole_media);
+        let parsed = parse(self.asker, &fetch, media_only);
         let playlist = settle_load(self.asker, &mut loader, Kind::MediaPlaylist, &fetch, parsed);
         self.main = Some(loader);
         Ok(playlist?)
@@ -351,11 +352,12 @@ impl<'a> Track<'a> {
         let expected = live.queue.front().map(|s| s.sequence).or(live.tracker.next_sequence());
         let tracker = &mut live.tracker;
         let parsed = parse(self.asker, fetch, |p| {
-            let media = whole_media(p)?;
+            let media = media_only(p)?;
             let update = tracker.update(&media).map_err(|e| e.to_string())?;
             Ok((media, update))
         });
         let (media, update) = settle_load(self.asker, loader, Kind::MediaPlaylist, fetch, parsed)?;
+        self.unapplied_delta(&media);
         live.changed = update.changed;
         live.ended = !media.is_live();
         let window_first = media.segments.first().map_or(media.end_sequence(), |s| s.sequence);
@@ -455,6 +457,17 @@ impl<'a> Track<'a> {
     async fn wait_until_played(&mut self) -> Result<(), Halt> {
         let until = self.playback.as_ref().and_then(PlaybackLane::empty_at).unwrap_or_else(Instant::now);
         Ok(self.stop.sleep_until(until).await?)
+    }
+
+    /// A delta update (`EXT-X-SKIP`) where no playlist is held to complete it (a first load, or a regular
+    /// live reload, which asked for none): its listed segments are played, as hls.js plays them, and it
+    /// is counted among the playlist warnings.
+    fn unapplied_delta(&mut self, playlist: &MediaPlaylist) {
+        if playlist.skipped_segments > 0 {
+            tracing::debug!(viewer = self.asker.viewer, "a delta update with nothing held: its listed segments played");
+            self.events.push(PlaybackEvent::PlaylistWarnings { count: 1 });
+            self.flush_events();
+        }
     }
 
     /// The buffer model's clock reached the moment the buffer runs empty: a stall begins if nothing came.

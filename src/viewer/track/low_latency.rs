@@ -268,15 +268,31 @@ impl Track<'_> {
             return Ok(());
         }
         let held = &ll.held;
+        let needed = ll.tracker.next_position().map(|p| p.msn);
+        let mut unapplied = false;
         let parsed = parse(self.asker, fetch, |p| {
             let media = media_only(p)?;
-            let delta = media.skipped_segments > 0;
-            let mut whole = apply_delta(Some(held), media).map_err(|e| e.to_string())?;
-            if delta {
-                hls::fill_program_date_times(&mut whole);
+            if media.skipped_segments == 0 {
+                return Ok(media);
             }
-            Ok(whole)
+            let listed_from = media.media_sequence + media.skipped_segments;
+            match apply_delta(Some(held), media.clone()) {
+                Ok(mut whole) => {
+                    hls::fill_program_date_times(&mut whole);
+                    Ok(whole)
+                }
+                // The playlist held lacks the segments skipped (it was a delta itself), but the viewer
+                // needs none of them: it goes on with what is listed, as hls.js does, and it is counted.
+                Err(_) if needed.is_some_and(|msn| msn >= listed_from) => {
+                    unapplied = true;
+                    Ok(media)
+                }
+                Err(e) => Err(e.to_string()),
+            }
         });
+        if unapplied {
+            self.events.push(PlaybackEvent::PlaylistWarnings { count: 1 });
+        }
         let hold = match (reload, &parsed) {
             (Reload::Plain, _) => None,
             (Reload::Blocking { asked, .. }, Ok(m)) if !lists_part(m, asked) => Some(Hold::Unblocked),
