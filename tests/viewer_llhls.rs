@@ -1,7 +1,7 @@
 //! A low-latency viewer on a fixture of our own: a server that ignores the delivery directives and
 //! answers every reload at once with the same LL-HLS playlist. The viewer joins at the part hold-back
-//! on an independent part, fetches each part once and in order (never a segment whose parts it has),
-//! asks for the hinted part ahead, sends its reloads with `_HLS_msn`/`_HLS_part`, counts them
+//! on an independent part (of the playlist its first blocking reload brings), fetches each part once
+//! and in order (never a segment whose parts it has), asks for the hinted part ahead, sends its reloads with `_HLS_msn`/`_HLS_part`, counts them
 //! unblocked, and does not spin: no more than one reload per half part target.
 
 mod common;
@@ -62,6 +62,11 @@ async fn parts_once_in_order_the_hint_ahead_and_no_spinning_on_a_server_that_doe
         ["/init.mp4", "/p12.0.m4s", "/p12.1.m4s", "/p12.2.m4s", "/p12.3.m4s", "/p12.4.m4s", "/p13.0.m4s", "/p13.1.m4s"],
         "{seen:?}"
     );
+    // The viewer joins on what its first blocking reload brings (the live edge of that moment), so that
+    // reload goes before any part.
+    let first_part = seen.iter().position(|p| p.starts_with("/p")).unwrap();
+    let first_reload = seen.iter().position(|p| p.starts_with("/ll.m3u8?")).unwrap();
+    assert!(first_reload < first_part, "{seen:?}");
     let reloads: Vec<&String> = seen.iter().filter(|p| p.starts_with("/ll.m3u8?")).collect();
     assert!(reloads.iter().all(|p| p.contains("_HLS_msn=13&_HLS_part=1")), "{reloads:?}");
     // 2 s at one reload per half part target at most (0.1 s), and a few more for timing.

@@ -160,6 +160,11 @@ pub fn blocking_query(next: PartPosition, skip: Option<&str>) -> String {
     query
 }
 
+/// The part after the last one `playlist` lists: what a blocking reload for the next part asks for.
+pub fn next_part_after(playlist: &MediaPlaylist) -> PartPosition {
+    PartPosition { msn: playlist.end_sequence(), part: playlist.pending_parts.len() as u64 }
+}
+
 /// Whether `playlist` has the part at `at` (or the whole segment it belongs to): what a blocking reload
 /// for `at` asked for. A playlist without it came back without the server blocking.
 pub fn lists_part(playlist: &MediaPlaylist, at: PartPosition) -> bool {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::base;
 use crate::hls::{
     ByteRange, DeltaError, HintKind, MediaPlaylist, ParseError, PartPosition, Playlist, apply_delta,
-    fill_program_date_times, lists_part, parent_of, parse_playlist, part_as_segment, part_hint,
+    fill_program_date_times, lists_part, next_part_after, parent_of, parse_playlist, part_as_segment, part_hint,
 };
 
 fn media(body: &str) -> Result<MediaPlaylist, ParseError> {
@@ -211,6 +211,11 @@ fn what_a_blocking_reload_asked_for_is_listed_or_not() {
     assert!(lists_part(&m, at(13, 0)), "the pending segment's first part");
     assert!(!lists_part(&m, at(13, 1)), "the hinted part is not there yet");
     assert!(!lists_part(&m, at(14, 0)));
+    assert_eq!(next_part_after(&m), at(13, 1), "the first blocking reload asks for the hinted part");
+    assert!(!lists_part(&m, next_part_after(&m)));
+    let whole =
+        media(&live(10..13).replace("#EXT-X-PART:DURATION=0.2,URI=\"p13.0.m4s\",INDEPENDENT=YES\n", "")).unwrap();
+    assert_eq!(next_part_after(&whole), at(13, 0), "no part of 13 yet: its first");
 }
 
 #[test]

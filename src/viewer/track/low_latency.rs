@@ -11,6 +11,11 @@
 //! (a server that ignores the directives) is `unblocked`, and the next one waits half a part target: a
 //! viewer never spins. Without blocking, the playlist is reloaded on the part target's cadence.
 //! A blocking reload answered 400 or 503 is counted, and the viewer rejoins at the live edge.
+//!
+//! Where the server can block, the viewer joins on the playlist its first blocking reload brings, not on
+//! the plain first load: that one's last part may be up to a part target old, and joining on it would
+//! play that much further behind real time than `PART-HOLD-BACK` (hls.js joins on the first load; the
+//! requests are the same, the start waits for the next part).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -22,7 +27,7 @@ use super::{InFlight, Track, landed, rearm, send, send_plan};
 use crate::engine::SessionEnd;
 use crate::hls::{
     self, LowLatencyFetch, MediaPlaylist, PartPosition, PartTracker, Segment, apply_delta, blocking_query, lists_part,
-    parent_of, part_as_segment, part_hint, skip_directive,
+    next_part_after, parent_of, part_as_segment, part_hint, skip_directive,
 };
 use crate::net::{BodyMode, Fetch, Loader};
 use crate::stats::{ErrorClass, Hold, Kind, PlaybackEvent};
@@ -45,6 +50,10 @@ struct LowLatency {
     reload_at: Instant,
     /// The next reload is a plain one, and the tracker joins anew (after a 400 or 503 to a blocking one).
     rejoin: bool,
+    /// Not joined yet: the first blocking reload asks for this part, and the viewer joins on the playlist
+    /// it brings, whose end is the live edge of that moment (a plain first load's end may be up to a part
+    /// old, and the viewer would play that much further behind real time).
+    join_at: Option<PartPosition>,
     ended: bool,
 }
 
@@ -134,22 +143,24 @@ impl Track<'_> {
         first: MediaPlaylist,
         loaded_at: Instant,
     ) -> Result<SessionEnd, Halt> {
-        let mut tracker = PartTracker::new();
-        let start = tracker.start(&first);
         let mut ll = LowLatency {
             url,
-            tracker,
+            tracker: PartTracker::new(),
             queue: VecDeque::new(),
             held: first,
             held_at: loaded_at,
             hinted: None,
             reload_at: loaded_at,
             rejoin: false,
+            join_at: None,
             ended: false,
         };
-        ll.enqueue(start.fetch);
         ll.ended = !ll.held.is_live();
-        if !ll.can_block() {
+        if ll.can_block() && !ll.ended {
+            ll.join_at = Some(next_part_after(&ll.held));
+        } else {
+            let start = ll.tracker.start(&ll.held);
+            ll.enqueue(start.fetch);
             ll.reload_at = loaded_at + ll.part_target();
         }
         self.play_low_latency_loop(ll).await
@@ -167,7 +178,7 @@ impl Track<'_> {
             let stopping = self.stop.is_set();
             if !stopping && download.is_none() {
                 let next = ll.queue.pop_front().map(|(s, k)| (s, k, None)).or_else(|| {
-                    let (segment, range) = ll.hint()?;
+                    let (segment, range) = ll.join_at.is_none().then(|| ll.hint()).flatten()?;
                     ll.hinted = Some((segment.uri.clone(), range_start(range.as_deref())));
                     Some((segment, Kind::PreloadHint, range))
                 });
@@ -228,7 +239,7 @@ impl Track<'_> {
         let loader = self.side.take().unwrap_or_else(|| self.asker.loader());
         let now = Instant::now();
         let mode = BodyMode::Collect { limit: crate::viewer::PLAYLIST_LIMIT };
-        let next = ll.tracker.next_position();
+        let next = ll.tracker.next_position().or(ll.join_at);
         match next.filter(|_| ll.can_block() && !ll.rejoin) {
             Some(asked) => {
                 let control = ll.held.server_control.as_ref();
@@ -268,7 +279,8 @@ impl Track<'_> {
             return Ok(());
         }
         let held = &ll.held;
-        let needed = ll.tracker.next_position().map(|p| p.msn);
+        // Before the join, the viewer needs no more than what the playlist it joins on lists.
+        let needed = ll.tracker.next_position().or(ll.join_at).map(|p| p.msn);
         let mut unapplied = false;
         let parsed = parse(self.asker, fetch, |p| {
             let media = media_only(p)?;
@@ -312,8 +324,9 @@ impl Track<'_> {
         let changed = before != (playlist.end_sequence(), playlist.pending_parts.len());
         ll.held = playlist;
         ll.ended = !ll.held.is_live();
-        let update = if std::mem::take(&mut ll.rejoin) {
-            // Join anew at the hold-back point, but never fetch again a part already had (or queued).
+        let joining = ll.join_at.take().is_some();
+        let update = if std::mem::take(&mut ll.rejoin) || joining {
+            // Join (anew) at the hold-back point, but never fetch again a part already had (or queued).
             let had = ll.tracker.next_position();
             ll.tracker = PartTracker::new();
             let mut update = ll.tracker.start(&ll.held);
