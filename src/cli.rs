@@ -49,10 +49,28 @@ pub struct RunArgs {
     /// Seed for jitter and backoff (and the built-in origin's faults).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Renditions each viewer plays. With --engine ffmpeg, highest/lowest/first give FFmpeg that
-    /// variant's media playlist and all gives it the multivariant playlist with -map 0.
+    /// Renditions each viewer plays: abr switches as a player does (hls.js's estimate and choice);
+    /// the others keep one variant (all: every variant at once). With --engine ffmpeg, highest/lowest/first
+    /// give FFmpeg that variant's media playlist and all gives it the multivariant playlist with -map 0.
     #[arg(long, value_enum, default_value_t = VariantArg::First)]
     pub variant: VariantArg,
+    /// --variant abr: the throughput estimate before the first download (hls.js: 500k).
+    #[arg(long, value_name = "RATE", default_value = "500k", value_parser = parse_bitrate)]
+    pub abr_start_bandwidth: u64,
+    /// --variant abr: the variant to start on instead of the estimate's: lowest, highest, first, or its
+    /// index in the multivariant playlist (0 is the first).
+    #[arg(long, value_name = "lowest|highest|first|N", value_parser = parse_abr_start)]
+    pub abr_start: Option<crate::viewer::abr::Start>,
+    /// --variant abr: never a variant taller than this (a phone does not play 4K), e.g. 720.
+    #[arg(long, value_name = "PIXELS")]
+    pub abr_max_height: Option<u32>,
+    /// --variant abr: never a variant whose BANDWIDTH is above this, e.g. 3M.
+    #[arg(long, value_name = "RATE", value_parser = parse_bitrate)]
+    pub abr_max_bandwidth: Option<u64>,
+    /// Each viewer's download rate, across its connections, e.g. 4M (bits per second): the bodies are
+    /// read no faster, so the time to the first byte stays the server's. Native engine.
+    #[arg(long, value_name = "RATE", value_parser = parse_bitrate)]
+    pub bandwidth: Option<u64>,
     /// Alternate audio renditions (EXT-X-MEDIA TYPE=AUDIO) played with each variant that names an AUDIO
     /// group: none; default, the one a player picks (DEFAULT=YES, else the first AUTOSELECT=YES, else
     /// the first); or all of the group. Native engine.
@@ -160,10 +178,25 @@ pub enum EngineArg {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum VariantArg {
+    Abr,
     All,
     Highest,
     Lowest,
     First,
+}
+
+fn parse_abr_start(text: &str) -> Result<crate::viewer::abr::Start, String> {
+    use crate::viewer::abr::Start;
+    match text.trim() {
+        "lowest" => Ok(Start::Lowest),
+        "highest" => Ok(Start::Highest),
+        "first" => Ok(Start::First),
+        n => n.parse().map(Start::Index).map_err(|_| {
+            format!(
+                "'{text}' is not a start for --abr-start; use lowest, highest, first or a variant's index (0, 1, ...)"
+            )
+        }),
+    }
 }
 
 fn parse_target_url(text: &str) -> Result<url::Url, String> {

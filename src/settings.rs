@@ -18,6 +18,7 @@ use crate::metrics::ScrapeConfig;
 use crate::metrics::exporter::MetricsAddr;
 use crate::net::NetConfig;
 use crate::origin::{Container, Encryption, FaultConfig, LowLatency, OriginConfig};
+use crate::viewer::abr::{Caps, Settings as AbrSettings};
 
 /// Redirects a request follows before it is a `redirect_loop` error.
 const MAX_REDIRECTS: u32 = 5;
@@ -30,6 +31,10 @@ pub struct RunSettings {
     /// When viewers start, how the run ends, how many threads.
     pub plan: Plan,
     pub variant: VariantPolicy,
+    /// How adaptive viewers start and what they may pick (`--variant abr`).
+    pub abr: AbrSettings,
+    /// Each viewer's download rate cap, bits per second.
+    pub bandwidth: Option<u64>,
     /// The alternate audio and subtitle renditions the native viewers play.
     pub renditions: RenditionPolicy,
     /// Decrypt the start of each new key's first segment and check it is media.
@@ -91,6 +96,12 @@ impl RunSettings {
             engine,
             plan,
             variant: policy(args.variant),
+            abr: AbrSettings {
+                start_bps: args.abr_start_bandwidth as f64,
+                start: args.abr_start.unwrap_or_default(),
+                caps: Caps { max_height: args.abr_max_height, max_bandwidth: args.abr_max_bandwidth },
+            },
+            bandwidth: args.bandwidth,
             decrypt_check: args.decrypt_check,
             low_latency: args.low_latency == LowLatencyArg::Auto,
             renditions: RenditionPolicy {
@@ -123,6 +134,10 @@ fn engine(args: &RunArgs) -> Result<Engine> {
         EngineArg::Ffmpeg if args.http2_prior_knowledge => Err(Error::usage(
             "--http2-prior-knowledge is for the native engine (FFmpeg speaks HTTP/1.1); drop it or --engine ffmpeg",
         )),
+        EngineArg::Ffmpeg if args.variant == VariantArg::Abr || args.bandwidth.is_some() => Err(Error::usage(
+            "--variant abr and --bandwidth are the native viewers' (FFmpeg's HLS reader plays one variant at the \
+             speed it gets); use --variant first, highest, lowest or all with --engine ffmpeg",
+        )),
         EngineArg::Ffmpeg if args.decrypt_check => Err(Error::usage(
             "--decrypt-check is the native viewers' (FFmpeg decrypts for itself); drop it or --engine ffmpeg",
         )),
@@ -151,6 +166,7 @@ fn policy(v: VariantArg) -> VariantPolicy {
         VariantArg::Highest => VariantPolicy::Highest,
         VariantArg::Lowest => VariantPolicy::Lowest,
         VariantArg::First => VariantPolicy::First,
+        VariantArg::Abr => VariantPolicy::Abr,
     }
 }
 

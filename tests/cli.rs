@@ -35,6 +35,11 @@ fn bad_flag_values_name_the_flag_and_exit_2() {
         (&["run", "--audio", "loud"], "--audio"),
         (&["run", "--audio-lang", "en_US"], "--audio-lang"),
         (&["run", "--engine", "ffmpeg", "--subtitles", "--metrics-addr", "none"], "--subtitles"),
+        (&["run", "--engine", "ffmpeg", "--variant", "abr", "--metrics-addr", "none"], "--variant abr"),
+        (&["run", "--engine", "ffmpeg", "--bandwidth", "2M", "--metrics-addr", "none"], "--bandwidth"),
+        (&["run", "--bandwidth", "fast"], "--bandwidth"),
+        (&["run", "--abr-start", "middle"], "--abr-start"),
+        (&["run", "--abr-max-bandwidth", "lots"], "--abr-max-bandwidth"),
     ];
     for (args, flag) in cases {
         let (code, _, err) = hls_swarm(args);

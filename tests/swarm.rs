@@ -51,6 +51,8 @@ async fn swarm_url(url: Url, clients: u32, duration: Duration, policy: VariantPo
         renditions: Default::default(),
         decrypt_check: false,
         low_latency: true,
+        abr: Default::default(),
+        bandwidth: None,
         buffer_target: Duration::from_secs(2),
         net: Arc::new(net),
         recorder: Recorder::new(),

@@ -93,6 +93,14 @@ impl SequenceTracker {
         Ok(self.take_new(playlist, window))
     }
 
+    /// Another rendition of the same stream from here on (an adaptive switch), whose media sequence
+    /// numbers are this one's: the tracker yields from `next` in the new rendition's next playlist, and
+    /// does not compare that playlist's window with the old rendition's.
+    pub fn switch_rendition(&mut self, next: Option<u64>) {
+        self.next = next;
+        self.last = None;
+    }
+
     fn take_new(&mut self, playlist: &MediaPlaylist, window: Window) -> Update {
         let changed = self.last != Some(window);
         let next = self.next.unwrap_or(window.first);

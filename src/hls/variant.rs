@@ -18,6 +18,9 @@ pub enum VariantPolicy {
     /// The first listed: the one players commonly start with.
     #[default]
     First,
+    /// Adaptive: the viewer starts on one and switches as its throughput estimate says (the viewer's
+    /// `abr`); chosen here, the first listed stands for it.
+    Abr,
 }
 
 impl FromStr for VariantPolicy {
@@ -29,7 +32,8 @@ impl FromStr for VariantPolicy {
             "highest" => Ok(Self::Highest),
             "lowest" => Ok(Self::Lowest),
             "first" => Ok(Self::First),
-            _ => Err(format!("'{text}' is not a variant policy; use all, highest, lowest or first")),
+            "abr" => Ok(Self::Abr),
+            _ => Err(format!("'{text}' is not a variant policy; use abr, all, highest, lowest or first")),
         }
     }
 }
@@ -43,7 +47,7 @@ pub fn choose_variants(playlist: &MultivariantPlaylist, policy: VariantPolicy) -
         VariantPolicy::All => return (0..playlist.variants.len()).collect(),
         VariantPolicy::Highest => variants.min_by_key(|(_, v)| Reverse(v.bandwidth)),
         VariantPolicy::Lowest => variants.min_by_key(|(_, v)| v.bandwidth),
-        VariantPolicy::First => variants.min_by_key(|(i, _)| *i),
+        VariantPolicy::First | VariantPolicy::Abr => variants.min_by_key(|(i, _)| *i),
     };
     chosen.map(|(i, _)| i).into_iter().collect()
 }
@@ -102,7 +106,8 @@ mod tests {
     fn policies_parse_from_their_names() {
         assert_eq!("Highest".parse(), Ok(VariantPolicy::Highest));
         assert_eq!(" all ".parse(), Ok(VariantPolicy::All));
+        assert_eq!("abr".parse(), Ok(VariantPolicy::Abr));
         let err = "best".parse::<VariantPolicy>().unwrap_err();
-        assert_eq!(err, "'best' is not a variant policy; use all, highest, lowest or first");
+        assert_eq!(err, "'best' is not a variant policy; use abr, all, highest, lowest or first");
     }
 }

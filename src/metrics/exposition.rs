@@ -216,6 +216,10 @@ fn playback_families(out: &mut Exposition, s: &Snapshot) {
         "Keys not fetched (DRM key formats, data: URIs), per viewer and key.",
     )
     .sample(&[], p.keys_skipped);
+    let mut switches =
+        out.family("variant_switches_total", Type::Counter, "Adaptive viewers' rendition switches, up or down.");
+    switches.sample(&[("direction", "up")], p.switches_up);
+    switches.sample(&[("direction", "down")], p.switches_down);
 }
 
 /// A whole-run summary of `metric`: the quantiles of `pct` (reported units), and `_sum` and `_count`

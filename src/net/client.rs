@@ -21,6 +21,8 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 use url::Url;
 
+use super::shape::Shaper;
+
 pub use crate::stats::Timings;
 
 /// The read buffer of one exchange, fixed: it is also the largest response head accepted. It exists only
@@ -278,6 +280,8 @@ pub struct Loader {
     idle: Option<(Origin, Kept)>,
     /// The viewer's HTTP/2 connections, shared by its loaders (see [`H2Pool`]).
     pool: Option<H2Pool>,
+    /// The viewer's download rate cap, shared by its loaders (`--bandwidth`).
+    shaper: Option<Shaper>,
 }
 
 /// The HTTP/2 connections one viewer's loaders share, one per origin, as a browser keeps one: a held
@@ -305,12 +309,18 @@ impl H2Pool {
 
 impl Loader {
     pub fn new(config: Arc<NetConfig>) -> Self {
-        Self { config, idle: None, pool: None }
+        Self { config, idle: None, pool: None, shaper: None }
     }
 
     /// A loader whose HTTP/2 connections are `pool`'s, shared with the viewer's other loaders.
     pub fn pooled(config: Arc<NetConfig>, pool: Option<H2Pool>) -> Self {
-        Self { config, idle: None, pool }
+        Self { config, idle: None, pool, shaper: None }
+    }
+
+    /// The same loader, its bodies read no faster than `shaper` allows.
+    pub fn shaped(mut self, shaper: Option<Shaper>) -> Self {
+        self.shaper = shaper;
+        self
     }
 
     /// Drops the connection (a player does after errors).
@@ -396,7 +406,9 @@ impl Loader {
         let expected = content_length(&response);
         fetch.version = Some(response.version());
         let keep_alive = keeps_alive(&response);
-        Self::read_body(self.config.timeout, response.into_body(), &mut exchange.conn, fetch, mode, expected).await;
+        let body = response.into_body();
+        Self::read_body(self.config.timeout, body, &mut exchange.conn, fetch, (mode, self.shaper.as_ref()), expected)
+            .await;
         if fetch.error.is_none() && keep_alive {
             self.idle = exchange.park().map(|kept| (origin, kept));
         }
@@ -498,7 +510,7 @@ impl Loader {
         mut body: hyper::body::Incoming,
         driver: &mut Option<Driver>,
         fetch: &mut Fetch,
-        mode: BodyMode,
+        (mode, shaper): (BodyMode, Option<&Shaper>),
         expected: Option<u64>,
     ) {
         let mut reader = BodyReader::new(mode, expected);
@@ -519,6 +531,12 @@ impl Loader {
                     let Ok(data) = frame.into_data() else { continue };
                     if let Err(e) = reader.take(&data, fetch) {
                         break Some(e);
+                    }
+                    // Over the viewer's cap: the next frame is read once the bucket allows (the wait is
+                    // the cap's, not the server's: the idle timer starts after it).
+                    if let Some(until) = shaper.and_then(|s| s.take(data.len() as u64, Instant::now())) {
+                        tokio::time::sleep_until(until.into()).await;
+                        idle.push_back();
                     }
                 }
             }

@@ -6,10 +6,12 @@
 mod client;
 pub mod range;
 pub mod server;
+mod shape;
 mod tls;
 
 pub use client::{BodyMode, Fetch, H2Pool, Loader, NetConfig, NetError, Timings};
 pub(crate) use client::{classify, never_sent};
+pub use shape::Shaper;
 pub use tls::client_config;
 
 use crate::stats::ErrorClass;

@@ -177,6 +177,9 @@ pub struct Playback {
     pub live_latency_ms: Option<Percentiles>,
     /// Low-latency viewers' distance to the live edge, in parts, sampled with the latency.
     pub edge_distance_parts: Option<Percentiles>,
+    /// Adaptive viewers' switches to a higher and to a lower rendition (`--variant abr`).
+    pub switches_up: u64,
+    pub switches_down: u64,
 }
 
 /// The report as JSON text, with numbers as a reader wants them: times in milliseconds (and every other
@@ -244,6 +247,8 @@ pub fn build_report(snapshot: &Snapshot, meta: &RunMeta) -> Report {
             stalled_viewers_peak: snapshot.gauges.peak_stalled,
             live_latency_ms: playback.live_latency_ms,
             edge_distance_parts: playback.edge_distance_parts,
+            switches_up: snapshot.totals.playback.switches_up,
+            switches_down: snapshot.totals.playback.switches_down,
         },
         warnings: Warnings {
             playlist: snapshot.totals.playback.playlist_warnings,

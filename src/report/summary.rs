@@ -175,9 +175,16 @@ fn playback(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
     });
     let edge =
         pb.edge_distance_parts.as_ref().map_or(String::new(), |p| format!("  parts behind the edge p50 {:.0}", p.p50));
+    // Adaptive viewers' switches, when there were any.
+    let t = &snapshot.totals.playback;
+    let switches = if t.switches_up + t.switches_down > 0 {
+        format!("  switches up {} down {}", t.switches_up, t.switches_down)
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "playback  startup p50 {} ms  p90 {} ms  p99 {} ms  stalls {} ({:.1} s)  peak stalled viewers {}{live}{edge}",
+        "playback  startup p50 {} ms  p90 {} ms  p99 {} ms  stalls {} ({:.1} s)  peak stalled viewers {}{live}{edge}{switches}",
         ms(st, |p| p.p50),
         ms(st, |p| p.p90),
         ms(st, |p| p.p99),

@@ -54,7 +54,7 @@ async fn run_async(settings: RunSettings) -> Result<(), Error> {
     let recorder = Recorder::new();
     let playlist = preflight(&url, &net, &recorder).await.map_err(Error::start)?;
     let engine = match &settings.engine {
-        Engine::Native => SwarmEngine::Native(native_config(&settings, &url, &playlist, net, recorder)),
+        Engine::Native => SwarmEngine::Native(Box::new(native_config(&settings, &url, &playlist, net, recorder))),
         Engine::Ffmpeg(ffmpeg) => match ffmpeg::prepare(&settings, ffmpeg, &url, &playlist, recorder)? {
             ffmpeg::Prepared::Swarm(config) => SwarmEngine::Ffmpeg(config),
             ffmpeg::Prepared::Printed => return Ok(()),
@@ -96,7 +96,7 @@ async fn target(settings: &RunSettings) -> anyhow::Result<(Url, Option<OriginHan
 
 /// The swarm of one run: both engines produce the same records, snapshots and outcome.
 enum SwarmEngine {
-    Native(SwarmConfig),
+    Native(Box<SwarmConfig>),
     Ffmpeg(crate::ffmpeg::FfmpegSwarmConfig),
 }
 
@@ -107,7 +107,7 @@ impl SwarmEngine {
         snapshots: watch::Sender<Arc<Snapshot>>,
     ) -> SwarmOutcome {
         match self {
-            SwarmEngine::Native(config) => run_swarm(config, stop, snapshots).await,
+            SwarmEngine::Native(config) => run_swarm(*config, stop, snapshots).await,
             SwarmEngine::Ffmpeg(config) => {
                 let outcome = crate::ffmpeg::run_ffmpeg_swarm(config, stop, snapshots).await;
                 eprintln!("hls-swarm: {}", outcome.tally);
@@ -134,6 +134,8 @@ fn native_config(
         renditions: settings.renditions.clone(),
         decrypt_check: settings.decrypt_check,
         low_latency: settings.low_latency,
+        abr: settings.abr,
+        bandwidth: settings.bandwidth,
         buffer_target: settings.buffer,
         net,
         recorder,

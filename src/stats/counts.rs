@@ -125,6 +125,11 @@ pub struct PlaybackCounts {
     /// Keys not fetched (DRM key formats, `data:` URIs), once per viewer and key.
     #[serde(default)]
     pub keys_skipped: u64,
+    /// Adaptive viewers' switches to a higher and to a lower rendition (`--variant abr`).
+    #[serde(default)]
+    pub switches_up: u64,
+    #[serde(default)]
+    pub switches_down: u64,
 }
 
 impl PlaybackCounts {
@@ -139,6 +144,8 @@ impl PlaybackCounts {
             &mut self.segments_skipped,
             &mut self.playlist_warnings,
             &mut self.keys_skipped,
+            &mut self.switches_up,
+            &mut self.switches_down,
         ]
     }
     fn fields(&self) -> [u64; PLAYBACK_FIELDS] {
@@ -152,11 +159,13 @@ impl PlaybackCounts {
             self.segments_skipped,
             self.playlist_warnings,
             self.keys_skipped,
+            self.switches_up,
+            self.switches_down,
         ]
     }
 }
 
-const PLAYBACK_FIELDS: usize = 9;
+const PLAYBACK_FIELDS: usize = 11;
 
 /// All counters of a run (monotonic totals) or of a window (their difference over the window).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -248,6 +257,8 @@ enum PlaybackField {
     Skipped,
     PlaylistWarnings,
     KeysSkipped,
+    SwitchesUp,
+    SwitchesDown,
 }
 
 impl AtomicCounts {
@@ -287,6 +298,8 @@ impl AtomicCounts {
             PlaybackEvent::SegmentSkipped { count } => (PlaybackField::Skipped, count),
             PlaybackEvent::PlaylistWarnings { count } => (PlaybackField::PlaylistWarnings, count),
             PlaybackEvent::KeySkipped => (PlaybackField::KeysSkipped, 1),
+            PlaybackEvent::VariantSwitch { up: true } => (PlaybackField::SwitchesUp, 1),
+            PlaybackEvent::VariantSwitch { up: false } => (PlaybackField::SwitchesDown, 1),
         };
         self.playback[field as usize].fetch_add(n, Relaxed);
     }

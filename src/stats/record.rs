@@ -312,6 +312,10 @@ pub enum PlaybackEvent {
     /// A key became current that the viewer does not fetch (a DRM key format, an `skd:` or `data:`
     /// URI): once per viewer and key.
     KeySkipped,
+    /// An adaptive viewer switched renditions, to a higher (`up`) or a lower one.
+    VariantSwitch {
+        up: bool,
+    },
     /// How far behind real time a live viewer plays: the wall clock minus the
     /// `EXT-X-PROGRAM-DATE-TIME` of the media at its playhead (RFC 8216 4.3.2.6), sampled once a
     /// second while it plays. A playhead ahead of the wall clock (clocks apart) is a zero.

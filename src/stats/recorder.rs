@@ -141,7 +141,8 @@ impl Recorder {
             PlaybackEvent::Restarted
             | PlaybackEvent::SegmentSkipped { .. }
             | PlaybackEvent::PlaylistWarnings { .. }
-            | PlaybackEvent::KeySkipped => {}
+            | PlaybackEvent::KeySkipped
+            | PlaybackEvent::VariantSwitch { .. } => {}
         }
     }
 

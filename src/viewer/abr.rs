@@ -79,6 +79,55 @@ impl Estimator {
     }
 }
 
+/// Where an adaptive viewer starts (`--abr-start`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Start {
+    /// Where the default estimate puts it (`--abr-start-bandwidth`), as hls.js starts.
+    #[default]
+    Estimate,
+    Lowest,
+    Highest,
+    First,
+    /// The variant at this index of the multivariant playlist.
+    Index(usize),
+}
+
+/// What every adaptive viewer of a run shares.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Settings {
+    /// The estimate before the first download, bits per second (`--abr-start-bandwidth`).
+    pub start_bps: f64,
+    pub start: Start,
+    pub caps: Caps,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { start_bps: DEFAULT_ESTIMATE_BPS, start: Start::Estimate, caps: Caps::default() }
+    }
+}
+
+/// The rung a viewer starts on.
+pub fn start(ladder: &[Rung], settings: &Settings) -> usize {
+    let allowed = |i: &usize| settings.caps.allows(&ladder[*i]);
+    let by = |key: fn(&Rung) -> u64, highest: bool| {
+        let rungs = (0..ladder.len()).filter(allowed);
+        let pick = if highest {
+            rungs.max_by_key(|i| (key(&ladder[*i]), std::cmp::Reverse(*i)))
+        } else {
+            rungs.min_by_key(|i| (key(&ladder[*i]), *i))
+        };
+        pick.unwrap_or(0)
+    };
+    match settings.start {
+        Start::Estimate => choose(ladder, by(|r| r.bandwidth, false), settings.start_bps, settings.caps),
+        Start::Lowest => by(|r| r.bandwidth, false),
+        Start::Highest => by(|r| r.bandwidth, true),
+        Start::First => 0,
+        Start::Index(i) => i.min(ladder.len().saturating_sub(1)),
+    }
+}
+
 /// One rung of the ladder as ABR sees it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Rung {

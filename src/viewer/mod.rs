@@ -61,6 +61,10 @@ pub struct ViewerConfig {
     /// Play LL-HLS playlists (those with `EXT-X-PART-INF`) with parts, blocking reloads and preload hints
     /// (`--low-latency auto`); `false` plays them as regular live.
     pub low_latency: bool,
+    /// How an adaptive viewer (`--variant abr`) starts and what it may pick.
+    pub abr: abr::Settings,
+    /// Each viewer's download rate cap, bits per second (`--bandwidth`), across its connections.
+    pub bandwidth: Option<u64>,
     /// VOD: stop downloading ahead once this much media is buffered.
     pub buffer_target: Duration,
     pub net: Arc<NetConfig>,

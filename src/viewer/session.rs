@@ -12,17 +12,18 @@ use std::time::Instant;
 use super::ViewerConfig;
 use super::playback::PlaybackLane;
 use super::request::{Asker, Halt, SessionError, media_only, parse, settle, settle_load};
-use super::track::Track;
+use super::track::{Adaptive, Track};
 use crate::engine::{SessionEnd, StopSignal};
-use crate::hls::{self, MultivariantPlaylist, Playlist};
-use crate::net::{BodyMode, Fetch, H2Pool, Loader};
+use crate::hls::{self, MultivariantPlaylist, Playlist, VariantPolicy};
+use crate::net::{BodyMode, Fetch, H2Pool, Loader, Shaper};
 use crate::stats::{ErrorClass, Kind, PlaybackEvent};
 
 /// Plays until the stop signal, the end of a VOD stream, or an error.
 pub async fn run_session(viewer: u32, config: &ViewerConfig, stop: StopSignal) -> Result<SessionEnd, SessionError> {
     let started = Instant::now();
     let pool = config.net.speaks_http2().then(H2Pool::default);
-    let asker = Asker { viewer, variant: None, config, imports: None, pool: pool.as_ref() };
+    let shaper = config.bandwidth.map(|bits| Shaper::new(bits, started));
+    let asker = Asker { viewer, variant: None, config, imports: None, pool: pool.as_ref(), shaper: shaper.as_ref() };
     let mut loader = asker.loader();
     let url = config.url.clone();
     let entry = async {
@@ -51,6 +52,8 @@ struct Chosen<'a> {
     asker: Asker<'a>,
     url: url::Url,
     lane: Option<PlaybackLane>,
+    /// The ladder it adapts over, for the variant of an adaptive viewer.
+    adaptive: Option<Adaptive>,
 }
 
 async fn play_multivariant(
@@ -61,7 +64,13 @@ async fn play_multivariant(
     started: Instant,
 ) -> Result<SessionEnd, SessionError> {
     let config = asker.config;
-    let chosen = hls::choose_variants(master, config.policy);
+    // An adaptive viewer plays one variant at a time, starting where its settings say.
+    let mut adaptive =
+        (config.policy == VariantPolicy::Abr && master.variants.len() > 1).then(|| Adaptive::new(master, config.abr));
+    let chosen = match &adaptive {
+        Some(a) => vec![a.current()],
+        None => hls::choose_variants(master, config.policy),
+    };
     if chosen.is_empty() {
         let detail = "no variant to play".to_owned();
         return Err(SessionError { url: config.url.to_string(), class: ErrorClass::PlaylistParse, detail });
@@ -76,23 +85,24 @@ async fn play_multivariant(
     let mut tracks: Vec<Chosen<'_>> = Vec::with_capacity(chosen.len() + renditions.len());
     for (position, &v) in chosen.iter().enumerate() {
         let lane = if position == 0 { video_lane.clone() } else { None };
-        tracks.push(Chosen { asker: at(v), url: master.variants[v].uri.clone(), lane });
+        let adaptive = if position == 0 { adaptive.take() } else { None };
+        tracks.push(Chosen { asker: at(v), url: master.variants[v].uri.clone(), lane, adaptive });
     }
     for r in &renditions {
         let Some(url) = master.renditions[r.index].uri.clone() else { continue };
         let lane = if r.follows_playback { audio_lane.clone() } else { None };
         // Renditions are counted after the variants: index = variants + their place among the renditions.
-        tracks.push(Chosen { asker: at(master.variants.len() + r.index), url, lane });
+        tracks.push(Chosen { asker: at(master.variants.len() + r.index), url, lane, adaptive: None });
     }
     let result = if tracks.len() == 1 {
-        let Chosen { asker, url, lane } = tracks.pop().expect("one track");
-        settle(Track::new(asker, stop, Some(loader), lane).play(url, None).await)
+        let Chosen { asker, url, lane, adaptive } = tracks.pop().expect("one track");
+        settle(Track::new(asker, stop, Some(loader), lane).adapting(adaptive).play(url, None).await)
     } else {
         let (stop, session_stop) = stop.for_session();
         let mut loader = Some(loader);
-        let plays = tracks.into_iter().map(|Chosen { asker, url, lane }| {
+        let plays = tracks.into_iter().map(|Chosen { asker, url, lane, adaptive }| {
             // The session's connection goes on with the first variant; the others open their own.
-            let track = Track::new(asker, stop.clone(), loader.take(), lane);
+            let track = Track::new(asker, stop.clone(), loader.take(), lane).adapting(adaptive);
             let session_stop = &session_stop;
             async move {
                 let result = track.play(url, None).await;

@@ -168,9 +168,14 @@ struct Live {
     header: MediaPlaylist,
     /// The playlist ended (ENDLIST appeared): no more reloads.
     ended: bool,
+    /// Reload at once: the viewer switched renditions and has the new one's playlist to load.
+    reload_now: bool,
 }
 
+mod adaptive;
 mod low_latency;
+
+pub(super) use adaptive::Adaptive;
 
 pub(super) struct Track<'a> {
     asker: Asker<'a>,
@@ -190,6 +195,8 @@ pub(super) struct Track<'a> {
     latency: LiveLatency,
     /// A low-latency track: how many parts behind the live edge it plays, as of its last reload.
     edge_parts: Option<u32>,
+    /// An adaptive viewer's variant track: the ladder and where it is on it (`--variant abr`).
+    adaptive: Option<Adaptive>,
 }
 
 impl<'a> Track<'a> {
@@ -205,7 +212,14 @@ impl<'a> Track<'a> {
             failures: 0,
             latency: LiveLatency::default(),
             edge_parts: None,
+            adaptive: None,
         }
+    }
+
+    /// The track switches renditions over `adaptive`'s ladder (it plays the one `adaptive` starts on).
+    pub fn adapting(mut self, adaptive: Option<Adaptive>) -> Self {
+        self.adaptive = adaptive;
+        self
     }
 
     /// Plays `url` (a media playlist; `first` if already loaded) until stop, VOD end or error. The
@@ -233,7 +247,8 @@ impl<'a> Track<'a> {
         if !playlist.is_live() {
             return self.play_to_end(queue, playlist.target_duration).await;
         }
-        let live = Live { url, tracker, queue, loaded_at, changed: true, header: header(playlist), ended: false };
+        let header = header(playlist);
+        let live = Live { url, tracker, queue, loaded_at, changed: true, header, ended: false, reload_now: false };
         self.play_live(live).await
     }
 
@@ -254,14 +269,19 @@ impl<'a> Track<'a> {
 
     /// A playlist that will not change: every segment in order, paced by the buffer target, then the
     /// buffer plays out and the session is finished (the viewer starts over).
-    async fn play_to_end(&mut self, queue: VecDeque<Segment>, target: Duration) -> Result<SessionEnd, Halt> {
-        for segment in queue {
+    async fn play_to_end(&mut self, mut queue: VecDeque<Segment>, target: Duration) -> Result<SessionEnd, Halt> {
+        while let Some(segment) = queue.pop_front() {
             self.pace().await?;
             self.stop.check()?;
             let Some(plan) = self.plan_for(&segment) else { continue };
             let (loader, done) = send_plan(self.main_loader(), plan, self.asker.config.decrypt_check).await;
             self.main = Some(loader);
             self.segment_done(&segment, &done, Kind::Segment)?;
+            if let Some(url) = self.switch_rendition() {
+                // The new rendition's playlist, and its segments from the next one on.
+                let next = segment.sequence + 1;
+                queue = self.load(&url).await?.segments.into_iter().filter(|s| s.sequence >= next).collect();
+            }
         }
         self.wait_until_played().await?;
         Ok(SessionEnd::Finished { pace: target })
@@ -280,6 +300,19 @@ impl<'a> Track<'a> {
         let (mut reload_at, mut empty_at) = (None, None);
         loop {
             let stopping = self.stop.is_set();
+            if !stopping
+                && download.is_none()
+                && reload.is_none()
+                && let Some(url) = self.switch_rendition()
+            {
+                // Nothing of the old rendition in flight: the new one's playlist next, from the segment
+                // the viewer was to fetch next.
+                let next = live.queue.front().map(|s| s.sequence).or(live.tracker.next_sequence());
+                live.queue.clear();
+                live.tracker.switch_rendition(next);
+                live.url = url;
+                live.reload_now = true;
+            }
             let main_free = download.is_none() && reload.as_ref().is_none_or(|(lane, _)| *lane == Lane::Side);
             if !stopping
                 && main_free
@@ -301,8 +334,10 @@ impl<'a> Track<'a> {
                     return Ok(SessionEnd::Finished { pace: live.header.target_duration });
                 }
             }
-            let due = (!stopping && !live.ended && reload.is_none())
-                .then(|| live.loaded_at + hls::reload_delay(live.changed, &live.header));
+            let due = (!stopping && !live.ended && reload.is_none()).then(|| match live.reload_now {
+                true => Instant::now(),
+                false => live.loaded_at + hls::reload_delay(live.changed, &live.header),
+            });
             rearm(reload_timer.as_mut(), &mut reload_at, due);
             rearm(empty_timer.as_mut(), &mut empty_at, self.playback.as_ref().and_then(PlaybackLane::empty_at));
             self.sample_latency();
@@ -324,6 +359,7 @@ impl<'a> Track<'a> {
                 _ = &mut reload_timer, if reload_at.is_some() => {
                     reload_at = None;
                     live.loaded_at = Instant::now();
+                    live.reload_now = false;
                     reload = Some(self.send_reload(&live.url, download.is_some()));
                 }
                 _ = &mut empty_timer, if empty_at.is_some() => {
@@ -418,7 +454,11 @@ impl<'a> Track<'a> {
             }
             failure = failure.or(failed);
         }
-        let arrived = failure.is_none() && done.iter().any(|(p, _)| matches!(p, Planned::Segment { .. }));
+        let media_fetch = done.iter().find(|(p, _)| matches!(p, Planned::Segment { .. })).map(|(_, f)| f);
+        let arrived = failure.is_none() && media_fetch.is_some();
+        if let (true, Some(fetch), Some(adaptive), Kind::Segment) = (arrived, media_fetch, &mut self.adaptive, media) {
+            adaptive.on_download(fetch, fetch.timings.total);
+        }
         match failure {
             None if arrived => {
                 self.failures = 0;
@@ -439,6 +479,18 @@ impl<'a> Track<'a> {
         }
         self.flush_events();
         Ok(())
+    }
+
+    /// An adaptive track's switch, when one is due: counted, the variant its requests are recorded under
+    /// changed, and the new rendition's playlist URL to load.
+    fn switch_rendition(&mut self) -> Option<Url> {
+        let adaptive = self.adaptive.as_mut()?;
+        let event = adaptive.switch()?;
+        self.asker.variant = Some(u16::try_from(adaptive.current()).unwrap_or(u16::MAX));
+        let url = adaptive.url().clone();
+        self.events.push(event);
+        self.flush_events();
+        Some(url)
     }
 
     /// VOD pacing: waits while the buffer holds more than the target.

@@ -113,6 +113,8 @@ pub fn swarm_config(
         renditions: Default::default(),
         decrypt_check: false,
         low_latency: true,
+        abr: Default::default(),
+        bandwidth: None,
         buffer_target: Duration::from_secs(2),
         net: std::sync::Arc::new(net),
         recorder: hls_swarm::stats::Recorder::new(),

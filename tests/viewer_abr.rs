@@ -1,0 +1,126 @@
+//! Adaptive viewers (`--variant abr`) against the built-in origin's 800k / 2.5M / 5M ladder with 0.5 s
+//! segments, each viewer's downloads capped (`--bandwidth`) or not. A viewer capped at 3 Mbit/s settles
+//! on 2.5M, one at 1 Mbit/s on 800k, one uncapped on 5M, without stalls; a capped viewer receives at its
+//! cap; and after a run with switching, the per-variant requests and bytes equal the origin's.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hls_swarm::engine::run_swarm;
+use hls_swarm::hls::VariantPolicy;
+use hls_swarm::origin::{self, OriginConfig, ServedKind, VariantSpec};
+use hls_swarm::stats::{Kind, Snapshot};
+use hls_swarm::viewer::TapEvent;
+use tokio::sync::watch;
+use url::Url;
+
+const LADDER: [&str; 3] = ["360p", "720p", "1080p"];
+
+fn ladder_origin() -> OriginConfig {
+    OriginConfig {
+        variants: vec![
+            VariantSpec { name: "360p".into(), height: 360, bitrate: 800_000 },
+            VariantSpec { name: "720p".into(), height: 720, bitrate: 2_500_000 },
+            VariantSpec { name: "1080p".into(), height: 1080, bitrate: 5_000_000 },
+        ],
+        segment_duration: Duration::from_millis(500),
+        window: 10,
+        ..OriginConfig::local_default()
+    }
+}
+
+struct Played {
+    taps: Vec<TapEvent>,
+    snapshot: Arc<Snapshot>,
+    took: Duration,
+}
+
+/// `clients` viewers with `policy`, each capped at `cap` bits per second, for `secs`; the origin's
+/// per-variant (requests, bytes) of each kind are checked against the viewers' own.
+async fn play(policy: VariantPolicy, cap: Option<u64>, clients: u32, secs: u64) -> Played {
+    let origin = origin::spawn(ladder_origin()).await.unwrap();
+    let url = Url::parse(&format!("{}master.m3u8", origin.url())).unwrap();
+    let mut config = common::swarm_config(url, clients, Duration::from_secs(secs), 100.0, 2);
+    config.viewer.policy = policy;
+    config.viewer.bandwidth = cap;
+    let taps = Arc::new(Mutex::new(Vec::new()));
+    let sink = taps.clone();
+    config.viewer.tap = Some(Arc::new(move |e: &TapEvent| sink.lock().unwrap().push(e.clone())));
+    let (tx, _rx) = watch::channel(Arc::new(Snapshot::empty()));
+    let started = Instant::now();
+    let snapshot = run_swarm(config, std::future::pending(), tx).await.snapshot;
+    let took = started.elapsed();
+    // Every variant's requests and bytes, per kind, as the origin counted them.
+    let c = origin.counters();
+    for (index, name) in LADDER.iter().enumerate() {
+        let mine = snapshot.variants.iter().find(|v| usize::from(v.index) == index);
+        for (kind, served) in [(Kind::MediaPlaylist, ServedKind::MediaPlaylist), (Kind::Segment, ServedKind::Segment)] {
+            let (requests, bytes) = mine.map_or((0, 0), |v| (v.kinds[kind].requests, v.kinds[kind].bytes));
+            assert_eq!(
+                (requests, bytes),
+                (c.variant_requests(served, name), c.variant_body_bytes(served, name)),
+                "{name} {kind:?}: (requests, bytes) against the origin's"
+            );
+        }
+    }
+    origin.shutdown().await;
+    let taps = std::mem::take(&mut *taps.lock().unwrap());
+    Played { taps, snapshot, took }
+}
+
+/// Each viewer's segments in order, by the variant in their path.
+fn segments_by_viewer(taps: &[TapEvent], clients: u32) -> Vec<Vec<&'static str>> {
+    (0..clients)
+        .map(|viewer| {
+            let variant = |t: &TapEvent| LADDER.iter().copied().find(|n| t.url.path().starts_with(&format!("/{n}/")));
+            taps.iter().filter(|t| t.viewer == viewer && t.kind == Kind::Segment).filter_map(variant).collect()
+        })
+        .collect()
+}
+
+/// After its first 10 segments, each viewer played at least 90 % of the rest on `expected`, and no one
+/// stalled.
+fn settles_on(played: &Played, clients: u32, expected: &str) {
+    for (viewer, segments) in segments_by_viewer(&played.taps, clients).iter().enumerate() {
+        assert!(segments.len() >= 20, "viewer {viewer}: {} segments: {segments:?}", segments.len());
+        let rest = &segments[10..];
+        let on = rest.iter().filter(|v| **v == expected).count();
+        assert!(on * 10 >= rest.len() * 9, "viewer {viewer}: {on} of {} on {expected}: {segments:?}", rest.len());
+    }
+    let playback = &played.snapshot.windows.run.playback;
+    assert_eq!(playback.stalls, 0, "no stall");
+    assert_eq!(played.snapshot.windows.run.errors, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capped_at_3_mbit_a_viewer_settles_on_2500k() {
+    let played = play(VariantPolicy::Abr, Some(3_000_000), 3, 10).await;
+    settles_on(&played, 3, "720p");
+    let totals = &played.snapshot.totals.playback;
+    assert!(totals.switches_up >= 3, "each viewer climbed from where the default estimate started it: {totals:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capped_at_1_mbit_a_viewer_stays_on_800k() {
+    let played = play(VariantPolicy::Abr, Some(1_000_000), 3, 10).await;
+    settles_on(&played, 3, "360p");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uncapped_a_viewer_climbs_to_5m() {
+    let played = play(VariantPolicy::Abr, None, 3, 10).await;
+    settles_on(&played, 3, "1080p");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capped_viewer_receives_at_its_cap() {
+    // 5M segments through a 2 Mbit/s cap: the viewer downloads all the time, at the cap.
+    let cap = 2_000_000.0;
+    let played = play(VariantPolicy::Highest, Some(cap as u64), 1, 10).await;
+    let run = &played.snapshot.windows.run;
+    let bytes: u64 = Kind::ALL.iter().map(|k| run.kinds[*k].bytes).sum();
+    let rate = bytes as f64 * 8.0 / played.took.as_secs_f64();
+    assert!((rate - cap).abs() / cap < 0.05, "{rate:.0} bit/s over {:?} against a cap of {cap}", played.took);
+}
