@@ -34,7 +34,7 @@ origin_bytes() {
 
 for engine in $engines; do
   before=$(origin_bytes)
-  $bin run "${base}master.m3u8" --engine "$engine" --clients "$viewers" --ramp-rate $ramp --duration "${secs}s" \
+  $bin run "${base}master.m3u8" --engine "$engine" --variant first --clients "$viewers" --ramp-rate $ramp --duration "${secs}s" \
     --report "$work/$engine.json" >"$work/$engine.out" 2>"$work/$engine.err" &
   pid=$!
   python3 scripts/bench_sample.py "$pid" >"$work/$engine.samples" &

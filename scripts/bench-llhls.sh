@@ -44,7 +44,7 @@ print(json.dumps(out))'
 
 swarm() { # NAME VIEWERS SECONDS FLAGS...
   local name=$1 n=$2 s=$3; shift 3
-  /usr/bin/time -v $bin run "$url" --clients "$n" --ramp-rate 500 --duration "$s" --no-tui --metrics-addr none \
+  /usr/bin/time -v $bin run "$url" --variant first --clients "$n" --ramp-rate 500 --duration "$s" --no-tui --metrics-addr none \
     --report "$work/$name.json" "$@" >"$work/$name.out" 2>"$work/$name.err"
 }
 

@@ -79,7 +79,7 @@ cpu() { echo "$(field 'User time' "$1") + $(field 'System time' "$1")" | bc -l; 
 total() { python3 -c "import json,sys; r=json.load(open('$1')); print(sum(k['$2'] for k in r['requests'].values()))"; }
 
 swarm() { # VIEWERS SECONDS NAME
-  /usr/bin/time -v $bin run "$url" "${flags[@]}" --clients "$1" --ramp-rate 500 --duration "$2" --report "$work/$3.json" \
+  /usr/bin/time -v $bin run "$url" "${flags[@]}" --variant first --clients "$1" --ramp-rate 500 --duration "$2" --report "$work/$3.json" \
     >"$work/$3.out" 2>"$work/$3.err"
 }
 measure() { # NAME ORIGIN_BASE_URL: the 1-viewer base run, the load run, and their figures

@@ -49,11 +49,12 @@ pub struct RunArgs {
     /// Seed for jitter and backoff (and the built-in origin's faults).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Renditions each viewer plays: abr switches as a player does (hls.js's estimate and choice);
-    /// the others keep one variant (all: every variant at once). With --engine ffmpeg, highest/lowest/first
-    /// give FFmpeg that variant's media playlist and all gives it the multivariant playlist with -map 0.
-    #[arg(long, value_enum, default_value_t = VariantArg::First)]
-    pub variant: VariantArg,
+    /// Renditions each viewer plays: abr (the native engine's default) switches as a player does
+    /// (hls.js's estimate and choice); the others keep one variant (all: every variant at once). With
+    /// --engine ffmpeg (default first), highest/lowest/first give FFmpeg that variant's media playlist and
+    /// all gives it the multivariant playlist with -map 0.
+    #[arg(long, value_enum)]
+    pub variant: Option<VariantArg>,
     /// --variant abr: the throughput estimate before the first download (hls.js: 500k).
     #[arg(long, value_name = "RATE", default_value = "500k", value_parser = parse_bitrate)]
     pub abr_start_bandwidth: u64,

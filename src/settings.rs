@@ -79,6 +79,12 @@ impl RunSettings {
     /// Checks the flags of `hls-swarm run` and builds what they describe.
     pub fn from_args(args: RunArgs) -> Result<RunSettings> {
         let engine = engine(&args)?;
+        // Adaptive by default where viewers can adapt (the native engine); FFmpeg plays one variant.
+        let variant = match (args.variant, &engine) {
+            (Some(v), _) => policy(v),
+            (None, Engine::Native) => VariantPolicy::Abr,
+            (None, Engine::Ffmpeg(_)) => VariantPolicy::First,
+        };
         let threads = args.threads.map_or_else(|| default_threads(&engine, args.clients), usize::from);
         let plan = Plan {
             clients: args.clients,
@@ -95,7 +101,7 @@ impl RunSettings {
             url: args.url,
             engine,
             plan,
-            variant: policy(args.variant),
+            variant,
             abr: AbrSettings {
                 start_bps: args.abr_start_bandwidth as f64,
                 start: args.abr_start.unwrap_or_default(),
@@ -134,7 +140,7 @@ fn engine(args: &RunArgs) -> Result<Engine> {
         EngineArg::Ffmpeg if args.http2_prior_knowledge => Err(Error::usage(
             "--http2-prior-knowledge is for the native engine (FFmpeg speaks HTTP/1.1); drop it or --engine ffmpeg",
         )),
-        EngineArg::Ffmpeg if args.variant == VariantArg::Abr || args.bandwidth.is_some() => Err(Error::usage(
+        EngineArg::Ffmpeg if args.variant == Some(VariantArg::Abr) || args.bandwidth.is_some() => Err(Error::usage(
             "--variant abr and --bandwidth are the native viewers' (FFmpeg's HLS reader plays one variant at the \
              speed it gets); use --variant first, highest, lowest or all with --engine ffmpeg",
         )),
