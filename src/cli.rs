@@ -69,9 +69,23 @@ pub struct RunArgs {
     #[arg(long, value_name = "RATE", value_parser = parse_bitrate)]
     pub abr_max_bandwidth: Option<u64>,
     /// Each viewer's download rate, across its connections, e.g. 4M (bits per second): the bodies are
-    /// read no faster, so the time to the first byte stays the server's. Native engine.
+    /// read no faster, so the time to the first byte stays the server's. Over the --network profile's.
+    /// Native engine.
     #[arg(long, value_name = "RATE", value_parser = parse_bitrate)]
     pub bandwidth: Option<u64>,
+    /// Each viewer's network drawn from profiles by --seed, e.g. 3g:20%,4g:50%,cable:30% (WebPageTest's
+    /// presets: 2g, edge, 3gslow, 3g, 3gfast, 4g, lte, dsl, cable, fios: bandwidth and round trip).
+    /// Native engine.
+    #[arg(long, value_name = "PROFILE:SHARE,...", value_parser = parse_network_mix)]
+    pub network: Option<NetworkMix>,
+    /// A round trip added to each request (before its first byte) and to each new connection, e.g.
+    /// 40ms. Over the --network profile's. Native engine.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub rtt: Option<Duration>,
+    /// Each viewer's bandwidth over time from a file of 'seconds kbit/s' lines (the rate from that second
+    /// on, from 0; it repeats), each viewer starting at an offset of its own drawn by --seed. Native engine.
+    #[arg(long, value_name = "FILE")]
+    pub bandwidth_trace: Option<std::path::PathBuf>,
     /// Alternate audio renditions (EXT-X-MEDIA TYPE=AUDIO) played with each variant that names an AUDIO
     /// group: none; default, the one a player picks (DEFAULT=YES, else the first AUTOSELECT=YES, else
     /// the first); or all of the group. Native engine.
@@ -391,6 +405,14 @@ fn parse_scrape_interval(text: &str) -> Result<Duration, String> {
         return Err(format!("'{text}' is too short; scrape at most every 100ms, e.g. 2s"));
     }
     Ok(d)
+}
+
+/// The parsed `--network` mix (a newtype so clap treats it as one value).
+#[derive(Clone, Debug)]
+pub struct NetworkMix(pub Vec<(crate::net::link::Profile, f64)>);
+
+fn parse_network_mix(text: &str) -> Result<NetworkMix, String> {
+    crate::net::link::parse_mix(text).map(NetworkMix)
 }
 
 /// The parsed `--variants` list (a newtype so clap treats it as one value).

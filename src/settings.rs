@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::hls::{RenditionPolicy, VariantPolicy};
 use crate::metrics::ScrapeConfig;
 use crate::metrics::exporter::MetricsAddr;
-use crate::net::NetConfig;
+use crate::net::{NetConfig, NetworkPlan};
 use crate::origin::{Container, Encryption, FaultConfig, LowLatency, OriginConfig};
 use crate::viewer::abr::{Caps, Settings as AbrSettings};
 
@@ -33,8 +33,9 @@ pub struct RunSettings {
     pub variant: VariantPolicy,
     /// How adaptive viewers start and what they may pick (`--variant abr`).
     pub abr: AbrSettings,
-    /// Each viewer's download rate cap, bits per second.
-    pub bandwidth: Option<u64>,
+    /// Each viewer's link: rate cap and added round trip (`--network`, `--bandwidth`, `--rtt`,
+    /// `--bandwidth-trace`).
+    pub network: NetworkPlan,
     /// The alternate audio and subtitle renditions the native viewers play.
     pub renditions: RenditionPolicy,
     /// Decrypt the start of each new key's first segment and check it is media.
@@ -79,6 +80,7 @@ impl RunSettings {
     /// Checks the flags of `hls-swarm run` and builds what they describe.
     pub fn from_args(args: RunArgs) -> Result<RunSettings> {
         let engine = engine(&args)?;
+        let network = network_plan(&args)?;
         // Adaptive by default where viewers can adapt (the native engine); FFmpeg plays one variant.
         let variant = match (args.variant, &engine) {
             (Some(v), _) => policy(v),
@@ -107,7 +109,7 @@ impl RunSettings {
                 start: args.abr_start.unwrap_or_default(),
                 caps: Caps { max_height: args.abr_max_height, max_bandwidth: args.abr_max_bandwidth },
             },
-            bandwidth: args.bandwidth,
+            network,
             decrypt_check: args.decrypt_check,
             low_latency: args.low_latency == LowLatencyArg::Auto,
             renditions: RenditionPolicy {
@@ -140,10 +142,21 @@ fn engine(args: &RunArgs) -> Result<Engine> {
         EngineArg::Ffmpeg if args.http2_prior_knowledge => Err(Error::usage(
             "--http2-prior-knowledge is for the native engine (FFmpeg speaks HTTP/1.1); drop it or --engine ffmpeg",
         )),
-        EngineArg::Ffmpeg if args.variant == Some(VariantArg::Abr) || args.bandwidth.is_some() => Err(Error::usage(
-            "--variant abr and --bandwidth are the native viewers' (FFmpeg's HLS reader plays one variant at the \
-             speed it gets); use --variant first, highest, lowest or all with --engine ffmpeg",
+        EngineArg::Ffmpeg if args.variant == Some(VariantArg::Abr) => Err(Error::usage(
+            "--variant abr is the native viewers' (FFmpeg's HLS reader plays one variant); use --variant first, \
+             highest, lowest or all with --engine ffmpeg",
         )),
+        EngineArg::Ffmpeg
+            if args.bandwidth.is_some()
+                || args.network.is_some()
+                || args.rtt.is_some()
+                || args.bandwidth_trace.is_some() =>
+        {
+            Err(Error::usage(
+                "--bandwidth, --network, --rtt and --bandwidth-trace shape the native viewers' links (FFmpeg reads \
+                 at the speed it gets); drop them or --engine ffmpeg",
+            ))
+        }
         EngineArg::Ffmpeg if args.decrypt_check => Err(Error::usage(
             "--decrypt-check is the native viewers' (FFmpeg decrypts for itself); drop it or --engine ffmpeg",
         )),
@@ -164,6 +177,33 @@ fn default_threads(engine: &Engine, clients: u32) -> usize {
     };
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     (clients as usize).div_ceil(per_thread).clamp(1, cpus)
+}
+
+/// Each viewer's link from the flags: profiles, then `--bandwidth` and `--rtt` over theirs; a trace is
+/// the bandwidth over time, so not with `--bandwidth`.
+fn network_plan(args: &RunArgs) -> Result<NetworkPlan> {
+    let trace = match &args.bandwidth_trace {
+        Some(_) if args.bandwidth.is_some() => {
+            return Err(Error::usage(
+                "--bandwidth-trace gives each viewer's bandwidth over time; drop --bandwidth or the trace",
+            ));
+        }
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Error::usage(format!("--bandwidth-trace {}: {e}", path.display())))?;
+            let trace = crate::net::link::parse_trace(&text)
+                .map_err(|e| Error::usage(format!("--bandwidth-trace {}: {e}", path.display())))?;
+            Some(trace)
+        }
+        None => None,
+    };
+    Ok(NetworkPlan {
+        mix: args.network.clone().map(|m| m.0).unwrap_or_default(),
+        bandwidth: args.bandwidth,
+        rtt: args.rtt,
+        trace,
+        seed: args.seed,
+    })
 }
 
 fn policy(v: VariantArg) -> VariantPolicy {

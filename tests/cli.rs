@@ -40,6 +40,11 @@ fn bad_flag_values_name_the_flag_and_exit_2() {
         (&["run", "--bandwidth", "fast"], "--bandwidth"),
         (&["run", "--abr-start", "middle"], "--abr-start"),
         (&["run", "--abr-max-bandwidth", "lots"], "--abr-max-bandwidth"),
+        (&["run", "--network", "5g:100%"], "--network"),
+        (&["run", "--network", "3g:50%,4g:20%"], "--network"),
+        (&["run", "--rtt", "soon"], "--rtt"),
+        (&["run", "--engine", "ffmpeg", "--network", "3g", "--metrics-addr", "none"], "--network"),
+        (&["run", "--bandwidth-trace", "/nonexistent/trace.txt", "--metrics-addr", "none"], "--bandwidth-trace"),
     ];
     for (args, flag) in cases {
         let (code, _, err) = hls_swarm(args);
@@ -47,6 +52,23 @@ fn bad_flag_values_name_the_flag_and_exit_2() {
         assert!(err.contains(flag), "{args:?}: the message does not name {flag}: {err}");
         assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
     }
+}
+
+#[test]
+fn a_bad_trace_line_is_named_and_a_trace_goes_without_bandwidth() {
+    let dir = std::env::temp_dir().join(format!("hls-swarm-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("trace.txt");
+    std::fs::write(&path, "0 8000\n30 fast\n").unwrap();
+    let trace = path.to_str().unwrap();
+    let (code, _, err) = hls_swarm(&["run", "--bandwidth-trace", trace, "--metrics-addr", "none"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("line 2: '30 fast'"), "{err}");
+    std::fs::write(&path, "0 8000\n30 1000\n").unwrap();
+    let (code, _, err) = hls_swarm(&["run", "--bandwidth-trace", trace, "--bandwidth", "2M", "--metrics-addr", "none"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("drop --bandwidth or the trace"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

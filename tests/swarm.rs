@@ -52,7 +52,7 @@ async fn swarm_url(url: Url, clients: u32, duration: Duration, policy: VariantPo
         decrypt_check: false,
         low_latency: true,
         abr: Default::default(),
-        bandwidth: None,
+        network: Default::default(),
         buffer_target: Duration::from_secs(2),
         net: Arc::new(net),
         recorder: Recorder::new(),

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use hls_swarm::engine::run_swarm;
 use hls_swarm::hls::VariantPolicy;
+use hls_swarm::net::NetworkPlan;
 use hls_swarm::origin::{self, OriginConfig, ServedKind, VariantSpec};
 use hls_swarm::stats::{Kind, Snapshot};
 use hls_swarm::viewer::TapEvent;
@@ -40,11 +41,16 @@ struct Played {
 /// `clients` viewers with `policy`, each capped at `cap` bits per second, for `secs`; the origin's
 /// per-variant (requests, bytes) of each kind are checked against the viewers' own.
 async fn play(policy: VariantPolicy, cap: Option<u64>, clients: u32, secs: u64) -> Played {
+    let network = NetworkPlan { bandwidth: cap, ..Default::default() };
+    play_over(policy, network, clients, secs).await
+}
+
+async fn play_over(policy: VariantPolicy, network: NetworkPlan, clients: u32, secs: u64) -> Played {
     let origin = origin::spawn(ladder_origin()).await.unwrap();
     let url = Url::parse(&format!("{}master.m3u8", origin.url())).unwrap();
     let mut config = common::swarm_config(url, clients, Duration::from_secs(secs), 100.0, 2);
     config.viewer.policy = policy;
-    config.viewer.bandwidth = cap;
+    config.viewer.network = network;
     let taps = Arc::new(Mutex::new(Vec::new()));
     let sink = taps.clone();
     config.viewer.tap = Some(Arc::new(move |e: &TapEvent| sink.lock().unwrap().push(e.clone())));
@@ -123,4 +129,21 @@ async fn a_capped_viewer_receives_at_its_cap() {
     let bytes: u64 = Kind::ALL.iter().map(|k| run.kinds[*k].bytes).sum();
     let rate = bytes as f64 * 8.0 / played.took.as_secs_f64();
     assert!((rate - cap).abs() / cap < 0.05, "{rate:.0} bit/s over {:?} against a cap of {cap}", played.took);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_added_round_trip_is_in_every_first_byte_and_connection() {
+    let rtt = Duration::from_millis(60);
+    let network = NetworkPlan { rtt: Some(rtt), ..Default::default() };
+    let played = play_over(VariantPolicy::First, network, 2, 3).await;
+    let run = &played.snapshot.windows.run;
+    // The first request opens the connection: its handshake's round trip, then its own.
+    let first = run.kinds[Kind::Multivariant].ttfb_ms.as_ref().expect("answered");
+    assert!(first.min >= 120.0 && first.p50 < 120.0 + 50.0, "TTFB {first:?}");
+    for kind in [Kind::MediaPlaylist, Kind::Segment] {
+        let ttfb = run.kinds[kind].ttfb_ms.as_ref().expect("answered");
+        assert!(ttfb.min >= 60.0 && ttfb.p50 < 60.0 + 50.0, "{kind:?} on the kept connection: TTFB {ttfb:?}");
+    }
+    let connect = run.connections.connect_ms.as_ref().expect("connections opened");
+    assert!(connect.min >= 60.0, "a new connection's handshake takes the round trip too: {connect:?}");
 }

@@ -21,7 +21,7 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 use url::Url;
 
-use super::shape::Shaper;
+use super::link::Link;
 
 pub use crate::stats::Timings;
 
@@ -280,8 +280,8 @@ pub struct Loader {
     idle: Option<(Origin, Kept)>,
     /// The viewer's HTTP/2 connections, shared by its loaders (see [`H2Pool`]).
     pool: Option<H2Pool>,
-    /// The viewer's download rate cap, shared by its loaders (`--bandwidth`).
-    shaper: Option<Shaper>,
+    /// The viewer's link (rate cap, added round trip), shared by its loaders.
+    link: Option<Link>,
 }
 
 /// The HTTP/2 connections one viewer's loaders share, one per origin, as a browser keeps one: a held
@@ -309,18 +309,24 @@ impl H2Pool {
 
 impl Loader {
     pub fn new(config: Arc<NetConfig>) -> Self {
-        Self { config, idle: None, pool: None, shaper: None }
+        Self { config, idle: None, pool: None, link: None }
     }
 
     /// A loader whose HTTP/2 connections are `pool`'s, shared with the viewer's other loaders.
     pub fn pooled(config: Arc<NetConfig>, pool: Option<H2Pool>) -> Self {
-        Self { config, idle: None, pool, shaper: None }
+        Self { config, idle: None, pool, link: None }
     }
 
-    /// The same loader, its bodies read no faster than `shaper` allows.
-    pub fn shaped(mut self, shaper: Option<Shaper>) -> Self {
-        self.shaper = shaper;
+    /// The same loader over the viewer's `link`: bodies read no faster than its cap allows, and its
+    /// round trip added before each response and to each new connection.
+    pub fn linked(mut self, link: Option<Link>) -> Self {
+        self.link = link;
         self
+    }
+
+    /// The link's added round trip, if any.
+    fn rtt(&self) -> Option<Duration> {
+        self.link.as_ref().map(|l| l.rtt).filter(|r| !r.is_zero())
     }
 
     /// Drops the connection (a player does after errors).
@@ -379,6 +385,10 @@ impl Loader {
         let url = fetch.url.clone();
         let origin = origin_key(&url).map_err(|e| fetch.error = Some(e)).ok()?;
         let (mut exchange, reused) = self.exchange(&origin, fetch).await.map_err(|e| fetch.error = Some(e)).ok()?;
+        if let Some(rtt) = self.rtt() {
+            // The request's way to the server and the response's back (inside TTFB, as on the wire).
+            tokio::time::sleep(rtt).await;
+        }
         let response = match Self::send(&self.config, &mut exchange, &url, fetch).await {
             Err(SendFailed { error, stale: true }) if reused => {
                 // The kept connection had been closed by the server: once more on a new one, as browsers
@@ -407,8 +417,8 @@ impl Loader {
         fetch.version = Some(response.version());
         let keep_alive = keeps_alive(&response);
         let body = response.into_body();
-        Self::read_body(self.config.timeout, body, &mut exchange.conn, fetch, (mode, self.shaper.as_ref()), expected)
-            .await;
+        let shaper = self.link.as_ref().and_then(|l| l.shaper.as_ref());
+        Self::read_body(self.config.timeout, body, &mut exchange.conn, fetch, (mode, shaper), expected).await;
         if fetch.error.is_none() && keep_alive {
             self.idle = exchange.park().map(|kept| (origin, kept));
         }
@@ -430,6 +440,11 @@ impl Loader {
             return Ok((exchange, true));
         }
         let (stream, h2) = Self::open(&self.config, origin, fetch).await?;
+        if let Some(rtt) = self.rtt() {
+            // The handshake's round trip, in the connect time.
+            tokio::time::sleep(rtt).await;
+            fetch.timings.connect = fetch.timings.connect.map(|c| c + rtt);
+        }
         if let (true, Some(pool)) = (h2, &self.pool) {
             let exchange = Exchange::start_shared(stream).await?;
             if let Sender::H2(sender) = &exchange.sender {
@@ -510,7 +525,7 @@ impl Loader {
         mut body: hyper::body::Incoming,
         driver: &mut Option<Driver>,
         fetch: &mut Fetch,
-        (mode, shaper): (BodyMode, Option<&Shaper>),
+        (mode, shaper): (BodyMode, Option<&super::shape::Shaper>),
         expected: Option<u64>,
     ) {
         let mut reader = BodyReader::new(mode, expected);

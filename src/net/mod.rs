@@ -4,6 +4,7 @@
 //! byte-range request.
 
 mod client;
+pub mod link;
 pub mod range;
 pub mod server;
 mod shape;
@@ -11,7 +12,8 @@ mod tls;
 
 pub use client::{BodyMode, Fetch, H2Pool, Loader, NetConfig, NetError, Timings};
 pub(crate) use client::{classify, never_sent};
-pub use shape::Shaper;
+pub use link::{Link, NetworkPlan};
+pub use shape::{Shaper, Trace};
 pub use tls::client_config;
 
 use crate::stats::ErrorClass;

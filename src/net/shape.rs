@@ -18,32 +18,101 @@ const MIN_BURST_BYTES: f64 = 16.0 * 1024.0;
 #[derive(Clone, Debug)]
 pub struct Shaper(Arc<Mutex<Bucket>>);
 
+/// A viewer's bandwidth over time (`--bandwidth-trace`): steps of (start, bits per second) from 0,
+/// repeating every `length`, read from `offset` on at the viewer's start.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trace {
+    steps: Arc<[(Duration, u64)]>,
+    length: Duration,
+}
+
+impl Trace {
+    /// `steps` from 0, in order of their start; the last lasts as long as the one before it (1 s when it
+    /// is the only one). `None` when empty, not from 0, or out of order.
+    pub fn new(steps: Vec<(Duration, u64)>) -> Option<Self> {
+        let first = steps.first()?;
+        if !first.0.is_zero() || steps.windows(2).any(|w| w[1].0 <= w[0].0) {
+            return None;
+        }
+        let n = steps.len();
+        let last = if n == 1 { Duration::from_secs(1) } else { steps[n - 1].0 - steps[n - 2].0 };
+        let length = steps[n - 1].0 + last;
+        Some(Self { steps: steps.into(), length })
+    }
+
+    /// How long before it repeats.
+    pub fn length(&self) -> Duration {
+        self.length
+    }
+
+    /// Bits per second `at` into the trace (wrapping).
+    pub fn rate_at(&self, at: Duration) -> u64 {
+        let t = Duration::from_nanos((at.as_nanos() % self.length.as_nanos().max(1)) as u64);
+        let i = self.steps.partition_point(|(start, _)| *start <= t).saturating_sub(1);
+        self.steps[i].1
+    }
+}
+
 #[derive(Debug)]
 struct Bucket {
-    bytes_per_s: f64,
-    capacity: f64,
+    rate: Rate,
     tokens: f64,
     at: Instant,
 }
 
+#[derive(Debug)]
+enum Rate {
+    Fixed(u64),
+    /// Trace time 0 was at `zero`.
+    Traced {
+        trace: Trace,
+        zero: Instant,
+    },
+}
+
+impl Rate {
+    fn bytes_per_s(&self, now: Instant) -> f64 {
+        let bits = match self {
+            Rate::Fixed(bits) => *bits,
+            Rate::Traced { trace, zero } => trace.rate_at(now.saturating_duration_since(*zero)),
+        };
+        bits.max(1) as f64 / 8.0
+    }
+}
+
+fn capacity(bytes_per_s: f64) -> f64 {
+    (bytes_per_s * BURST.as_secs_f64()).max(MIN_BURST_BYTES)
+}
+
 impl Bucket {
     /// Takes `bytes` at `now`; the instant until which the reader waits before it reads more, when the
-    /// bucket is overdrawn.
+    /// bucket is overdrawn. A traced rate is taken as the rate at `now` over the whole interval: frames
+    /// come far more often than a trace's steps.
     fn take(&mut self, bytes: u64, now: Instant) -> Option<Instant> {
+        let rate = self.rate.bytes_per_s(now);
         let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
         self.at = self.at.max(now);
-        self.tokens = (self.tokens + elapsed * self.bytes_per_s).min(self.capacity);
+        self.tokens = (self.tokens + elapsed * rate).min(capacity(rate));
         self.tokens -= bytes as f64;
-        (self.tokens < 0.0).then(|| now + Duration::from_secs_f64(-self.tokens / self.bytes_per_s))
+        (self.tokens < 0.0).then(|| now + Duration::from_secs_f64(-self.tokens / rate))
     }
 }
 
 impl Shaper {
     /// A cap of `bits_per_s`, starting full.
     pub fn new(bits_per_s: u64, now: Instant) -> Self {
-        let bytes_per_s = bits_per_s.max(1) as f64 / 8.0;
-        let capacity = (bytes_per_s * BURST.as_secs_f64()).max(MIN_BURST_BYTES);
-        Self(Arc::new(Mutex::new(Bucket { bytes_per_s, capacity, tokens: capacity, at: now })))
+        Self::with_rate(Rate::Fixed(bits_per_s), now)
+    }
+
+    /// A cap that follows `trace`, `offset` into it at `now`.
+    pub fn traced(trace: Trace, offset: Duration, now: Instant) -> Self {
+        let zero = now.checked_sub(offset).unwrap_or(now);
+        Self::with_rate(Rate::Traced { trace, zero }, now)
+    }
+
+    fn with_rate(rate: Rate, now: Instant) -> Self {
+        let tokens = capacity(rate.bytes_per_s(now));
+        Self(Arc::new(Mutex::new(Bucket { rate, tokens, at: now })))
     }
 
     /// `bytes` of a body were read at `now`: until when the reader waits, if it must.
@@ -83,6 +152,31 @@ mod tests {
         }
         let rate = bytes as f64 * 8.0 / (now - t0).as_secs_f64();
         assert!((rate - 3e6).abs() / 3e6 < 0.01, "{rate} bit/s");
+    }
+
+    #[test]
+    fn a_trace_steps_and_repeats_and_the_cap_follows_it() {
+        let s = |secs: u64| Duration::from_secs(secs);
+        let trace = Trace::new(vec![(s(0), 8_000_000), (s(5), 1_000_000)]).unwrap();
+        assert_eq!(trace.length(), s(10), "the last step lasts as long as the one before");
+        assert_eq!(trace.rate_at(s(4)), 8_000_000);
+        assert_eq!(trace.rate_at(s(5)), 1_000_000);
+        assert_eq!(trace.rate_at(s(12)), 8_000_000, "repeats");
+        assert!(Trace::new(vec![(s(1), 1)]).is_none(), "not from 0");
+        assert!(Trace::new(vec![(s(0), 1), (s(0), 2)]).is_none(), "out of order");
+        assert!(Trace::new(Vec::new()).is_none());
+        // 4 s into the trace at t0: 1 s of 8 Mbit/s, then 1 Mbit/s.
+        let t0 = Instant::now();
+        let shaper = Shaper::traced(trace, s(4), t0);
+        let (mut now, mut bytes) = (t0, 0u64);
+        while now - t0 < s(3) {
+            bytes += 16_384;
+            if let Some(until) = shaper.take(16_384, now) {
+                now = until;
+            }
+        }
+        let expected = (8e6 * 1.0 + 1e6 * 2.0) / 8.0;
+        assert!((bytes as f64 - expected).abs() / expected < 0.05, "{bytes} bytes in 3 s, {expected} expected");
     }
 
     #[test]

@@ -135,7 +135,7 @@ fn native_config(
         decrypt_check: settings.decrypt_check,
         low_latency: settings.low_latency,
         abr: settings.abr,
-        bandwidth: settings.bandwidth,
+        network: settings.network.clone(),
         buffer_target: settings.buffer,
         net,
         recorder,

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use url::Url;
 
 use crate::hls::{RenditionPolicy, VariantPolicy};
-use crate::net::NetConfig;
+use crate::net::{NetConfig, NetworkPlan};
 use crate::stats::{Kind, Recorder};
 
 pub use playback::Playback;
@@ -63,8 +63,8 @@ pub struct ViewerConfig {
     pub low_latency: bool,
     /// How an adaptive viewer (`--variant abr`) starts and what it may pick.
     pub abr: abr::Settings,
-    /// Each viewer's download rate cap, bits per second (`--bandwidth`), across its connections.
-    pub bandwidth: Option<u64>,
+    /// Each viewer's link: rate cap and added round trip, from profiles, flags or a trace.
+    pub network: NetworkPlan,
     /// VOD: stop downloading ahead once this much media is buffered.
     pub buffer_target: Duration,
     pub net: Arc<NetConfig>,

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use super::{TapEvent, ViewerConfig};
 use crate::engine::{SessionEnd, Stopped};
 use crate::hls::{self, MediaPlaylist, Playlist};
-use crate::net::{Fetch, H2Pool, Loader, Shaper};
+use crate::net::{Fetch, H2Pool, Link, Loader};
 use crate::stats::{ErrorClass, Hold, Kind, PlaybackEvent, RequestRecord};
 
 /// Why a session failed; the supervisor restarts it after backoff.
@@ -57,14 +57,14 @@ pub(super) struct Asker<'a> {
     /// The viewer's HTTP/2 connections (with `--http2` or `--http2-prior-knowledge`), which all its
     /// loaders share.
     pub pool: Option<&'a H2Pool>,
-    /// The viewer's download rate cap (`--bandwidth`), which all its loaders share.
-    pub shaper: Option<&'a Shaper>,
+    /// The viewer's link (rate cap, added round trip), which all its loaders share.
+    pub link: Option<&'a Link>,
 }
 
 impl Asker<'_> {
     /// A loader of this viewer's, sharing its HTTP/2 connections.
     pub fn loader(&self) -> Loader {
-        Loader::pooled(std::sync::Arc::clone(&self.config.net), self.pool.cloned()).shaped(self.shaper.cloned())
+        Loader::pooled(std::sync::Arc::clone(&self.config.net), self.pool.cloned()).linked(self.link.cloned())
     }
 }
 

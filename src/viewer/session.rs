@@ -15,15 +15,15 @@ use super::request::{Asker, Halt, SessionError, media_only, parse, settle, settl
 use super::track::{Adaptive, Track};
 use crate::engine::{SessionEnd, StopSignal};
 use crate::hls::{self, MultivariantPlaylist, Playlist, VariantPolicy};
-use crate::net::{BodyMode, Fetch, H2Pool, Loader, Shaper};
+use crate::net::{BodyMode, Fetch, H2Pool, Loader};
 use crate::stats::{ErrorClass, Kind, PlaybackEvent};
 
 /// Plays until the stop signal, the end of a VOD stream, or an error.
 pub async fn run_session(viewer: u32, config: &ViewerConfig, stop: StopSignal) -> Result<SessionEnd, SessionError> {
     let started = Instant::now();
     let pool = config.net.speaks_http2().then(H2Pool::default);
-    let shaper = config.bandwidth.map(|bits| Shaper::new(bits, started));
-    let asker = Asker { viewer, variant: None, config, imports: None, pool: pool.as_ref(), shaper: shaper.as_ref() };
+    let link = config.network.link_for(viewer, started);
+    let asker = Asker { viewer, variant: None, config, imports: None, pool: pool.as_ref(), link: link.as_ref() };
     let mut loader = asker.loader();
     let url = config.url.clone();
     let entry = async {

@@ -114,7 +114,7 @@ pub fn swarm_config(
         decrypt_check: false,
         low_latency: true,
         abr: Default::default(),
-        bandwidth: None,
+        network: Default::default(),
         buffer_target: Duration::from_secs(2),
         net: std::sync::Arc::new(net),
         recorder: hls_swarm::stats::Recorder::new(),
