@@ -202,6 +202,7 @@ fn network_plan(args: &RunArgs) -> Result<NetworkPlan> {
         bandwidth: args.bandwidth,
         rtt: args.rtt,
         trace,
+        trace_in_step: false,
         seed: args.seed,
     })
 }

@@ -12,7 +12,7 @@ use hls_swarm::engine::run_swarm;
 use hls_swarm::hls::VariantPolicy;
 use hls_swarm::net::NetworkPlan;
 use hls_swarm::origin::{self, OriginConfig, ServedKind, VariantSpec};
-use hls_swarm::stats::{Kind, Snapshot};
+use hls_swarm::stats::{ErrorClass, Kind, Snapshot};
 use hls_swarm::viewer::TapEvent;
 use tokio::sync::watch;
 use url::Url;
@@ -64,11 +64,15 @@ async fn play_over(policy: VariantPolicy, network: NetworkPlan, clients: u32, se
         let mine = snapshot.variants.iter().find(|v| usize::from(v.index) == index);
         for (kind, served) in [(Kind::MediaPlaylist, ServedKind::MediaPlaylist), (Kind::Segment, ServedKind::Segment)] {
             let (requests, bytes) = mine.map_or((0, 0), |v| (v.kinds[kind].requests, v.kinds[kind].bytes));
-            assert_eq!(
-                (requests, bytes),
-                (c.variant_requests(served, name), c.variant_body_bytes(served, name)),
-                "{name} {kind:?}: (requests, bytes) against the origin's"
-            );
+            let (their_requests, their_bytes) = (c.variant_requests(served, name), c.variant_body_bytes(served, name));
+            assert_eq!(requests, their_requests, "{name} {kind:?}: requests against the origin's");
+            // A download the viewer abandoned got less than the origin sent on its way.
+            let abandoned = mine.is_some_and(|v| v.kinds[kind].errors_by_class.get(ErrorClass::Abandoned) > 0);
+            if abandoned {
+                assert!(bytes < their_bytes, "{name} {kind:?}: {bytes} bytes of {their_bytes} sent");
+            } else {
+                assert_eq!(bytes, their_bytes, "{name} {kind:?}: bytes against the origin's");
+            }
         }
     }
     origin.shutdown().await;
@@ -146,4 +150,46 @@ async fn an_added_round_trip_is_in_every_first_byte_and_connection() {
     }
     let connect = run.connections.connect_ms.as_ref().expect("connections opened");
     assert!(connect.min >= 60.0, "a new connection's handshake takes the round trip too: {connect:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bandwidth_drop_steps_viewers_down_within_two_segments() {
+    // 8 Mbit/s for 6 s, then 1 Mbit/s (a trace every viewer meets at once): each climbs to 5M, and when
+    // the link drops it abandons the 5M segment it is getting (the emergency rule) and plays 800k.
+    let trace = hls_swarm::net::link::parse_trace("0 8000\n6 1000\n").unwrap();
+    let network = NetworkPlan { trace: Some(trace), trace_in_step: true, ..Default::default() };
+    let started = Instant::now();
+    let played = play_over(VariantPolicy::Abr, network, 3, 11).await;
+    let drop = Duration::from_secs(6);
+    let segment = Duration::from_millis(500);
+    for viewer in 0..3u32 {
+        let mine: Vec<(&str, Duration)> = played
+            .taps
+            .iter()
+            .filter(|t| t.viewer == viewer && t.kind == Kind::Segment)
+            .filter_map(|t| {
+                let v = LADDER.iter().copied().find(|n| t.url.path().starts_with(&format!("/{n}/")))?;
+                Some((v, t.started.saturating_duration_since(started)))
+            })
+            .collect();
+        let before: Vec<&str> =
+            mine.iter().filter(|(_, at)| (Duration::from_secs(3)..drop).contains(at)).map(|m| m.0).collect();
+        assert!(
+            !before.is_empty() && before.iter().all(|v| *v == "1080p"),
+            "viewer {viewer} before the drop: {mine:?}"
+        );
+        let down = mine.iter().find(|(v, at)| *at >= drop && *v != "1080p").expect("a lower rendition after the drop");
+        assert!(
+            down.1 <= drop + 2 * segment,
+            "viewer {viewer} stepped down {:?} after the drop: {mine:?}",
+            down.1 - drop
+        );
+        assert!(!mine.iter().any(|(v, at)| *at > down.1 && *v == "1080p"), "viewer {viewer} climbed back: {mine:?}");
+        let last: Vec<&str> = mine.iter().rev().take(3).map(|m| m.0).collect();
+        assert_eq!(last, ["360p"; 3], "viewer {viewer} ends on 800k: {mine:?}");
+    }
+    let run = &played.snapshot.windows.run;
+    assert!(run.errors_by_class.get(ErrorClass::Abandoned) >= 3, "each viewer abandoned its 5M segment");
+    let totals = &played.snapshot.totals.playback;
+    assert!(totals.switches_down >= 3 && totals.switches_up >= 3, "{totals:?}");
 }

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -67,6 +68,33 @@ pub enum NetError {
     TooLarge(usize),
     #[error("{0}")]
     Other(String),
+    #[error("abandoned by the viewer for a lower rendition")]
+    Abandoned,
+}
+
+/// A download in progress as its viewer watches it (the ABR emergency rule): the body bytes so far,
+/// the Content-Length, and a flag the viewer sets to give the download up.
+#[derive(Debug, Default)]
+pub struct Progress {
+    loaded: AtomicU64,
+    expected: AtomicU64,
+    abandon: AtomicBool,
+}
+
+impl Progress {
+    pub fn loaded(&self) -> u64 {
+        self.loaded.load(Relaxed)
+    }
+
+    /// The Content-Length, once the head is in and gave one.
+    pub fn expected(&self) -> Option<u64> {
+        Some(self.expected.load(Relaxed)).filter(|n| *n > 0)
+    }
+
+    /// Gives the download up: it ends at its next body bytes, as `abandoned`, with what it got counted.
+    pub fn abandon(&self) {
+        self.abandon.store(true, Relaxed);
+    }
 }
 
 /// What to do with the body.
@@ -282,6 +310,8 @@ pub struct Loader {
     pool: Option<H2Pool>,
     /// The viewer's link (rate cap, added round trip), shared by its loaders.
     link: Option<Link>,
+    /// The next request's progress, for its viewer to watch ([`Loader::watched`]).
+    progress: Option<Arc<Progress>>,
 }
 
 /// The HTTP/2 connections one viewer's loaders share, one per origin, as a browser keeps one: a held
@@ -309,12 +339,12 @@ impl H2Pool {
 
 impl Loader {
     pub fn new(config: Arc<NetConfig>) -> Self {
-        Self { config, idle: None, pool: None, link: None }
+        Self { config, idle: None, pool: None, link: None, progress: None }
     }
 
     /// A loader whose HTTP/2 connections are `pool`'s, shared with the viewer's other loaders.
     pub fn pooled(config: Arc<NetConfig>, pool: Option<H2Pool>) -> Self {
-        Self { config, idle: None, pool, link: None }
+        Self { config, idle: None, pool, link: None, progress: None }
     }
 
     /// The same loader over the viewer's `link`: bodies read no faster than its cap allows, and its
@@ -322,6 +352,11 @@ impl Loader {
     pub fn linked(mut self, link: Option<Link>) -> Self {
         self.link = link;
         self
+    }
+
+    /// The next request (only) reports its progress to `progress`, and ends when it is abandoned.
+    pub fn watched(&mut self, progress: Option<Arc<Progress>>) {
+        self.progress = progress;
     }
 
     /// The link's added round trip, if any.
@@ -418,7 +453,12 @@ impl Loader {
         let keep_alive = keeps_alive(&response);
         let body = response.into_body();
         let shaper = self.link.as_ref().and_then(|l| l.shaper.as_ref());
-        Self::read_body(self.config.timeout, body, &mut exchange.conn, fetch, (mode, shaper), expected).await;
+        let progress = self.progress.take();
+        if let Some(p) = &progress {
+            p.expected.store(expected.unwrap_or(0), Relaxed);
+        }
+        let watch = (mode, shaper, progress.as_deref());
+        Self::read_body(self.config.timeout, body, &mut exchange.conn, fetch, watch, expected).await;
         if fetch.error.is_none() && keep_alive {
             self.idle = exchange.park().map(|kept| (origin, kept));
         }
@@ -525,7 +565,7 @@ impl Loader {
         mut body: hyper::body::Incoming,
         driver: &mut Option<Driver>,
         fetch: &mut Fetch,
-        (mode, shaper): (BodyMode, Option<&super::shape::Shaper>),
+        (mode, shaper, progress): (BodyMode, Option<&super::shape::Shaper>, Option<&Progress>),
         expected: Option<u64>,
     ) {
         let mut reader = BodyReader::new(mode, expected);
@@ -546,6 +586,12 @@ impl Loader {
                     let Ok(data) = frame.into_data() else { continue };
                     if let Err(e) = reader.take(&data, fetch) {
                         break Some(e);
+                    }
+                    if let Some(p) = progress {
+                        p.loaded.fetch_add(data.len() as u64, Relaxed);
+                        if p.abandon.load(Relaxed) {
+                            break Some(NetError::Abandoned);
+                        }
                     }
                     // Over the viewer's cap: the next frame is read once the bucket allows (the wait is
                     // the cap's, not the server's: the idle timer starts after it).

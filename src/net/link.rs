@@ -112,6 +112,9 @@ pub struct NetworkPlan {
     pub rtt: Option<Duration>,
     /// `--bandwidth-trace`: every viewer's bandwidth over time, each from an offset of its own.
     pub trace: Option<Trace>,
+    /// Every viewer from the trace's start (a network event all meet at once), not from offsets of
+    /// their own.
+    pub trace_in_step: bool,
     pub seed: u64,
 }
 
@@ -140,6 +143,9 @@ impl NetworkPlan {
 
     /// Where in the trace viewer `viewer` starts.
     pub fn trace_offset(&self, viewer: u32) -> Duration {
+        if self.trace_in_step {
+            return Duration::ZERO;
+        }
         self.trace
             .as_ref()
             .map_or(Duration::ZERO, |t| t.length().mul_f64(seeded::unit(self.seed, TRACE_STREAM, u64::from(viewer))))

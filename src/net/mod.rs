@@ -10,7 +10,7 @@ pub mod server;
 mod shape;
 mod tls;
 
-pub use client::{BodyMode, Fetch, H2Pool, Loader, NetConfig, NetError, Timings};
+pub use client::{BodyMode, Fetch, H2Pool, Loader, NetConfig, NetError, Progress, Timings};
 pub(crate) use client::{classify, never_sent};
 pub use link::{Link, NetworkPlan};
 pub use shape::{Shaper, Trace};
@@ -31,6 +31,7 @@ impl NetError {
             NetError::RedirectLoop(_) => ErrorClass::RedirectLoop,
             NetError::TooLarge(_) => ErrorClass::PlaylistParse,
             NetError::Other(_) => ErrorClass::Other,
+            NetError::Abandoned => ErrorClass::Abandoned,
         }
     }
 }

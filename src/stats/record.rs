@@ -83,11 +83,14 @@ pub enum ErrorClass {
     /// A key that is not one: an AES-128 key body that is not 16 bytes.
     Key,
     Other,
+    /// A download the viewer gave up before its end, for a lower rendition that could arrive before
+    /// its buffer ran out (hls.js's emergency switch): the bytes it got are counted.
+    Abandoned,
 }
 
 impl ErrorClass {
     /// Every class, in the order used by per-class arrays.
-    pub const ALL: [ErrorClass; 13] = [
+    pub const ALL: [ErrorClass; 14] = [
         ErrorClass::Dns,
         ErrorClass::Connect,
         ErrorClass::Tls,
@@ -101,6 +104,7 @@ impl ErrorClass {
         ErrorClass::Range,
         ErrorClass::Key,
         ErrorClass::Other,
+        ErrorClass::Abandoned,
     ];
     pub const COUNT: usize = Self::ALL.len();
 
@@ -119,6 +123,7 @@ impl ErrorClass {
             ErrorClass::Range => "range",
             ErrorClass::Key => "key",
             ErrorClass::Other => "other",
+            ErrorClass::Abandoned => "abandoned",
         }
     }
 

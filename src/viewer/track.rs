@@ -12,6 +12,7 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::time::{Sleep, sleep_until};
@@ -22,8 +23,11 @@ use super::playback::PlaybackLane;
 use super::request::{Asker, Halt, SessionError, failure_of, media_only, parse, record_with, settle_load};
 use crate::engine::{SessionEnd, StopSignal};
 use crate::hls::{self, KeyMethod, MediaPlaylist, Planned, RequestPlan, Segment, SequenceTracker, Update, crypto};
-use crate::net::{BodyMode, Fetch, Loader, range};
+use crate::net::{BodyMode, Fetch, Loader, Progress, range};
 use crate::stats::{ErrorClass, Hold, Kind, PlaybackEvent};
+
+/// How often an adaptive viewer looks at its download in flight (hls.js looks on each progress event).
+const EMERGENCY_EVERY: Duration = Duration::from_millis(100);
 
 /// Consecutive failed segments after which the session gives up (and the supervisor restarts it).
 const MAX_SEGMENT_FAILURES: u32 = 3;
@@ -46,8 +50,9 @@ type Done = Vec<(Planned, Fetch)>;
 
 /// A segment's requests in order (init section, key, the segment), on one loader. An init section or
 /// key that fails ends it there: a player cannot play the segment without them. `check`: the start of
-/// a segment that comes with a new key is kept, to decrypt (`--decrypt-check`).
-fn send_plan(mut loader: Loader, plan: Vec<Planned>, check: bool) -> InFlight<Done> {
+/// a segment that comes with a new key is kept, to decrypt (`--decrypt-check`). `progress`: the
+/// segment's, for an adaptive viewer to watch (and abandon).
+fn send_plan(mut loader: Loader, plan: Vec<Planned>, check: bool, progress: Option<Arc<Progress>>) -> InFlight<Done> {
     let checked = check && plan.iter().any(|p| matches!(p, Planned::Key { .. }));
     let segment_mode = if checked { BodyMode::Prefix { keep: crypto::CHECK_PREFIX } } else { BodyMode::Discard };
     Box::pin(async move {
@@ -58,6 +63,9 @@ fn send_plan(mut loader: Loader, plan: Vec<Planned>, check: bool) -> InFlight<Do
                 Planned::Key { uri, .. } => (uri, BodyMode::Collect { limit: KEY_LIMIT }, None),
                 Planned::Segment { uri, range } => (uri, segment_mode, range.clone()),
             };
+            if matches!(planned, Planned::Segment { .. }) {
+                loader.watched(progress.clone());
+            }
             let fetch = loader.get_range(url, mode, range).await;
             let failed = outcome(&planned, &fetch).is_some();
             let last = matches!(planned, Planned::Segment { .. });
@@ -274,7 +282,7 @@ impl<'a> Track<'a> {
             self.pace().await?;
             self.stop.check()?;
             let Some(plan) = self.plan_for(&segment) else { continue };
-            let (loader, done) = send_plan(self.main_loader(), plan, self.asker.config.decrypt_check).await;
+            let (loader, done) = send_plan(self.main_loader(), plan, self.asker.config.decrypt_check, None).await;
             self.main = Some(loader);
             self.segment_done(&segment, &done, Kind::Segment)?;
             if let Some(url) = self.switch_rendition() {
@@ -296,8 +304,14 @@ impl<'a> Track<'a> {
         let mut stop = self.stop.clone();
         let stopped = stop.stopped();
         let (reload_timer, empty_timer) = (sleep_until(Instant::now().into()), sleep_until(Instant::now().into()));
-        tokio::pin!(stopped, reload_timer, empty_timer);
-        let (mut reload_at, mut empty_at) = (None, None);
+        let check_timer = sleep_until(Instant::now().into());
+        tokio::pin!(stopped, reload_timer, empty_timer, check_timer);
+        let (mut reload_at, mut empty_at, mut check_armed) = (None, None, None);
+        // An adaptive track's download in flight, watched for the emergency rule: its progress, when it
+        // began, its media duration, and the next look at it.
+        let mut watched: Option<(Arc<Progress>, Instant, Duration, Instant)> = None;
+        // The segment an abandoned download was for: the new rendition's is fetched instead.
+        let mut resume_at: Option<u64> = None;
         loop {
             let stopping = self.stop.is_set();
             if !stopping
@@ -307,7 +321,7 @@ impl<'a> Track<'a> {
             {
                 // Nothing of the old rendition in flight: the new one's playlist next, from the segment
                 // the viewer was to fetch next.
-                let next = live.queue.front().map(|s| s.sequence).or(live.tracker.next_sequence());
+                let next = resume_at.take().or(live.queue.front().map(|s| s.sequence)).or(live.tracker.next_sequence());
                 live.queue.clear();
                 live.tracker.switch_rendition(next);
                 live.url = url;
@@ -319,7 +333,12 @@ impl<'a> Track<'a> {
                 && let Some(segment) = live.queue.pop_front()
             {
                 let Some(plan) = self.plan_for(&segment) else { continue };
-                download = Some((segment, send_plan(self.main_loader(), plan, self.asker.config.decrypt_check)));
+                let progress =
+                    self.adaptive.as_ref().and(self.playback.as_ref()).map(|_| Arc::new(Progress::default()));
+                let now = Instant::now();
+                watched = progress.clone().map(|p| (p, now, segment.duration, now + EMERGENCY_EVERY));
+                let check = self.asker.config.decrypt_check;
+                download = Some((segment, send_plan(self.main_loader(), plan, check, progress)));
                 if live.queue.is_empty() {
                     // An idle viewer keeps no room for segments: thousands of them would hold it all.
                     live.queue.shrink_to_fit();
@@ -340,12 +359,32 @@ impl<'a> Track<'a> {
             });
             rearm(reload_timer.as_mut(), &mut reload_at, due);
             rearm(empty_timer.as_mut(), &mut empty_at, self.playback.as_ref().and_then(PlaybackLane::empty_at));
+            rearm(check_timer.as_mut(), &mut check_armed, watched.as_ref().map(|w| w.3));
             self.sample_latency();
             tokio::select! {
                 (loader, done) = landed(&mut download) => {
                     self.main = Some(loader);
+                    watched = None;
                     let (segment, _) = download.take().expect("a download landed");
+                    if done.iter().any(|(_, f)| matches!(f.error, Some(crate::net::NetError::Abandoned))) {
+                        resume_at = Some(segment.sequence);
+                    }
                     self.segment_done(&segment, &done, Kind::Segment)?;
+                }
+                _ = &mut check_timer, if check_armed.is_some() => {
+                    check_armed = None;
+                    if let Some((progress, started, duration, next)) = watched.as_mut() {
+                        let now = Instant::now();
+                        let buffer = self.playback.as_ref().map_or(Duration::ZERO, |p| p.level(now));
+                        let adaptive = self.adaptive.as_mut().expect("watched downloads are adaptive");
+                        let (loaded, expected) = (progress.loaded(), progress.expected());
+                        if adaptive.emergency(loaded, expected, now - *started, *duration, buffer) {
+                            progress.abandon();
+                            watched = None;
+                        } else {
+                            *next = now + EMERGENCY_EVERY;
+                        }
+                    }
                 }
                 (mut loader, fetch) = landed(&mut reload) => {
                     let (lane, _) = reload.take().expect("a reload landed");
@@ -468,6 +507,8 @@ impl<'a> Track<'a> {
                 }
             }
             None => {}
+            // Given up by the viewer itself: not the origin's failure.
+            Some((ErrorClass::Abandoned, _)) => {}
             Some((class, detail)) => {
                 tracing::debug!(viewer = self.asker.viewer, "segment {}: {class:?}: {detail}", segment.uri);
                 self.failures += 1;

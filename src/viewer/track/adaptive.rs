@@ -61,6 +61,32 @@ impl Adaptive {
         self.pending = (next != self.current).then_some(next);
     }
 
+    /// The emergency rule on the download in flight (`loaded` of `expected` bytes, or of what the
+    /// current rendition's `BANDWIDTH` makes of `duration`, after `elapsed`) with `buffer` left: whether
+    /// to abandon it, a switch to the lower rendition decided.
+    pub fn emergency(
+        &mut self,
+        loaded: u64,
+        expected: Option<u64>,
+        elapsed: Duration,
+        duration: Duration,
+        buffer: Duration,
+    ) -> bool {
+        let expected_bytes = expected
+            .unwrap_or_else(|| (self.ladder[self.current].bandwidth as f64 / 8.0 * duration.as_secs_f64()) as u64);
+        let flight = abr::InFlight { expected_bytes, loaded_bytes: loaded, elapsed, duration };
+        match abr::emergency(&self.ladder, self.current, flight, buffer) {
+            Some(lower) => {
+                // The estimate starts over from the lower rendition's bandwidth, as hls.js resets its
+                // estimator on an abandoned load: the averages' past would climb straight back.
+                self.estimator = Estimator::new(self.ladder[lower].bandwidth as f64);
+                self.pending = Some(lower);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The switch to make now, if one is due: the new rendition becomes current, and the event that
     /// counts it.
     pub fn switch(&mut self) -> Option<PlaybackEvent> {

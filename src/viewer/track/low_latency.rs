@@ -190,7 +190,7 @@ impl Track<'_> {
                             *asked = Some(range);
                         }
                         let check = self.asker.config.decrypt_check;
-                        download = Some(((segment, kind), send_plan(self.main_loader(), plan, check)));
+                        download = Some(((segment, kind), send_plan(self.main_loader(), plan, check, None)));
                     }
                     continue;
                 }
