@@ -347,6 +347,19 @@ pub struct FaultArgs {
     /// Playlists stop advancing for DUR out of every 3 x DUR (segments stay available).
     #[arg(long = "fault-stale-playlist", value_name = "DUR", value_parser = parse_duration)]
     pub stale_playlist: Option<Duration>,
+    /// Faults switched on and off over time since the origin started, each step replacing those in
+    /// force: e.g. 30s:bandwidth=2Mbit,60s:none; a step's faults joined by + (http-5xx=5%, http-404=1%,
+    /// reset=1%, delay=200ms, bandwidth=250k bytes/s or 2Mbit), or none.
+    #[arg(long = "fault-schedule", value_name = "AT:FAULT=V[+...],...", value_parser = parse_fault_schedule)]
+    pub schedule: Option<FaultSchedule>,
+}
+
+/// The parsed `--fault-schedule` (a newtype so clap treats it as one value).
+#[derive(Clone, Debug)]
+pub struct FaultSchedule(pub Vec<(Duration, crate::origin::FaultConfig)>);
+
+fn parse_fault_schedule(text: &str) -> Result<FaultSchedule, String> {
+    crate::origin::parse_fault_schedule(text).map(FaultSchedule)
 }
 
 /// What `hls-swarm run` scrapes on the origin side while the swarm plays (see `metrics::scrape`).

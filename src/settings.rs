@@ -293,6 +293,7 @@ pub fn origin_config(args: &OriginArgs) -> Result<OriginConfig> {
             delay: args.faults.delay,
             bandwidth: args.faults.bandwidth,
             stale_playlist: args.faults.stale_playlist.filter(|d| !d.is_zero()),
+            schedule: args.faults.schedule.clone().map(|s| s.0).unwrap_or_default(),
         },
         container,
         audio_rendition: args.audio_rendition,

@@ -19,6 +19,8 @@ fn bad_flag_values_name_the_flag_and_exit_2() {
         (&["origin", "--variants", "720p:1M,720p:2M"], "--variants"),
         (&["origin", "--fault-http-5xx", "2"], "--fault-http-5xx"),
         (&["origin", "--window", "0"], "--window"),
+        (&["origin", "--fault-schedule", "30s:slow=1"], "--fault-schedule"),
+        (&["origin", "--fault-schedule", "bandwidth=2Mbit"], "--fault-schedule"),
         (&["origin", "--listen", "nowhere"], "--listen"),
         (&["origin", "--vod", "0.01"], "--vod"),
         (&["run", "--clients", "0"], "--clients"),

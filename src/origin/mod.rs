@@ -41,6 +41,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 pub use counters::{Counters, Fault, ServedKind};
+pub use faults::parse_schedule as parse_fault_schedule;
 pub use llhls::PartParams;
 pub use media::Container;
 use media::{FPS, MediaFormat, Rendition, width_for_height};
@@ -68,6 +69,9 @@ pub struct FaultConfig {
     pub delay: Option<Duration>,
     pub bandwidth: Option<u64>,
     pub stale_playlist: Option<Duration>,
+    /// Faults switched over time (`--fault-schedule`): from each step's time since the origin started,
+    /// its faults replace those in force (the ones above before the first step).
+    pub schedule: Vec<(Duration, FaultConfig)>,
 }
 
 #[derive(Clone, Debug)]

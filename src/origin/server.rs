@@ -221,7 +221,7 @@ async fn handle(state: &OriginState, req: Request<Incoming>) -> Response<OriginB
     };
     let ask = Ask::of(state, media, part, req.uri().query(), Instant::now());
     let kind = ask.kind().unwrap_or(kind);
-    if let Some(delay) = state.faults.config.delay {
+    if let Some(delay) = state.faults.current().delay {
         state.counters.fault(Fault::Delay);
         tokio::time::sleep(delay).await;
     }
@@ -305,7 +305,7 @@ fn finish(state: &OriginState, reply: Reply, head_only: bool, reset_after: Optio
     let served = (reply.kind, reply.variant);
     let mut body = OriginBody::new(data, served, status_label(reply.status.as_u16()), state.counters.clone());
     if reply.status.is_success() && reply.kind != ServedKind::Other && !head_only {
-        if let Some(rate) = state.faults.config.bandwidth {
+        if let Some(rate) = state.faults.current().bandwidth {
             state.counters.fault(Fault::Bandwidth);
             body = body.throttled(Some(rate));
         }
