@@ -120,6 +120,19 @@ async fn capped_at_3_mbit_a_viewer_settles_on_2500k() {
     settles_on(&played, 3, "720p");
     let totals = &played.snapshot.totals.playback;
     assert!(totals.switches_up >= 3, "each viewer climbed from where the default estimate started it: {totals:?}");
+    // What playback did per variant: the media from 2500k is most of it, and the time-weighted bitrate
+    // is close to 2500k's.
+    let media = |name: &str| {
+        let index = LADDER.iter().position(|n| *n == name).unwrap();
+        played.snapshot.variants.iter().find(|v| usize::from(v.index) == index).map_or(0, |v| v.playback.media_us)
+    };
+    let all: u64 = LADDER.iter().map(|n| media(n)).sum();
+    assert_eq!(all, totals.media_us, "every variant's media adds up to the run's");
+    assert!(media("720p") * 10 >= all * 8, "720p's share of the media: {} of {all} us", media("720p"));
+    let bitrate = totals.media_bits as f64 / (totals.media_us as f64 / 1e6);
+    assert!((2_000_000.0..=2_600_000.0).contains(&bitrate), "time-weighted bitrate {bitrate}");
+    let startups: u64 = played.snapshot.variants.iter().map(|v| v.playback.startups).sum();
+    assert_eq!(startups, 3, "each viewer's startup counted under the variant it started on");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -188,9 +201,13 @@ async fn a_bandwidth_drop_steps_viewers_down_within_two_segments() {
             !before.is_empty() && before.iter().all(|v| *v == "1080p"),
             "viewer {viewer} before the drop: {mine:?}"
         );
+        // Within two segments: at most two of 5M asked for after the drop (the one in flight is abandoned),
+        // and the lower rendition's first within three segment durations of it.
         let down = mine.iter().find(|(v, at)| *at >= drop && *v != "1080p").expect("a lower rendition after the drop");
+        let top_after = mine.iter().filter(|(v, at)| *at >= drop && *v == "1080p").count();
+        assert!(top_after <= 2, "viewer {viewer}: {top_after} segments of 5M after the drop: {mine:?}");
         assert!(
-            down.1 <= drop + 2 * segment,
+            down.1 <= drop + 3 * segment,
             "viewer {viewer} stepped down {:?} after the drop: {mine:?}",
             down.1 - drop
         );

@@ -95,6 +95,14 @@ fn request_families(out: &mut Exposition, info: &RunInfo, s: &Snapshot) {
             f.sample(&[("kind", kind.as_str()), ("variant", variant.as_str())], v.kinds[kind].bytes);
         }
     }
+    let mut f = out.family(
+        "media_seconds_total",
+        Type::Counter,
+        "Media the viewers buffered to play, by the variant it came from: the time spent on each rendition.",
+    );
+    for (variant, v) in variants.iter().filter(|(_, v)| v.is_variant()) {
+        f.sample(&[("variant", variant.as_str())], v.playback.media_us as f64 / 1e6);
+    }
     let mut f = out.family("errors_total", Type::Counter, "Failed requests, by class of failure.");
     let errors = s.totals.errors_by_class();
     for class in ErrorClass::ALL {

@@ -68,5 +68,5 @@ pub(super) fn ll_run() -> (Arc<Snapshot>, RunMeta) {
         started_at: SystemTime::UNIX_EPOCH,
         ladder: vec![rung(0, "360p", 800_000), rung(1, "720p", 2_500_000)],
     };
-    (snapshot, RunMeta { info: Arc::new(info), abandoned: 0, origin: None, origin_metrics: None })
+    (snapshot, RunMeta { info: Arc::new(info), abandoned: 0, origin: None, origin_metrics: None, notes: Vec::new() })
 }

@@ -121,6 +121,7 @@ pub struct VariantReport {
     /// The kinds this variant was asked for.
     pub requests: BTreeMap<&'static str, KindReport>,
     pub segments: VariantSegments,
+    pub playback: VariantPlayback,
 }
 
 #[derive(Debug, Serialize)]
@@ -163,6 +164,13 @@ fn variant_report(v: &VariantStats, ladder: &[Rung]) -> VariantReport {
             bytes: v.kinds[Kind::Segment].bytes,
             throughput_bytes_per_second: v.segment_throughput_bps,
         },
+        playback: VariantPlayback {
+            media_seconds: v.playback.media_us as f64 / 1e6,
+            startups: v.playback.startups,
+            stalls: v.playback.stalls,
+            stall_seconds: v.playback.stalled_us as f64 / 1e6,
+            switches_to: v.playback.switches_up + v.playback.switches_down,
+        },
     }
 }
 
@@ -180,6 +188,25 @@ pub struct Playback {
     /// Adaptive viewers' switches to a higher and to a lower rendition (`--variant abr`).
     pub switches_up: u64,
     pub switches_down: u64,
+    /// Media the viewers buffered to play, in seconds, and its time-weighted `BANDWIDTH` (bits per
+    /// second; absent when no variant's was known).
+    pub media_seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub average_bitrate: Option<u64>,
+}
+
+/// What playback did on one variant.
+#[derive(Debug, Serialize)]
+pub struct VariantPlayback {
+    /// Media buffered from it, in seconds: the time viewers spent on it.
+    pub media_seconds: f64,
+    /// Viewers whose playback started on it.
+    pub startups: u64,
+    /// Stalls that began while it played, and their length.
+    pub stalls: u64,
+    pub stall_seconds: f64,
+    /// Adaptive viewers' switches to it.
+    pub switches_to: u64,
 }
 
 /// The report as JSON text, with numbers as a reader wants them: times in milliseconds (and every other
@@ -249,6 +276,8 @@ pub fn build_report(snapshot: &Snapshot, meta: &RunMeta) -> Report {
             edge_distance_parts: playback.edge_distance_parts,
             switches_up: snapshot.totals.playback.switches_up,
             switches_down: snapshot.totals.playback.switches_down,
+            media_seconds: snapshot.totals.playback.media_us as f64 / 1e6,
+            average_bitrate: super::summary::average_bitrate(&snapshot.totals.playback).map(|b| b.round() as u64),
         },
         warnings: Warnings {
             playlist: snapshot.totals.playback.playlist_warnings,

@@ -27,6 +27,8 @@ pub struct RunMeta {
     pub origin: Option<BuiltinOriginCounts>,
     /// The last view of the origin-metrics scraper, when anything was scraped.
     pub origin_metrics: Option<OriginView>,
+    /// What the summary says of the run's setup: e.g. viewers capped below the lowest variant.
+    pub notes: Vec<String>,
 }
 
 /// What the origin says it served, by kind (`multivariant`, `media_playlist`, `segment`, `init`, `key`,

@@ -146,6 +146,18 @@ fn variants(out: &mut String, snapshot: &Snapshot, meta: &RunMeta) {
         );
     }
     let _ = writeln!(out, "{:>78}", "(segment TTFB in ms, throughput p50 per segment)");
+    // Where playback spent its media, when viewers switched: each variant's share of it.
+    let media: u64 = snapshot.variants.iter().filter(|v| v.is_variant()).map(|v| v.playback.media_us).sum();
+    let t = &snapshot.totals.playback;
+    if t.switches_up + t.switches_down > 0 && media > 0 {
+        let shares: Vec<String> = snapshot
+            .variants
+            .iter()
+            .filter(|v| v.is_variant() && v.playback.media_us > 0)
+            .map(|v| format!("{} {:.0}%", label(v), v.playback.media_us as f64 * 100.0 / media as f64))
+            .collect();
+        let _ = writeln!(out, "media     {} of the media buffered", shares.join(", "));
+    }
 }
 
 fn segments(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
@@ -175,10 +187,11 @@ fn playback(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
     });
     let edge =
         pb.edge_distance_parts.as_ref().map_or(String::new(), |p| format!("  parts behind the edge p50 {:.0}", p.p50));
-    // Adaptive viewers' switches, when there were any.
+    // Adaptive viewers' switches and the bitrate they played, when there were any.
     let t = &snapshot.totals.playback;
     let switches = if t.switches_up + t.switches_down > 0 {
-        format!("  switches up {} down {}", t.switches_up, t.switches_down)
+        let bitrate = average_bitrate(t).map_or(String::new(), |b| format!("  avg bitrate {}", bitrate_text(b)));
+        format!("  switches up {} down {}{bitrate}", t.switches_up, t.switches_down)
     } else {
         String::new()
     };
@@ -192,6 +205,15 @@ fn playback(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
         pb.stall_seconds,
         snapshot.gauges.peak_stalled
     );
+}
+
+/// The time-weighted `BANDWIDTH` of the media buffered, bits per second; `None` without any.
+pub fn average_bitrate(p: &crate::stats::PlaybackCounts) -> Option<f64> {
+    (p.media_us > 0 && p.media_bits > 0).then(|| p.media_bits as f64 / (p.media_us as f64 / 1e6))
+}
+
+fn bitrate_text(bits: f64) -> String {
+    if bits >= 1e6 { format!("{:.2} Mbit/s", bits / 1e6) } else { format!("{:.0} kbit/s", bits / 1e3) }
 }
 
 fn connections(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
@@ -222,9 +244,9 @@ fn errors(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
 }
 
 /// What the viewers accepted or left alone that a strict player would not, said once; nothing when none.
-fn warnings(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
+fn warnings(out: &mut String, snapshot: &Snapshot, meta: &RunMeta) {
     let p = &snapshot.totals.playback;
-    let mut said = Vec::new();
+    let mut said = meta.notes.clone();
     if p.playlist_warnings > 0 {
         said.push(format!("{} playlist leniencies accepted as players accept them (see the log)", p.playlist_warnings));
     }
@@ -323,7 +345,10 @@ mod tests {
             started_at: SystemTime::UNIX_EPOCH,
             ladder: vec![variant(0, 800_000), variant(1, 2_500_000), variant(2, 5_000_000)],
         };
-        (snapshot, RunMeta { info: Arc::new(info), abandoned: 0, origin: None, origin_metrics: None })
+        (
+            snapshot,
+            RunMeta { info: Arc::new(info), abandoned: 0, origin: None, origin_metrics: None, notes: Vec::new() },
+        )
     }
 
     #[test]

@@ -71,7 +71,8 @@ async fn run_async(settings: RunSettings) -> Result<(), Error> {
     display.close();
     let origin_metrics = scraper.finish().await;
     let origin = finish_origin(origin).await;
-    let meta = RunMeta { info, abandoned: outcome.abandoned, origin, origin_metrics };
+    let notes = low_caps(&settings.network, &playlist).into_iter().collect();
+    let meta = RunMeta { info, abandoned: outcome.abandoned, origin, origin_metrics, notes };
     let result = finish(&settings, &outcome, &meta);
     // Until here the endpoint serves the final snapshot.
     if let Some(exporter) = exporter {
@@ -189,6 +190,30 @@ fn start_exporter(listener: TcpListener, feed: LiveFeed) -> anyhow::Result<Expor
     let exporter = exporter::spawn(listener, feed).context("cannot start the metrics endpoint")?;
     eprintln!("hls-swarm: Prometheus metrics at http://{}/metrics", exporter.addr());
     Ok(exporter)
+}
+
+/// Viewers' links below the lowest variant's `BANDWIDTH` are allowed (a test of stalls); the summary
+/// says so, naming them.
+fn low_caps(network: &crate::net::NetworkPlan, playlist: &hls::Playlist) -> Option<String> {
+    let hls::Playlist::Multivariant(m) = playlist else { return None };
+    let lowest = m.variants.iter().map(|v| v.bandwidth).filter(|b| *b > 0).min()?;
+    let mut below: Vec<String> = Vec::new();
+    match (network.bandwidth, &network.trace) {
+        (Some(cap), _) if cap < lowest => below.push(format!("--bandwidth {cap} bit/s")),
+        (None, Some(trace)) if trace.min_rate() < lowest => {
+            below.push(format!("the trace at its lowest, {} bit/s", trace.min_rate()));
+        }
+        (None, None) => {
+            let slow = network.mix.iter().filter(|(p, _)| p.bits_per_s < lowest);
+            below.extend(
+                slow.map(|(p, share)| format!("{} ({} bit/s, {:.0}% of viewers)", p.name, p.bits_per_s, share * 100.0)),
+            );
+        }
+        _ => {}
+    }
+    (!below.is_empty()).then(|| {
+        format!("links below the lowest variant's BANDWIDTH ({lowest} bit/s), so they stall: {}", below.join(", "))
+    })
 }
 
 fn run_info(settings: &RunSettings, url: &Url, playlist: &hls::Playlist) -> RunInfo {

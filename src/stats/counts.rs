@@ -130,6 +130,12 @@ pub struct PlaybackCounts {
     pub switches_up: u64,
     #[serde(default)]
     pub switches_down: u64,
+    /// Media the viewers buffered to play (the tracks playback follows), in microseconds.
+    #[serde(default)]
+    pub media_us: u64,
+    /// That media's seconds times its variant's `BANDWIDTH`: over `media_us`, the time-weighted bitrate.
+    #[serde(default)]
+    pub media_bits: u64,
 }
 
 impl PlaybackCounts {
@@ -146,6 +152,8 @@ impl PlaybackCounts {
             &mut self.keys_skipped,
             &mut self.switches_up,
             &mut self.switches_down,
+            &mut self.media_us,
+            &mut self.media_bits,
         ]
     }
     fn fields(&self) -> [u64; PLAYBACK_FIELDS] {
@@ -161,11 +169,13 @@ impl PlaybackCounts {
             self.keys_skipped,
             self.switches_up,
             self.switches_down,
+            self.media_us,
+            self.media_bits,
         ]
     }
 }
 
-const PLAYBACK_FIELDS: usize = 11;
+const PLAYBACK_FIELDS: usize = 13;
 
 /// All counters of a run (monotonic totals) or of a window (their difference over the window).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -259,6 +269,8 @@ enum PlaybackField {
     KeysSkipped,
     SwitchesUp,
     SwitchesDown,
+    MediaUs,
+    MediaBits,
 }
 
 impl AtomicCounts {
@@ -300,6 +312,11 @@ impl AtomicCounts {
             PlaybackEvent::KeySkipped => (PlaybackField::KeysSkipped, 1),
             PlaybackEvent::VariantSwitch { up: true } => (PlaybackField::SwitchesUp, 1),
             PlaybackEvent::VariantSwitch { up: false } => (PlaybackField::SwitchesDown, 1),
+            PlaybackEvent::MediaBuffered { duration, bandwidth } => {
+                let bits = (duration.as_secs_f64() * bandwidth as f64).round() as u64;
+                self.playback[PlaybackField::MediaBits as usize].fetch_add(bits, Relaxed);
+                (PlaybackField::MediaUs, micros(duration))
+            }
         };
         self.playback[field as usize].fetch_add(n, Relaxed);
     }

@@ -321,6 +321,12 @@ pub enum PlaybackEvent {
     VariantSwitch {
         up: bool,
     },
+    /// Media of `duration` arrived for the track playback follows, from a variant of `bandwidth` bits
+    /// per second (its `BANDWIDTH`; 0 when unknown, a media playlist given as the URL).
+    MediaBuffered {
+        duration: Duration,
+        bandwidth: u64,
+    },
     /// How far behind real time a live viewer plays: the wall clock minus the
     /// `EXT-X-PROGRAM-DATE-TIME` of the media at its playhead (RFC 8216 4.3.2.6), sampled once a
     /// second while it plays. A playhead ahead of the wall clock (clocks apart) is a zero.

@@ -117,6 +117,12 @@ impl Recorder {
         }
     }
 
+    /// `event` of the track playback follows, also counted under the variant it played: its startups,
+    /// stalls, switches to it, media buffered from it.
+    pub fn record_variant_playback(&self, variant: u16, event: PlaybackEvent) {
+        self.inner.variants.record_playback(variant, event);
+    }
+
     pub fn record_playback(&self, event: PlaybackEvent) {
         let g = &self.inner.gauges;
         self.inner.counts.record_playback(event);
@@ -142,7 +148,8 @@ impl Recorder {
             | PlaybackEvent::SegmentSkipped { .. }
             | PlaybackEvent::PlaylistWarnings { .. }
             | PlaybackEvent::KeySkipped
-            | PlaybackEvent::VariantSwitch { .. } => {}
+            | PlaybackEvent::VariantSwitch { .. }
+            | PlaybackEvent::MediaBuffered { .. } => {}
         }
     }
 

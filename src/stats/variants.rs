@@ -13,9 +13,9 @@ use std::sync::{Mutex, PoisonError};
 
 use serde::Serialize;
 
-use super::counts::{AtomicCounts, PerKind};
+use super::counts::{AtomicCounts, PerKind, PlaybackCounts};
 use super::histograms::{HistSet, Metric, Percentiles};
-use super::record::{Kind, RequestRecord};
+use super::record::{Kind, PlaybackEvent, RequestRecord};
 use super::window::KindStats;
 
 /// Renditions counted one by one; later indices share the last slot.
@@ -54,6 +54,9 @@ pub struct VariantStats {
     pub kinds: PerKind<KindStats>,
     /// Ok segments' bytes per second.
     pub segment_throughput_bps: Option<Percentiles>,
+    /// What viewers' playback did on this variant: startups on it, stalls while on it, switches to it,
+    /// media buffered from it.
+    pub playback: PlaybackCounts,
 }
 
 impl VariantStats {
@@ -68,6 +71,10 @@ impl VariantStats {
 }
 
 impl VariantTable {
+    pub(crate) fn record_playback(&self, variant: u16, event: PlaybackEvent) {
+        self.slots[usize::from(variant).min(MAX_RENDITIONS)].counts.record_playback(event);
+    }
+
     pub(crate) fn record(&self, r: &RequestRecord) {
         let index = r.variant.map_or(NO_VARIANT_SLOT, |v| usize::from(v).min(MAX_RENDITIONS));
         let slot = &self.slots[index];
@@ -94,7 +101,8 @@ impl VariantTable {
             // Whole-run counts: no rates.
             let kinds = PerKind::from_fn(|kind| KindStats::of(kind, &counts.kinds[kind], |_| 0.0, of));
             let index = if index == NO_VARIANT_SLOT { NO_VARIANT } else { u16::try_from(index).unwrap_or(NO_VARIANT) };
-            out.push(VariantStats { index, kinds, segment_throughput_bps: of(Metric::SegmentThroughput) });
+            let playback = counts.playback;
+            out.push(VariantStats { index, kinds, segment_throughput_bps: of(Metric::SegmentThroughput), playback });
         }
         out
     }

@@ -54,6 +54,8 @@ struct Chosen<'a> {
     lane: Option<PlaybackLane>,
     /// The ladder it adapts over, for the variant of an adaptive viewer.
     adaptive: Option<Adaptive>,
+    /// The variant's `BANDWIDTH` (0 for a rendition).
+    bandwidth: u64,
 }
 
 async fn play_multivariant(
@@ -86,23 +88,26 @@ async fn play_multivariant(
     for (position, &v) in chosen.iter().enumerate() {
         let lane = if position == 0 { video_lane.clone() } else { None };
         let adaptive = if position == 0 { adaptive.take() } else { None };
-        tracks.push(Chosen { asker: at(v), url: master.variants[v].uri.clone(), lane, adaptive });
+        let bandwidth = master.variants[v].bandwidth;
+        tracks.push(Chosen { asker: at(v), url: master.variants[v].uri.clone(), lane, adaptive, bandwidth });
     }
     for r in &renditions {
         let Some(url) = master.renditions[r.index].uri.clone() else { continue };
         let lane = if r.follows_playback { audio_lane.clone() } else { None };
         // Renditions are counted after the variants: index = variants + their place among the renditions.
-        tracks.push(Chosen { asker: at(master.variants.len() + r.index), url, lane, adaptive: None });
+        tracks.push(Chosen { asker: at(master.variants.len() + r.index), url, lane, adaptive: None, bandwidth: 0 });
     }
     let result = if tracks.len() == 1 {
-        let Chosen { asker, url, lane, adaptive } = tracks.pop().expect("one track");
-        settle(Track::new(asker, stop, Some(loader), lane).adapting(adaptive).play(url, None).await)
+        let Chosen { asker, url, lane, adaptive, bandwidth } = tracks.pop().expect("one track");
+        let track = Track::new(asker, stop, Some(loader), lane).adapting(adaptive).with_bandwidth(bandwidth);
+        settle(track.play(url, None).await)
     } else {
         let (stop, session_stop) = stop.for_session();
         let mut loader = Some(loader);
-        let plays = tracks.into_iter().map(|Chosen { asker, url, lane, adaptive }| {
+        let plays = tracks.into_iter().map(|Chosen { asker, url, lane, adaptive, bandwidth }| {
             // The session's connection goes on with the first variant; the others open their own.
-            let track = Track::new(asker, stop.clone(), loader.take(), lane).adapting(adaptive);
+            let track =
+                Track::new(asker, stop.clone(), loader.take(), lane).adapting(adaptive).with_bandwidth(bandwidth);
             let session_stop = &session_stop;
             async move {
                 let result = track.play(url, None).await;

@@ -205,6 +205,8 @@ pub(super) struct Track<'a> {
     edge_parts: Option<u32>,
     /// An adaptive viewer's variant track: the ladder and where it is on it (`--variant abr`).
     adaptive: Option<Adaptive>,
+    /// The `BANDWIDTH` of the variant playing (0: not known), for the time-weighted bitrate.
+    bandwidth: u64,
 }
 
 impl<'a> Track<'a> {
@@ -221,7 +223,14 @@ impl<'a> Track<'a> {
             latency: LiveLatency::default(),
             edge_parts: None,
             adaptive: None,
+            bandwidth: 0,
         }
+    }
+
+    /// The variant's `BANDWIDTH`, for the bitrate of the media it buffers.
+    pub fn with_bandwidth(mut self, bandwidth: u64) -> Self {
+        self.bandwidth = bandwidth;
+        self
     }
 
     /// The track switches renditions over `adaptive`'s ladder (it plays the one `adaptive` starts on).
@@ -504,6 +513,11 @@ impl<'a> Track<'a> {
                 if let Some(p) = &self.playback {
                     p.on_segment(Instant::now(), segment.duration, &mut self.events);
                     self.latency.on_media(segment.program_date_time, segment.duration);
+                    if p.is_primary() {
+                        let event =
+                            PlaybackEvent::MediaBuffered { duration: segment.duration, bandwidth: self.bandwidth };
+                        self.events.push(event);
+                    }
                 }
             }
             None => {}
@@ -528,6 +542,7 @@ impl<'a> Track<'a> {
         let adaptive = self.adaptive.as_mut()?;
         let event = adaptive.switch()?;
         self.asker.variant = Some(u16::try_from(adaptive.current()).unwrap_or(u16::MAX));
+        self.bandwidth = adaptive.bandwidth();
         let url = adaptive.url().clone();
         self.events.push(event);
         self.flush_events();
@@ -589,9 +604,15 @@ impl<'a> Track<'a> {
         self.flush_events();
     }
 
+    /// Records the events; those of the track playback follows also under the variant it plays.
     fn flush_events(&mut self) {
+        let recorder = &self.asker.config.recorder;
+        let variant = self.asker.variant.filter(|_| self.playback.as_ref().is_some_and(PlaybackLane::is_primary));
         for event in self.events.drain(..) {
-            self.asker.config.recorder.record_playback(event);
+            recorder.record_playback(event);
+            if let Some(v) = variant {
+                recorder.record_variant_playback(v, event);
+            }
         }
     }
 }

@@ -46,6 +46,11 @@ impl Adaptive {
         self.current
     }
 
+    /// The `BANDWIDTH` of the variant playing (as ranked: a variant without one ranks by position).
+    pub fn bandwidth(&self) -> u64 {
+        self.ladder[self.current].bandwidth
+    }
+
     pub fn url(&self) -> &Url {
         &self.urls[self.current]
     }
