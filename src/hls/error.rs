@@ -108,6 +108,10 @@ pub enum ParseWarning {
     /// one second, as hls.js reads it.
     #[error("line {line}: #EXT-X-TARGETDURATION:0 read as 1 s, as players do")]
     ZeroTargetDuration { line: usize },
+    /// `#EXT-X-STREAM-INF` without `BANDWIDTH` (required): read as 0, ranked by its position when
+    /// adapting, as hls.js plays such a ladder.
+    #[error("line {line}: #EXT-X-STREAM-INF without BANDWIDTH; ranked by its position")]
+    MissingBandwidth { line: usize },
 }
 
 /// Why a reloaded live playlist cannot follow the previous one. The tracker keeps its state, so

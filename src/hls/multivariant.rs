@@ -23,7 +23,12 @@ pub(crate) fn parse<'a>(lines: impl Iterator<Item = Line<'a>>, base: &Url) -> Re
                 if let Some((previous, _)) = pending {
                     return Err(ParseError::StreamInfWithoutUri { line: previous });
                 }
-                pending = Some((number, tags::stream_inf(number, value)?));
+                let inf = tags::stream_inf(number, value)?;
+                if inf.bandwidth.is_none() {
+                    // Invalid, but seen; hls.js plays it. An adaptive viewer ranks it by its position.
+                    out.warnings.push(ParseWarning::MissingBandwidth { line: number });
+                }
+                pending = Some((number, inf));
                 after_other_tag = false;
             }
             LineKind::Tag { name, value } => {
@@ -78,7 +83,7 @@ fn variant(index: usize, uri: Url, inf: StreamInf) -> Variant {
     Variant {
         index,
         uri,
-        bandwidth: inf.bandwidth,
+        bandwidth: inf.bandwidth.unwrap_or(0),
         average_bandwidth: inf.average_bandwidth,
         resolution: inf.resolution,
         codecs: inf.codecs,

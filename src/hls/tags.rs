@@ -149,7 +149,8 @@ pub(crate) fn server_control(line: usize, value: Option<&str>) -> Result<ServerC
 /// The attributes of `EXT-X-STREAM-INF` (4.3.4.2); the URI comes from the next URI line.
 #[derive(Debug)]
 pub(crate) struct StreamInf {
-    pub bandwidth: u64,
+    /// Required by RFC 8216 4.3.4.2, but seen missing: the caller warns and ranks the variant by position.
+    pub bandwidth: Option<u64>,
     pub average_bandwidth: Option<u64>,
     pub resolution: Option<(u32, u32)>,
     pub codecs: Option<String>,
@@ -160,7 +161,7 @@ pub(crate) struct StreamInf {
 pub(crate) fn stream_inf(line: usize, value: Option<&str>) -> Result<StreamInf, ParseError> {
     let attrs = Attributes::parse(value.unwrap_or_default(), line, "#EXT-X-STREAM-INF")?;
     Ok(StreamInf {
-        bandwidth: attrs.required("BANDWIDTH", attrs.integer("BANDWIDTH")?)?,
+        bandwidth: attrs.integer("BANDWIDTH")?,
         average_bandwidth: attrs.integer("AVERAGE-BANDWIDTH")?,
         resolution: attrs.resolution("RESOLUTION")?,
         codecs: attrs.quoted("CODECS")?.map(str::to_owned),

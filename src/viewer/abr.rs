@@ -82,7 +82,8 @@ impl Estimator {
 /// Where an adaptive viewer starts (`--abr-start`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Start {
-    /// Where the default estimate puts it (`--abr-start-bandwidth`), as hls.js starts.
+    /// Where hls.js starts: the highest variant within the default estimate (`--abr-start-bandwidth`),
+    /// else the first listed.
     #[default]
     Estimate,
     Lowest,
@@ -120,7 +121,13 @@ pub fn start(ladder: &[Rung], settings: &Settings) -> usize {
         pick.unwrap_or(0)
     };
     match settings.start {
-        Start::Estimate => choose(ladder, by(|r| r.bandwidth, false), settings.start_bps, settings.caps),
+        // hls.js's first level: the highest whose BANDWIDTH is within the default estimate, else the
+        // first listed (on the built-in ladder, 800k is over 500k: the first, 360p).
+        Start::Estimate => (0..ladder.len())
+            .filter(|i| allowed(i) && (ladder[*i].bandwidth as f64) <= settings.start_bps)
+            .max_by_key(|i| (ladder[*i].bandwidth, std::cmp::Reverse(*i)))
+            .or_else(|| (0..ladder.len()).find(allowed))
+            .unwrap_or(0),
         Start::Lowest => by(|r| r.bandwidth, false),
         Start::Highest => by(|r| r.bandwidth, true),
         Start::First => 0,
@@ -220,6 +227,20 @@ mod tests {
         let e = Estimator::new(DEFAULT_ESTIMATE_BPS);
         assert_eq!(e.estimate(), 500_000.0);
         assert_eq!(choose(&LADDER, 0, e.estimate(), Caps::default()), 0);
+    }
+
+    #[test]
+    fn a_viewer_starts_as_hls_js_does() {
+        let s = Settings::default();
+        assert_eq!(start(&LADDER, &s), 0, "nothing within 500k: the first listed");
+        let rung = |bandwidth| Rung { bandwidth, height: None };
+        let high_first = [rung(6_000_000), rung(3_000_000), rung(1_000_000)];
+        assert_eq!(start(&high_first, &s), 0, "the first listed, however high");
+        assert_eq!(start(&[rung(200_000), rung(400_000), rung(1_000_000)], &s), 1, "the highest within 500k");
+        assert_eq!(start(&LADDER, &Settings { start: Start::Highest, ..s }), 2);
+        assert_eq!(start(&high_first, &Settings { start: Start::Lowest, ..s }), 2);
+        let capped = Settings { caps: Caps { max_height: None, max_bandwidth: Some(2_000_000) }, ..s };
+        assert_eq!(start(&high_first, &capped), 2, "the first the caps allow");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 use std::fmt::Write as _;
 
 use super::{ORIGIN_LIVE, ORIGIN_MULTIVARIANT, base, error, parse};
-use crate::hls::{ParseError, Playlist, parse_playlist};
+use crate::hls::{ParseError, ParseWarning, Playlist, parse_playlist};
 
 const HEAD: &str = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n";
 
@@ -96,9 +96,15 @@ fn other_read_tags_must_be_well_formed() {
 fn multivariant_needs_variants_with_bandwidth_and_uri() {
     let only_media = "#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"a\",NAME=\"en\",URI=\"en.m3u8\"\n";
     assert_eq!(error(only_media), ParseError::NoVariants);
+    // Without BANDWIDTH (required, but seen): read as 0 with a warning, as hls.js plays it.
     let no_bandwidth = "#EXTM3U\n#EXT-X-STREAM-INF:RESOLUTION=640x360\nlow.m3u8\n";
-    let missing = ParseError::MissingAttribute { line: 2, tag: "#EXT-X-STREAM-INF".into(), name: "BANDWIDTH" };
-    assert_eq!(error(no_bandwidth), missing);
+    match parse_playlist(no_bandwidth.as_bytes(), &base()).unwrap() {
+        Playlist::Multivariant(m) => {
+            assert_eq!(m.variants[0].bandwidth, 0);
+            assert_eq!(m.warnings, [ParseWarning::MissingBandwidth { line: 2 }]);
+        }
+        Playlist::Media(_) => panic!("a multivariant playlist"),
+    }
     let no_uri = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n#EXT-X-STREAM-INF:BANDWIDTH=2\nb.m3u8\n";
     assert_eq!(error(no_uri), ParseError::StreamInfWithoutUri { line: 2 });
     let stray = format!("{ORIGIN_MULTIVARIANT}extra.m3u8\n");
