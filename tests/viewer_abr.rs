@@ -111,6 +111,7 @@ fn settles_on(played: &Played, clients: u32, expected: &str) {
     }
     let playback = &played.snapshot.windows.run.playback;
     assert_eq!(playback.stalls, 0, "no stall");
+    assert!(played.snapshot.variants.iter().all(|v| v.watching == 0), "every viewer's playback ended");
     assert_eq!(played.snapshot.windows.run.errors, 0);
 }
 

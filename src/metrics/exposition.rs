@@ -103,6 +103,10 @@ fn request_families(out: &mut Exposition, info: &RunInfo, s: &Snapshot) {
     for (variant, v) in variants.iter().filter(|(_, v)| v.is_variant()) {
         f.sample(&[("variant", variant.as_str())], v.playback.media_us as f64 / 1e6);
     }
+    let mut f = out.family("variant_viewers", Type::Gauge, "Viewers whose playback is on each variant now.");
+    for (variant, v) in variants.iter().filter(|(_, v)| v.is_variant()) {
+        f.sample(&[("variant", variant.as_str())], v.watching);
+    }
     let mut f = out.family("errors_total", Type::Counter, "Failed requests, by class of failure.");
     let errors = s.totals.errors_by_class();
     for class in ErrorClass::ALL {

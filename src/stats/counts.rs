@@ -301,6 +301,8 @@ impl AtomicCounts {
         let (field, n) = match event {
             // Samples, not events: their histograms count them.
             PlaybackEvent::LiveLatency { .. } | PlaybackEvent::EdgeDistance { .. } => return,
+            // A gauge of the variant table's.
+            PlaybackEvent::Watching { .. } => return,
             PlaybackEvent::Started => (PlaybackField::Starts, 1),
             PlaybackEvent::Restarted => (PlaybackField::Restarts, 1),
             PlaybackEvent::Stopped => (PlaybackField::Stops, 1),

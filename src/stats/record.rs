@@ -321,6 +321,11 @@ pub enum PlaybackEvent {
     VariantSwitch {
         up: bool,
     },
+    /// A viewer's playback began (`now`) or ended playing a variant (counted under the variant only:
+    /// how many viewers are on each rendition now).
+    Watching {
+        now: bool,
+    },
     /// Media of `duration` arrived for the track playback follows, from a variant of `bandwidth` bits
     /// per second (its `BANDWIDTH`; 0 when unknown, a media playlist given as the URL).
     MediaBuffered {

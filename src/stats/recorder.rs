@@ -149,7 +149,8 @@ impl Recorder {
             | PlaybackEvent::PlaylistWarnings { .. }
             | PlaybackEvent::KeySkipped
             | PlaybackEvent::VariantSwitch { .. }
-            | PlaybackEvent::MediaBuffered { .. } => {}
+            | PlaybackEvent::MediaBuffered { .. }
+            | PlaybackEvent::Watching { .. } => {}
         }
     }
 

@@ -9,6 +9,7 @@
 //! the report, the summary and Prometheus's counters need no more, and each slot's histograms are then
 //! a handful per variant, not one per window.
 
+use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::sync::{Mutex, PoisonError};
 
 use serde::Serialize;
@@ -29,6 +30,8 @@ const NO_VARIANT_SLOT: usize = MAX_RENDITIONS + 1;
 struct Slot {
     counts: AtomicCounts,
     hists: Mutex<Box<HistSet>>,
+    /// Viewers whose playback is on this variant now.
+    watching: AtomicI64,
 }
 
 /// The recorder's per-variant part.
@@ -57,6 +60,8 @@ pub struct VariantStats {
     /// What viewers' playback did on this variant: startups on it, stalls while on it, switches to it,
     /// media buffered from it.
     pub playback: PlaybackCounts,
+    /// Viewers whose playback is on it now.
+    pub watching: u64,
 }
 
 impl VariantStats {
@@ -72,7 +77,16 @@ impl VariantStats {
 
 impl VariantTable {
     pub(crate) fn record_playback(&self, variant: u16, event: PlaybackEvent) {
-        self.slots[usize::from(variant).min(MAX_RENDITIONS)].counts.record_playback(event);
+        let slot = &self.slots[usize::from(variant).min(MAX_RENDITIONS)];
+        match event {
+            PlaybackEvent::Watching { now: true } => {
+                slot.watching.fetch_add(1, Relaxed);
+            }
+            PlaybackEvent::Watching { now: false } => {
+                slot.watching.fetch_sub(1, Relaxed);
+            }
+            _ => slot.counts.record_playback(event),
+        }
     }
 
     pub(crate) fn record(&self, r: &RequestRecord) {
@@ -101,8 +115,9 @@ impl VariantTable {
             // Whole-run counts: no rates.
             let kinds = PerKind::from_fn(|kind| KindStats::of(kind, &counts.kinds[kind], |_| 0.0, of));
             let index = if index == NO_VARIANT_SLOT { NO_VARIANT } else { u16::try_from(index).unwrap_or(NO_VARIANT) };
-            let playback = counts.playback;
-            out.push(VariantStats { index, kinds, segment_throughput_bps: of(Metric::SegmentThroughput), playback });
+            let (playback, watching) = (counts.playback, slot.watching.load(Relaxed).max(0) as u64);
+            let segment_throughput_bps = of(Metric::SegmentThroughput);
+            out.push(VariantStats { index, kinds, segment_throughput_bps, playback, watching });
         }
         out
     }
@@ -123,6 +138,22 @@ mod tests {
             r.error = Some(ErrorClass::Http5xx);
         }
         r
+    }
+
+    #[test]
+    fn viewers_on_a_variant_now_follow_their_playback() {
+        let table = VariantTable::default();
+        table.record(&record(Some(0), Kind::Segment, true));
+        table.record(&record(Some(1), Kind::Segment, true));
+        for _ in 0..3 {
+            table.record_playback(0, PlaybackEvent::Watching { now: true });
+        }
+        // One switches from 0 to 1.
+        table.record_playback(0, PlaybackEvent::Watching { now: false });
+        table.record_playback(1, PlaybackEvent::Watching { now: true });
+        let stats = table.stats(false);
+        assert_eq!((stats[0].watching, stats[1].watching), (2, 1));
+        assert_eq!(stats[0].playback, PlaybackCounts::default(), "a gauge, not a count");
     }
 
     #[test]

@@ -103,6 +103,8 @@ pub struct VariantLine {
     pub label: String,
     pub segments: u64,
     pub bytes: u64,
+    /// Viewers whose playback is on it now.
+    pub watching: u64,
 }
 
 /// One latency row over the last 30 s, ms.
@@ -316,6 +318,7 @@ fn variant_lines(info: &RunInfo, snap: &Snapshot) -> Vec<VariantLine> {
         label: crate::live::Rung::label_of(&info.ladder, v.index),
         segments: v.segments_downloaded(),
         bytes: v.kinds.0.iter().map(|k| k.bytes).sum(),
+        watching: v.watching,
     };
     snap.variants.iter().filter(|v| v.is_variant()).map(line).collect()
 }

@@ -64,6 +64,7 @@ pub fn requests(frame: &mut Frame, area: Rect, vm: &ViewModel, compact: bool) {
                 dim(label),
                 Span::from(format!("{:>10} seg", count(v.segments))),
                 dim(format!("{:>12}", bytes(v.bytes as f64))),
+                Span::from(format!("{:>4} now", count(v.watching))),
             ]));
         }
     }

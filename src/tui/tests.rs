@@ -230,11 +230,13 @@ fn a_line_per_variant_where_the_requests_panel_has_room() {
         label: label.into(),
         segments,
         bytes: segments * 1_000_000,
+        watching: segments / 10,
     };
     frame.vm.requests.variants = vec![line("360p", 120), line("720p", 80), line("1080p", 40)];
     let wide = frame.render(140, 45);
     for label in ["360p", "720p", "1080p"] {
         assert!(wide.lines().any(|l| l.contains(label) && l.contains("seg")), "no {label} line:\n{wide}");
+        assert!(wide.lines().any(|l| l.contains(label) && l.contains(" now")), "no viewers on {label}:\n{wide}");
     }
     insta::assert_snapshot!("variants_140x45", wide);
     let small = frame.render(80, 24);

@@ -242,9 +242,18 @@ impl<'a> Track<'a> {
     /// Plays `url` (a media playlist; `first` if already loaded) until stop, VOD end or error. The
     /// session ends the buffer model when all its tracks are done.
     pub async fn play(mut self, url: Url, first: Option<MediaPlaylist>) -> Result<SessionEnd, Halt> {
+        self.watching(true);
         let result = self.play_inner(url, first).await;
         self.flush_events();
+        self.watching(false);
         result
+    }
+
+    /// The track playback follows began or ended playing its variant: the variant's gauge of viewers.
+    fn watching(&self, now: bool) {
+        if let (Some(v), true) = (self.asker.variant, self.playback.as_ref().is_some_and(PlaybackLane::is_primary)) {
+            self.asker.config.recorder.record_variant_playback(v, PlaybackEvent::Watching { now });
+        }
     }
 
     async fn play_inner(&mut self, url: Url, first: Option<MediaPlaylist>) -> Result<SessionEnd, Halt> {
@@ -539,11 +548,13 @@ impl<'a> Track<'a> {
     /// An adaptive track's switch, when one is due: counted, the variant its requests are recorded under
     /// changed, and the new rendition's playlist URL to load.
     fn switch_rendition(&mut self) -> Option<Url> {
-        let adaptive = self.adaptive.as_mut()?;
-        let event = adaptive.switch()?;
+        let event = self.adaptive.as_mut()?.switch()?;
+        self.watching(false);
+        let adaptive = self.adaptive.as_ref()?;
         self.asker.variant = Some(u16::try_from(adaptive.current()).unwrap_or(u16::MAX));
         self.bandwidth = adaptive.bandwidth();
         let url = adaptive.url().clone();
+        self.watching(true);
         self.events.push(event);
         self.flush_events();
         Some(url)
