@@ -107,6 +107,18 @@ fn request_families(out: &mut Exposition, info: &RunInfo, s: &Snapshot) {
     for (variant, v) in variants.iter().filter(|(_, v)| v.is_variant()) {
         f.sample(&[("variant", variant.as_str())], v.watching);
     }
+    let mut f = out.family("variant_stalls_total", Type::Counter, "Stalls that began while each variant played.");
+    for (variant, v) in variants.iter().filter(|(_, v)| v.is_variant()) {
+        f.sample(&[("variant", variant.as_str())], v.playback.stalls);
+    }
+    let mut f = out.family(
+        "variant_stall_seconds_total",
+        Type::Counter,
+        "Stalled time while each variant played (ended stalls).",
+    );
+    for (variant, v) in variants.iter().filter(|(_, v)| v.is_variant()) {
+        f.sample(&[("variant", variant.as_str())], v.playback.stalled_us as f64 / 1e6);
+    }
     let mut f = out.family("errors_total", Type::Counter, "Failed requests, by class of failure.");
     let errors = s.totals.errors_by_class();
     for class in ErrorClass::ALL {

@@ -169,6 +169,7 @@ fn variant_report(v: &VariantStats, ladder: &[Rung]) -> VariantReport {
             startups: v.playback.startups,
             stalls: v.playback.stalls,
             stall_seconds: v.playback.stalled_us as f64 / 1e6,
+            stall_ratio: (v.playback.media_us > 0).then(|| v.playback.stalled_us as f64 / v.playback.media_us as f64),
             switches_to: v.playback.switches_up + v.playback.switches_down,
         },
     }
@@ -205,6 +206,9 @@ pub struct VariantPlayback {
     /// Stalls that began while it played, and their length.
     pub stalls: u64,
     pub stall_seconds: f64,
+    /// Stalled time over the media buffered from it (absent without media).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stall_ratio: Option<f64>,
     /// Adaptive viewers' switches to it.
     pub switches_to: u64,
 }
