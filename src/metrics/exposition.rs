@@ -10,7 +10,7 @@ use crate::live::{RunInfo, Rung};
 use crate::metrics::origin_view::{OriginView, SourceState, Stat};
 use crate::stats::{ErrorClass, Kind, Metric, Snapshot, StatusClass, Window};
 
-use super::text_writer::{Exposition, Family, Type};
+use super::text_writer::{Exposition, Family, Type, Value};
 
 /// Prefix of every family.
 pub const PREFIX: &str = "hls_swarm_";
@@ -95,29 +95,27 @@ fn request_families(out: &mut Exposition, info: &RunInfo, s: &Snapshot) {
             f.sample(&[("kind", kind.as_str()), ("variant", variant.as_str())], v.kinds[kind].bytes);
         }
     }
-    let mut f = out.family(
-        "media_seconds_total",
-        Type::Counter,
-        "Media the viewers buffered to play, by the variant it came from: the time spent on each rendition.",
-    );
-    for (variant, v) in variants.iter().filter(|(_, v)| v.is_variant()) {
-        f.sample(&[("variant", variant.as_str())], v.playback.media_us as f64 / 1e6);
-    }
-    let mut f = out.family("variant_viewers", Type::Gauge, "Viewers whose playback is on each variant now.");
-    for (variant, v) in variants.iter().filter(|(_, v)| v.is_variant()) {
-        f.sample(&[("variant", variant.as_str())], v.watching);
-    }
-    let mut f = out.family("variant_stalls_total", Type::Counter, "Stalls that began while each variant played.");
-    for (variant, v) in variants.iter().filter(|(_, v)| v.is_variant()) {
-        f.sample(&[("variant", variant.as_str())], v.playback.stalls);
-    }
-    let mut f = out.family(
-        "variant_stall_seconds_total",
-        Type::Counter,
-        "Stalled time while each variant played (ended stalls).",
-    );
-    for (variant, v) in variants.iter().filter(|(_, v)| v.is_variant()) {
-        f.sample(&[("variant", variant.as_str())], v.playback.stalled_us as f64 / 1e6);
+    // What playback did on each variant of the ladder: one family each, a sample per variant.
+    let per_variant: [VariantFamily; 4] = [
+        (
+            "media_seconds_total",
+            Type::Counter,
+            "Media the viewers buffered to play, by the variant it came from: the time spent on each rendition.",
+            |v| Value::Float(v.playback.media_us as f64 / 1e6),
+        ),
+        ("variant_viewers", Type::Gauge, "Viewers whose playback is on each variant now.", |v| Value::Int(v.watching)),
+        ("variant_stalls_total", Type::Counter, "Stalls that began while each variant played.", |v| {
+            Value::Int(v.playback.stalls)
+        }),
+        ("variant_stall_seconds_total", Type::Counter, "Stalled time while each variant played (ended stalls).", |v| {
+            Value::Float(v.playback.stalled_us as f64 / 1e6)
+        }),
+    ];
+    for (name, kind, help, value) in per_variant {
+        let mut f = out.family(name, kind, help);
+        for (variant, v) in variants.iter().filter(|(_, v)| v.is_variant()) {
+            f.sample(&[("variant", variant.as_str())], value(v));
+        }
     }
     let mut f = out.family("errors_total", Type::Counter, "Failed requests, by class of failure.");
     let errors = s.totals.errors_by_class();
@@ -125,6 +123,9 @@ fn request_families(out: &mut Exposition, info: &RunInfo, s: &Snapshot) {
         f.sample(&[("class", class.as_str())], errors.get(class));
     }
 }
+
+/// A family with a sample per variant: name, type, help, and the variant's value.
+type VariantFamily = (&'static str, Type, &'static str, fn(&crate::stats::VariantStats) -> Value);
 
 /// Held requests by kind, and those answered without what they asked for (the server ignored the
 /// blocking directive).
