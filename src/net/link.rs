@@ -90,7 +90,8 @@ pub fn parse_trace(text: &str) -> Result<Trace, String> {
         let bad = || format!("line {}: '{line}' is not 'seconds kbit/s' (e.g. '0 8000', then '30 1000')", n + 1);
         let mut fields = line.split_whitespace();
         let (Some(at), Some(rate), None) = (fields.next(), fields.next(), fields.next()) else { return Err(bad()) };
-        let at: f64 = at.parse().ok().filter(|v: &f64| v.is_finite() && *v >= 0.0).ok_or_else(bad)?;
+        // At most about 31 years: a larger time is a typo, and would overflow the trace's length.
+        let at: f64 = at.parse().ok().filter(|v: &f64| v.is_finite() && (0.0..=1e9).contains(v)).ok_or_else(bad)?;
         let kbit: f64 = rate.parse().ok().filter(|v: &f64| v.is_finite() && *v > 0.0).ok_or_else(bad)?;
         let at = Duration::from_secs_f64(at);
         if steps.last().is_some_and(|(last, _): &(Duration, u64)| *last >= at) || (steps.is_empty() && !at.is_zero()) {
@@ -204,6 +205,7 @@ mod tests {
         assert!(parse_trace("0 8000\n5 1000 9\n").unwrap_err().starts_with("line 2:"));
         assert!(parse_trace("0 8000\n0 1000\n").unwrap_err().contains("go forward"));
         assert!(parse_trace("3 8000\n").unwrap_err().contains("start at 0"));
+        assert!(parse_trace("0 8000\n1e20 1000\n").unwrap_err().starts_with("line 2:"), "no panic on a huge time");
         assert!(parse_trace("# nothing\n").unwrap_err().contains("no step"));
     }
 
