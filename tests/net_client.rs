@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use hls_swarm::net::{BodyMode, Fetch, Loader, NetConfig, NetError};
+use hls_swarm::net::{BodyMode, Fetch, Loader, NetConfig, NetError, Progress};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -79,6 +79,9 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, script: Script) {
             "/extra" => (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloXYZ", false),
             "/short" => (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello", true),
             "/redirect" => (b"HTTP/1.1 302 Found\r\nLocation: /ok\r\nContent-Length: 0\r\n\r\n", false),
+            // Half a body, then nothing more (the connection stays open).
+            "/stalled" => (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello", false),
+            "/to-stalled" => (b"HTTP/1.1 302 Found\r\nLocation: /stalled\r\nContent-Length: 3\r\n\r\nabc", false),
             // A 304 has no body, whatever its Content-Length says (RFC 9110 8.6).
             "/not-modified" => (b"HTTP/1.1 304 Not Modified\r\nContent-Length: 100\r\n\r\n", false),
             // No answer: the client times out.
@@ -417,4 +420,41 @@ async fn an_http2_connection_the_server_ends_is_replaced_without_an_error() {
         assert_eq!(f.version, Some(http::Version::HTTP_2));
     }
     assert_eq!(connections.load(Ordering::SeqCst), 2);
+}
+
+/// A watched download (`Loader::watched`) whose body stalls: given up at once when its viewer abandons
+/// it, not at the idle timeout, with the bytes it got; the progress counts the last hop of a redirect
+/// only (the redirect's own body is not the segment's).
+#[tokio::test]
+async fn an_abandoned_download_ends_at_once_wherever_it_waits() {
+    let (base, log) = server(false).await;
+    for path in ["/stalled", "/to-stalled"] {
+        let mut l = loader(false);
+        let progress = Arc::new(Progress::default());
+        l.watched(Some(progress.clone()));
+        let watcher = async {
+            while progress.loaded() < 5 {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            assert_eq!((progress.loaded(), progress.expected()), (5, Some(10)), "{path}: the segment's hop");
+            progress.abandon();
+        };
+        let url = base.join(path).unwrap();
+        let both = async { tokio::join!(l.get(&url, BodyMode::Discard), watcher) };
+        let (f, ()) = tokio::time::timeout(std::time::Duration::from_secs(5), both).await.expect("abandoned in time");
+        assert_eq!(f.error, Some(NetError::Abandoned), "{path}");
+        // The fetch's bytes are every hop's, as ever: what came over the wire for the request.
+        let hops_bytes = if path == "/to-stalled" { 8 } else { 5 };
+        assert_eq!((f.url.path(), f.body_bytes), ("/stalled", hops_bytes), "{path}");
+    }
+    // Before the head: a request the server never answers.
+    let mut l = loader(false);
+    let progress = Arc::new(Progress::default());
+    l.watched(Some(progress.clone()));
+    progress.abandon();
+    let f = get(&mut l, &base, "/silent").await;
+    assert_eq!((f.error, f.status), (Some(NetError::Abandoned), None));
+    assert_eq!(log.requests_for("/stalled"), 2);
+    // The next request is not watched: it is not abandoned.
+    assert_ok(&get(&mut l, &base, "/ok").await);
 }

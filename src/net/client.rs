@@ -79,6 +79,8 @@ pub struct Progress {
     loaded: AtomicU64,
     expected: AtomicU64,
     abandon: AtomicBool,
+    /// Wakes the download when it is abandoned, wherever it waits (the head, a stalled body, the cap).
+    abandoned: tokio::sync::Notify,
 }
 
 impl Progress {
@@ -94,6 +96,22 @@ impl Progress {
     /// Gives the download up: it ends at its next body bytes, as `abandoned`, with what it got counted.
     pub fn abandon(&self) {
         self.abandon.store(true, Relaxed);
+        self.abandoned.notify_one();
+    }
+
+    /// Resolves once the download is abandoned.
+    async fn given_up(&self) {
+        if !self.abandon.load(Relaxed) {
+            self.abandoned.notified().await;
+        }
+    }
+}
+
+/// When `progress`'s download is abandoned; never without one (a `select!` branch).
+async fn given_up(progress: Option<&Progress>) {
+    match progress {
+        Some(p) => p.given_up().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -397,8 +415,9 @@ impl Loader {
             range,
             content_range: None,
         };
+        let progress = self.progress.take();
         for _ in 0..=self.config.max_redirects {
-            let location = self.get_once(&mut fetch, mode).await;
+            let location = self.get_once(&mut fetch, mode, progress.as_deref()).await;
             match location {
                 Some(next) => {
                     fetch.url = next;
@@ -415,33 +434,51 @@ impl Loader {
         fetch
     }
 
-    /// One hop; returns the redirect target when the response is a redirect.
-    async fn get_once(&mut self, fetch: &mut Fetch, mode: BodyMode) -> Option<Url> {
+    /// One hop; returns the redirect target when the response is a redirect. `progress`: the watched
+    /// download's, counting this hop's body (a redirect's is left behind), and given up wherever it waits.
+    async fn get_once(&mut self, fetch: &mut Fetch, mode: BodyMode, progress: Option<&Progress>) -> Option<Url> {
         let url = fetch.url.clone();
         let origin = origin_key(&url).map_err(|e| fetch.error = Some(e)).ok()?;
-        let (mut exchange, reused) = self.exchange(&origin, fetch).await.map_err(|e| fetch.error = Some(e)).ok()?;
-        if let Some(rtt) = self.rtt() {
-            // The request's way to the server and the response's back (inside TTFB, as on the wire).
-            tokio::time::sleep(rtt).await;
+        if let Some(p) = progress {
+            p.loaded.store(0, Relaxed);
+            p.expected.store(0, Relaxed);
         }
-        let response = match Self::send(&self.config, &mut exchange, &url, fetch).await {
-            Err(SendFailed { error, stale: true }) if reused => {
-                // The kept connection had been closed by the server: once more on a new one, as browsers
-                // and players do for idempotent requests.
-                tracing::debug!("retrying {url} on a new connection after: {error}");
-                fetch.reconnected = true;
-                (exchange, _) = self.exchange(&origin, fetch).await.map_err(|e| fetch.error = Some(e)).ok()?;
-                Self::send(&self.config, &mut exchange, &url, fetch)
-                    .await
-                    .map_err(|f| fetch.error = Some(f.error))
-                    .ok()?
+        let head = async {
+            let (mut exchange, reused) = self.exchange(&origin, fetch).await.map_err(|e| fetch.error = Some(e)).ok()?;
+            if let Some(rtt) = self.rtt() {
+                // The request's way to the server and the response's back (inside TTFB, as on the wire).
+                tokio::time::sleep(rtt).await;
             }
-            Err(failed) => {
-                fetch.error = Some(failed.error);
-                return None;
-            }
-            Ok(r) => r,
+            let response = match Self::send(&self.config, &mut exchange, &url, fetch).await {
+                Err(SendFailed { error, stale: true }) if reused => {
+                    // The kept connection had been closed by the server: once more on a new one, as
+                    // browsers and players do for idempotent requests.
+                    tracing::debug!("retrying {url} on a new connection after: {error}");
+                    fetch.reconnected = true;
+                    (exchange, _) = self.exchange(&origin, fetch).await.map_err(|e| fetch.error = Some(e)).ok()?;
+                    Self::send(&self.config, &mut exchange, &url, fetch)
+                        .await
+                        .map_err(|f| fetch.error = Some(f.error))
+                        .ok()?
+                }
+                Err(failed) => {
+                    fetch.error = Some(failed.error);
+                    return None;
+                }
+                Ok(r) => r,
+            };
+            Some((exchange, response))
         };
+        // Given up before the head came: the request and its connection are dropped.
+        let head = tokio::select! {
+            biased;
+            head = head => head,
+            () = given_up(progress) => {
+                fetch.error = Some(NetError::Abandoned);
+                None
+            }
+        };
+        let (mut exchange, response) = head?;
         fetch.status = Some(response.status().as_u16());
         if fetch.range.is_some() {
             let value = response.headers().get(header::CONTENT_RANGE).and_then(|v| v.to_str().ok());
@@ -453,11 +490,10 @@ impl Loader {
         let keep_alive = keeps_alive(&response);
         let body = response.into_body();
         let shaper = self.link.as_ref().and_then(|l| l.shaper.as_ref());
-        let progress = self.progress.take();
-        if let Some(p) = &progress {
+        if let Some(p) = progress {
             p.expected.store(expected.unwrap_or(0), Relaxed);
         }
-        let watch = (mode, shaper, progress.as_deref());
+        let watch = (mode, shaper, progress);
         Self::read_body(self.config.timeout, body, &mut exchange.conn, fetch, watch, expected).await;
         if fetch.error.is_none() && keep_alive {
             self.idle = exchange.park().map(|kept| (origin, kept));
@@ -577,6 +613,7 @@ impl Loader {
                 biased;
                 frame = drive(driver, body.frame()) => frame,
                 _ = idle.expired() => break Some(NetError::Timeout),
+                () = given_up(progress) => break Some(NetError::Abandoned),
             };
             match next {
                 None => break None,
@@ -589,15 +626,14 @@ impl Loader {
                     }
                     if let Some(p) = progress {
                         p.loaded.fetch_add(data.len() as u64, Relaxed);
-                        if p.abandon.load(Relaxed) {
-                            break Some(NetError::Abandoned);
-                        }
                     }
                     // Over the viewer's cap: the next frame is read once the bucket allows (the wait is
                     // the cap's, not the server's: the idle timer starts after it).
                     if let Some(until) = shaper.and_then(|s| s.take(data.len() as u64, Instant::now())) {
-                        tokio::time::sleep_until(until.into()).await;
-                        idle.push_back();
+                        tokio::select! {
+                            () = tokio::time::sleep_until(until.into()) => idle.push_back(),
+                            () = given_up(progress) => break Some(NetError::Abandoned),
+                        }
                     }
                 }
             }
