@@ -87,7 +87,41 @@ async fn play_origin(
     }
     origin.shutdown().await;
     let taps = std::mem::take(&mut *taps.lock().unwrap());
+    each_segment_once(&taps, clients, &snapshot);
     Played { taps, snapshot, took }
+}
+
+/// Each viewer plays each media sequence number once and in order, whichever variant it came from: an
+/// abandoned download's segment comes next from the lower variant, no segment of the old variant starts
+/// while a switch waits, and what a viewer passed over is what the run counts as skipped.
+fn each_segment_once(taps: &[TapEvent], clients: u32, snapshot: &Snapshot) {
+    let sequence = |t: &TapEvent| {
+        let name = t.url.path().rsplit('/').next().unwrap_or_default();
+        let stem = name.strip_prefix("seg")?;
+        stem.strip_suffix(".ts").or(stem.strip_suffix(".aac")).or(stem.strip_suffix(".m4s"))?.parse::<u64>().ok()
+    };
+    let mut passed_over = 0;
+    let rung = |t: &TapEvent| LADDER.iter().position(|n| t.url.path().starts_with(&format!("/{n}/")));
+    // The video's track, and the audio rendition's when there is one.
+    for (viewer, video) in (0..clients).flat_map(|v| [(v, true), (v, false)]) {
+        let mine: Vec<(u64, bool, Option<usize>)> = taps
+            .iter()
+            .filter(|t| t.viewer == viewer && t.kind == Kind::Segment && rung(t).is_some() == video)
+            .map(|t| (sequence(t).expect("a segment's name"), t.ok, rung(t)))
+            .collect();
+        let played: Vec<u64> = mine.iter().filter(|m| m.1).map(|m| m.0).collect();
+        for pair in played.windows(2) {
+            assert!(pair[1] > pair[0], "viewer {viewer} played {} after {}: {mine:?}", pair[1], pair[0]);
+            passed_over += pair[1] - pair[0] - 1;
+        }
+        for (i, (given_up, _, from)) in mine.iter().enumerate().filter(|(_, m)| !m.1) {
+            if let Some((next, _, below)) = mine.get(i + 1) {
+                let again = next == given_up && below < from;
+                assert!(again, "viewer {viewer}: an abandoned segment comes next from below: {mine:?}");
+            }
+        }
+    }
+    assert_eq!(passed_over, snapshot.totals.playback.segments_skipped, "gaps are the skipped segments");
 }
 
 /// Each viewer's segments in order, by the variant in their path.
@@ -252,4 +286,22 @@ async fn an_origin_slowed_by_its_fault_schedule_sends_viewers_down_and_back_up()
     assert!(before > 4e6, "on 5M before the fault: {before}");
     assert!(during < 0.3 * before, "down while the origin is slow: {during} after {before}");
     assert!(after > 2.0 * during, "back up after it: {after} after {during}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_audio_rendition_the_ladders_startups_and_stalls_add_up_to_the_runs() {
+    // Audio in a rendition of its own, and a cap under the lowest variant: the viewer stalls, and each
+    // startup and stall (and its time) is counted under a variant of the ladder, none lost or twice.
+    let origin = OriginConfig { audio_rendition: true, ..ladder_origin() };
+    let played =
+        play_origin(origin, VariantPolicy::Abr, NetworkPlan { bandwidth: Some(500_000), ..Default::default() }, 2, 6)
+            .await;
+    let run = &played.snapshot.windows.run.playback;
+    assert!(run.stalls > 0, "a cap under the lowest variant stalls: {run:?}");
+    let ladder = played.snapshot.variants.iter().filter(|v| usize::from(v.index) < LADDER.len());
+    let (stalls, stalled_us, startups) = ladder
+        .fold((0, 0, 0), |t, v| (t.0 + v.playback.stalls, t.1 + v.playback.stalled_us, t.2 + v.playback.startups));
+    let totals = &played.snapshot.totals.playback;
+    assert_eq!((stalls, stalled_us, startups), (totals.stalls, totals.stalled_us, totals.startups), "{totals:?}");
+    assert!(played.snapshot.variants.iter().all(|v| v.watching == 0), "every viewer's playback ended");
 }

@@ -37,8 +37,10 @@ impl ErrorCounts {
     pub fn get(&self, class: ErrorClass) -> u64 {
         self.0[class.index()]
     }
+    /// Failed requests: every class but `abandoned` (a download the viewer gave up for a lower
+    /// rendition is its own choice, not the origin's failure; counted under its class all the same).
     pub fn total(&self) -> u64 {
-        self.0.iter().sum()
+        self.0.iter().sum::<u64>() - self.get(ErrorClass::Abandoned)
     }
     /// Sums per-kind error counts into one.
     pub fn sum<'a>(items: impl IntoIterator<Item = &'a ErrorCounts>) -> ErrorCounts {
@@ -298,6 +300,8 @@ impl AtomicCounts {
     }
 
     pub(crate) fn record_playback(&self, event: PlaybackEvent) {
+        /// bits/s; at this rate, u64 holds 5,000 viewers playing for ten hours.
+        const MAX_PLAUSIBLE_BANDWIDTH: u64 = 100_000_000_000;
         let (field, n) = match event {
             // Samples, not events: their histograms count them.
             PlaybackEvent::LiveLatency { .. } | PlaybackEvent::EdgeDistance { .. } => return,
@@ -315,7 +319,8 @@ impl AtomicCounts {
             PlaybackEvent::VariantSwitch { up: true } => (PlaybackField::SwitchesUp, 1),
             PlaybackEvent::VariantSwitch { up: false } => (PlaybackField::SwitchesDown, 1),
             PlaybackEvent::MediaBuffered { duration, bandwidth } => {
-                let bits = (duration.as_secs_f64() * bandwidth as f64).round() as u64;
+                // A BANDWIDTH over 100 Gbit/s is no variant's: clamped, so a run's sum cannot wrap.
+                let bits = (duration.as_secs_f64() * bandwidth.min(MAX_PLAUSIBLE_BANDWIDTH) as f64).round() as u64;
                 self.playback[PlaybackField::MediaBits as usize].fetch_add(bits, Relaxed);
                 (PlaybackField::MediaUs, micros(duration))
             }
@@ -436,6 +441,29 @@ mod tests {
         assert_eq!(c.playback.stalled_us, 3000);
         assert_eq!(c.playback.segments_skipped, 4);
         assert_eq!(c.segments_downloaded(), 1);
+    }
+
+    #[test]
+    fn an_abandoned_download_is_counted_but_is_no_failure() {
+        let counts = AtomicCounts::default();
+        let mut r = RequestRecord::ok(Kind::Segment, Duration::from_millis(10), 100);
+        r.error = Some(ErrorClass::Abandoned);
+        counts.record_request(&r);
+        let c = counts.load();
+        let seg = &c.kinds[Kind::Segment];
+        assert_eq!((seg.requests(), seg.ok, seg.errors(), seg.bytes), (1, 0, 0, 100));
+        assert_eq!(seg.errors_by_class.get(ErrorClass::Abandoned), 1);
+        assert_eq!(c.errors(), 0);
+    }
+
+    #[test]
+    fn an_absurd_bandwidth_cannot_wrap_the_media_bits() {
+        let counts = AtomicCounts::default();
+        for _ in 0..3 {
+            let event = PlaybackEvent::MediaBuffered { duration: Duration::from_secs(10), bandwidth: u64::MAX };
+            counts.record_playback(event);
+        }
+        assert_eq!(counts.load().playback.media_bits, 3_000_000_000_000, "clamped at 100 Gbit/s");
     }
 
     #[test]

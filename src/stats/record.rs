@@ -347,6 +347,13 @@ pub enum PlaybackEvent {
     Stopped,
 }
 
+impl PlaybackEvent {
+    /// An event of the viewer's buffer model (startup, a stall), not of one track.
+    pub fn is_buffer_event(&self) -> bool {
+        matches!(self, Self::StartupComplete { .. } | Self::StallBegan | Self::StallEnded { .. })
+    }
+}
+
 /// Microseconds, saturating at `u64::MAX` (about 584,000 years).
 pub(crate) fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)

@@ -32,6 +32,9 @@ pub struct Playback {
     filled: [bool; MAX_LANES],
     lanes: usize,
     at: Instant,
+    /// The variant playing (the video lane's), under which the buffer's startup and stalls are
+    /// counted whichever lane brings them.
+    variant: Option<u16>,
 }
 
 impl Playback {
@@ -44,7 +47,7 @@ impl Playback {
     pub fn with_lanes(started: Instant, lanes: usize) -> Self {
         let lanes = lanes.clamp(1, MAX_LANES);
         let (levels, filled) = ([Duration::ZERO; MAX_LANES], [false; MAX_LANES]);
-        Self { started, state: State::Starting, levels, filled, lanes, at: started }
+        Self { started, state: State::Starting, levels, filled, lanes, at: started, variant: None }
     }
 
     /// The level playback is bounded by: the emptiest lane's.
@@ -172,6 +175,16 @@ impl PlaybackLane {
 
     pub fn playhead_level(&self, now: Instant) -> Option<Duration> {
         self.with(|p| p.playhead_level(self.lane, now))
+    }
+
+    /// The video lane's track plays `variant` now.
+    pub fn set_variant(&self, variant: Option<u16>) {
+        self.with(|p| p.variant = variant);
+    }
+
+    /// The variant the video lane plays: the buffer's startup and stalls are counted under it.
+    pub fn variant(&self) -> Option<u16> {
+        self.with(|p| p.variant)
     }
 
     /// The video's lane (or the only one): the one live latency is measured on.

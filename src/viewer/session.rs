@@ -88,7 +88,8 @@ async fn play_multivariant(
     for (position, &v) in chosen.iter().enumerate() {
         let lane = if position == 0 { video_lane.clone() } else { None };
         let adaptive = if position == 0 { adaptive.take() } else { None };
-        let bandwidth = master.variants[v].bandwidth;
+        // As ranked: a variant without `BANDWIDTH` counts at the highest listed before it.
+        let bandwidth = adaptive.as_ref().map_or(master.variants[v].bandwidth, Adaptive::bandwidth);
         tracks.push(Chosen { asker: at(v), url: master.variants[v].uri.clone(), lane, adaptive, bandwidth });
     }
     for r in &renditions {
@@ -144,8 +145,12 @@ fn finish(asker: Asker<'_>, lane: Option<PlaybackLane>) {
     let Some(lane) = lane else { return };
     let mut events: Vec<PlaybackEvent> = Vec::new();
     lane.finish(Instant::now(), &mut events);
+    let variant = lane.variant();
     for event in events {
         asker.config.recorder.record_playback(event);
+        if let Some(v) = variant {
+            asker.config.recorder.record_variant_playback(v, event);
+        }
     }
 }
 

@@ -207,6 +207,15 @@ pub(super) struct Track<'a> {
     adaptive: Option<Adaptive>,
     /// The `BANDWIDTH` of the variant playing (0: not known), for the time-weighted bitrate.
     bandwidth: u64,
+    /// The variant this track counts in the gauge of viewers on each variant, while it does: taken
+    /// off when the track ends, however it ends (a viewer aborted at the drain's timeout too).
+    on_gauge: Option<u16>,
+}
+
+impl Drop for Track<'_> {
+    fn drop(&mut self) {
+        self.watching(false);
+    }
 }
 
 impl<'a> Track<'a> {
@@ -224,6 +233,7 @@ impl<'a> Track<'a> {
             edge_parts: None,
             adaptive: None,
             bandwidth: 0,
+            on_gauge: None,
         }
     }
 
@@ -249,10 +259,18 @@ impl<'a> Track<'a> {
         result
     }
 
-    /// The track playback follows began or ended playing its variant: the variant's gauge of viewers.
-    fn watching(&self, now: bool) {
-        if let (Some(v), true) = (self.asker.variant, self.playback.as_ref().is_some_and(PlaybackLane::is_primary)) {
-            self.asker.config.recorder.record_variant_playback(v, PlaybackEvent::Watching { now });
+    /// The track playback follows began or ended playing its variant: the variant's gauge of viewers,
+    /// and the variant the buffer's events are counted under.
+    fn watching(&mut self, now: bool) {
+        let Some(lane) = self.playback.as_ref().filter(|p| p.is_primary()) else { return };
+        let recorder = &self.asker.config.recorder;
+        if let Some(v) = self.on_gauge.take() {
+            recorder.record_variant_playback(v, PlaybackEvent::Watching { now: false });
+        }
+        if now && let Some(v) = self.asker.variant {
+            recorder.record_variant_playback(v, PlaybackEvent::Watching { now: true });
+            self.on_gauge = Some(v);
+            lane.set_variant(Some(v));
         }
     }
 
@@ -328,8 +346,6 @@ impl<'a> Track<'a> {
         // An adaptive track's download in flight, watched for the emergency rule: its progress, when it
         // began, its media duration, and the next look at it.
         let mut watched: Option<(Arc<Progress>, Instant, Duration, Instant)> = None;
-        // The segment an abandoned download was for: the new rendition's is fetched instead.
-        let mut resume_at: Option<u64> = None;
         loop {
             let stopping = self.stop.is_set();
             if !stopping
@@ -339,15 +355,19 @@ impl<'a> Track<'a> {
             {
                 // Nothing of the old rendition in flight: the new one's playlist next, from the segment
                 // the viewer was to fetch next.
-                let next = resume_at.take().or(live.queue.front().map(|s| s.sequence)).or(live.tracker.next_sequence());
+                let next = live.queue.front().map(|s| s.sequence).or(live.tracker.next_sequence());
                 live.queue.clear();
                 live.tracker.switch_rendition(next);
                 live.url = url;
                 live.reload_now = true;
             }
             let main_free = download.is_none() && reload.as_ref().is_none_or(|(lane, _)| *lane == Lane::Side);
+            // A switch waits for the reload in flight; meanwhile no segment of the old rendition starts
+            // (it would be fetched again from the new one, or the abandoned one never).
+            let switching = self.adaptive.as_ref().is_some_and(Adaptive::switch_due);
             if !stopping
                 && main_free
+                && !switching
                 && let Some(segment) = live.queue.pop_front()
             {
                 let Some(plan) = self.plan_for(&segment) else { continue };
@@ -384,10 +404,12 @@ impl<'a> Track<'a> {
                     self.main = Some(loader);
                     watched = None;
                     let (segment, _) = download.take().expect("a download landed");
-                    if done.iter().any(|(_, f)| matches!(f.error, Some(crate::net::NetError::Abandoned))) {
-                        resume_at = Some(segment.sequence);
-                    }
+                    let abandoned = done.iter().any(|(_, f)| matches!(f.error, Some(crate::net::NetError::Abandoned)));
                     self.segment_done(&segment, &done, Kind::Segment)?;
+                    if abandoned {
+                        // The new rendition's segment of the same sequence number is fetched instead.
+                        live.queue.push_front(segment);
+                    }
                 }
                 _ = &mut check_timer, if check_armed.is_some() => {
                     check_armed = None;
@@ -615,15 +637,93 @@ impl<'a> Track<'a> {
         self.flush_events();
     }
 
-    /// Records the events; those of the track playback follows also under the variant it plays.
+    /// Records the events; those of the track playback follows also under the variant it plays, and
+    /// the buffer's (startup, stalls) under the variant playing whichever lane brought them (an audio
+    /// rendition's late segment stalls the video's variant).
     fn flush_events(&mut self) {
         let recorder = &self.asker.config.recorder;
-        let variant = self.asker.variant.filter(|_| self.playback.as_ref().is_some_and(PlaybackLane::is_primary));
+        let (primary, buffer_variant) = match &self.playback {
+            Some(p) if p.is_primary() => (self.asker.variant, self.asker.variant),
+            Some(p) => (None, p.variant()),
+            None => (None, None),
+        };
         for event in self.events.drain(..) {
             recorder.record_playback(event);
+            let variant = if event.is_buffer_event() { buffer_variant } else { primary };
             if let Some(v) = variant {
                 recorder.record_variant_playback(v, event);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hls::{RenditionPolicy, VariantPolicy};
+    use crate::net::{NetConfig, NetworkPlan};
+    use crate::stats::Recorder;
+    use crate::viewer::ViewerConfig;
+
+    fn config() -> ViewerConfig {
+        ViewerConfig {
+            url: Url::parse("http://127.0.0.1:1/master.m3u8").unwrap(),
+            entry_kind: Kind::Multivariant,
+            policy: VariantPolicy::Abr,
+            renditions: RenditionPolicy::default(),
+            decrypt_check: false,
+            low_latency: false,
+            abr: Default::default(),
+            network: NetworkPlan::default(),
+            buffer_target: Duration::from_secs(30),
+            net: Arc::new(NetConfig::with_defaults().unwrap()),
+            recorder: Recorder::new(),
+            tap: None,
+        }
+    }
+
+    /// Startup and stalls are the viewer's buffer's: counted under the variant playing whichever track
+    /// brings them (an audio rendition's late segment stalls the video's variant), and a track that is
+    /// dropped (a viewer aborted at the drain's timeout) leaves the gauge of viewers on its variant.
+    #[test]
+    fn buffer_events_go_to_the_variant_playing_and_the_gauge_is_left_on_drop() {
+        let config = config();
+        let asker = |variant| Asker {
+            viewer: 0,
+            variant: Some(variant),
+            config: &config,
+            imports: None,
+            pool: None,
+            link: None,
+        };
+        let t0 = Instant::now();
+        let mut lanes = PlaybackLane::model(t0, 2).into_iter();
+        let (video_lane, audio_lane) = (lanes.next(), lanes.next());
+        let (_run, stop) = tokio::sync::watch::channel(false);
+        let stop = StopSignal::new(stop);
+        let mut video = Track::new(asker(1), stop.clone(), None, video_lane.clone());
+        let mut audio = Track::new(asker(3), stop, None, audio_lane.clone());
+        for variant in [1, 3] {
+            let mut r = crate::stats::RequestRecord::ok(Kind::MediaPlaylist, Duration::from_millis(1), 100);
+            r.variant = Some(variant);
+            config.recorder.record_request(&r);
+        }
+        video.watching(true);
+        let second = Duration::from_secs(1);
+        video.playback.as_ref().unwrap().on_segment(t0, 2 * second, &mut video.events);
+        // The audio's segment starts playback; its lane runs out first, and the audio's track sees it.
+        audio.playback.as_ref().unwrap().on_segment(t0, second, &mut audio.events);
+        audio.flush_events();
+        audio.events.extend(audio_lane.as_ref().unwrap().advance(t0 + 2 * second));
+        audio.flush_events();
+        let stats = config.recorder.variant_stats(false);
+        let on = |index: u16| {
+            stats.iter().find(|v| v.index == index).map(|v| (v.playback.startups, v.playback.stalls, v.watching))
+        };
+        assert_eq!(on(1), Some((1, 1, 1)), "the video's variant has the startup, the stall, and the viewer");
+        assert_eq!(on(3).map_or(0, |p| p.0 + p.1), 0, "none under the audio rendition");
+        drop(video);
+        drop(audio);
+        assert_eq!(config.recorder.variant_stats(false).iter().map(|v| v.watching).sum::<u64>(), 0);
     }
 }

@@ -104,6 +104,11 @@ impl Adaptive {
         }
     }
 
+    /// A switch is decided and not yet made.
+    pub fn switch_due(&self) -> bool {
+        self.pending.is_some()
+    }
+
     /// The switch to make now, if one is due: the new rendition becomes current, and the event that
     /// counts it.
     pub fn switch(&mut self) -> Option<PlaybackEvent> {
