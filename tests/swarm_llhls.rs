@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hls_swarm::engine::run_swarm;
+use hls_swarm::hls::VariantPolicy;
+use hls_swarm::net::NetworkPlan;
 use hls_swarm::origin::{self, Container, LowLatency, OriginConfig, ServedKind, VariantSpec};
 use hls_swarm::stats::{Kind, Snapshot};
 use hls_swarm::viewer::TapEvent;
@@ -49,10 +51,25 @@ fn part_position(url: &Url) -> Option<(u64, u64)> {
 /// Plays the low-latency origin with [`scale`]'s viewers and seconds; the taps, the final snapshot, and the
 /// origin's (requests, bytes) and connections.
 async fn play(h2c: bool) -> (Vec<TapEvent>, Arc<Snapshot>, BTreeMap<&'static str, (u64, u64)>, u64) {
+    let (clients, secs) = scale();
+    play_as(h2c, VariantPolicy::First, NetworkPlan::default(), clients, secs, |_| {}).await
+}
+
+/// [`play`] with a variant policy and a network, for `clients` and `secs`; `check_variants` sees the
+/// origin's counters before it stops.
+async fn play_as(
+    h2c: bool,
+    policy: VariantPolicy,
+    network: NetworkPlan,
+    clients: u32,
+    secs: u64,
+    check_variants: impl FnOnce(&origin::Counters),
+) -> (Vec<TapEvent>, Arc<Snapshot>, BTreeMap<&'static str, (u64, u64)>, u64) {
     let origin = origin::spawn(low_latency()).await.unwrap();
     let url = Url::parse(&format!("{}master.m3u8", origin.url())).unwrap();
-    let (clients, secs) = scale();
     let mut config = common::swarm_config(url, clients, Duration::from_secs(secs), 500.0, 2);
+    config.viewer.policy = policy;
+    config.viewer.network = network;
     let mut net = (*config.viewer.net).clone();
     net.h2_prior_knowledge = h2c;
     config.viewer.net = Arc::new(net);
@@ -64,6 +81,7 @@ async fn play(h2c: bool) -> (Vec<TapEvent>, Arc<Snapshot>, BTreeMap<&'static str
     let c = origin.counters();
     let served = ServedKind::ALL.iter().map(|&k| (k.as_str(), (c.requests_all(k), c.body_bytes(k)))).collect();
     let connections = c.connections_total();
+    check_variants(c);
     origin.shutdown().await;
     let taps = std::mem::take(&mut *taps.lock().unwrap());
     (taps, snapshot, served, connections)
@@ -119,4 +137,71 @@ async fn the_same_over_h2c_on_one_connection_per_viewer() {
     let (taps, snapshot, served, connections) = play(true).await;
     check(true, &taps, &snapshot, &served);
     assert_eq!(connections, u64::from(scale().0), "one HTTP/2 connection per viewer");
+}
+
+/// Adaptive low-latency viewers (`--variant abr`): they start on the lowest rung (the default estimate),
+/// sample each part, and climb; a switch goes through the rendition report (a blocking reload for the
+/// part it names, answered at once) and goes on from the next part, so each part is fetched once and in
+/// order across renditions, never a whole segment, and the per-variant counts equal the origin's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adaptive_viewers_switch_through_rendition_reports_part_by_part() {
+    let (clients, secs) = (3, 5);
+    let by_variant = Mutex::new(Vec::new());
+    let (taps, snapshot, _, _) = play_as(false, VariantPolicy::Abr, NetworkPlan::default(), clients, secs, |c| {
+        for name in ["240p", "360p", "480p"] {
+            let of = |k| (c.variant_requests(k, name), c.variant_body_bytes(k, name));
+            let (part, hint) = (of(ServedKind::Part), of(ServedKind::PreloadHint));
+            let mut seen = by_variant.lock().unwrap();
+            seen.push((name, Kind::Part, part.0 + hint.0, part.1 + hint.1));
+            let blocking = of(ServedKind::BlockingPlaylist);
+            seen.push((name, Kind::BlockingPlaylist, blocking.0, blocking.1));
+            let plain = of(ServedKind::MediaPlaylist);
+            seen.push((name, Kind::MediaPlaylist, plain.0, plain.1));
+        }
+    })
+    .await;
+    let run = &snapshot.windows.run;
+    assert_eq!(run.errors, 0, "{:?}", run.errors_by_class);
+    assert!(snapshot.totals.playback.switches_up >= u64::from(clients), "{:?}", snapshot.totals.playback);
+    assert_eq!(run.playback.stalls, 0, "a switch waits at most for the reload in flight: {:?}", run.playback);
+    for viewer in 0..clients {
+        let mine: Vec<&TapEvent> = taps.iter().filter(|t| t.viewer == viewer).collect();
+        let parts: Vec<(u64, u64, String)> = mine
+            .iter()
+            .filter(|t| matches!(t.kind, Kind::Part | Kind::PreloadHint))
+            .filter_map(|t| {
+                let (msn, part) = part_position(&t.url)?;
+                Some((msn, part, t.url.path().split('/').nth(1)?.to_owned()))
+            })
+            .collect();
+        assert!(
+            parts.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)),
+            "viewer {viewer}: each part once and in order: {parts:?}"
+        );
+        assert!(!mine.iter().any(|t| t.kind == Kind::Segment), "viewer {viewer}: no whole segment");
+        assert_eq!(parts.first().map(|p| p.2.as_str()), Some("240p"), "viewer {viewer} starts on the lowest");
+        assert_eq!(parts.last().map(|p| p.2.as_str()), Some("480p"), "viewer {viewer} climbs to the top: {parts:?}");
+        // Consecutive: a switch loses no part.
+        for w in parts.windows(2) {
+            let next_in_segment = w[1].0 == w[0].0 && w[1].1 == w[0].1 + 1;
+            let next_segment = w[1].0 == w[0].0 + 1 && w[1].1 == 0;
+            assert!(next_in_segment || next_segment, "viewer {viewer}: {:?} after {:?}: {parts:?}", w[1], w[0]);
+        }
+    }
+    // Each variant's parts (and hinted parts, which the origin counts as parts once made), blocking and
+    // plain playlist loads, as the origin counted them.
+    for (name, kind, requests, bytes) in by_variant.into_inner().unwrap() {
+        let index = ["240p", "360p", "480p"].iter().position(|n| *n == name).unwrap();
+        let mine = snapshot.variants.iter().find(|v| usize::from(v.index) == index);
+        let of = |k: Kind| mine.map_or((0, 0), |v| (v.kinds[k].requests, v.kinds[k].bytes));
+        let ours = match kind {
+            // A hinted part the origin had made by then is a part to it.
+            Kind::Part => {
+                let (p, h) = (of(Kind::Part), of(Kind::PreloadHint));
+                (p.0 + h.0, p.1 + h.1)
+            }
+            other => of(other),
+        };
+        assert_eq!(ours, (requests, bytes), "{name} {kind:?}");
+    }
 }

@@ -55,7 +55,7 @@ pub use model::{
 pub use parse::{parse_playlist, parse_playlist_with};
 pub use parts::{
     LowLatencyFetch, PartPosition, PartTracker, PartUpdate, blocking_query, fill_program_date_times, lists_part,
-    next_part_after, parent_of, part_as_segment, part_hint, part_hold_back, skip_directive,
+    next_part_after, parent_of, part_as_segment, part_hint, part_hold_back, reported_part, skip_directive,
 };
 pub use plan::{Planned, RequestPlan, SegmentPlan, range_header};
 pub use rendition::{AudioPolicy, ChosenRendition, RenditionPolicy, choose_renditions};

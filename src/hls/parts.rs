@@ -165,6 +165,24 @@ pub fn next_part_after(playlist: &MediaPlaylist) -> PartPosition {
     PartPosition { msn: playlist.end_sequence(), part: playlist.pending_parts.len() as u64 }
 }
 
+/// The last part of the rendition `uri` as `playlist` reports it (`EXT-X-RENDITION-REPORT`; a missing
+/// `LAST-MSN` or `LAST-PART` is this playlist's own): what a viewer switching to that rendition can ask
+/// for and have at once. `None` without a report for `uri`, or when the report names no part (no
+/// `LAST-PART`, and this playlist lists none).
+pub fn reported_part(playlist: &MediaPlaylist, uri: &Url) -> Option<PartPosition> {
+    let report = playlist.rendition_reports.iter().find(|r| r.uri == *uri)?;
+    let own = match playlist.pending_parts.len() as u64 {
+        0 => playlist
+            .segments
+            .last()
+            .and_then(|s| Some(PartPosition { msn: s.sequence, part: (s.parts.len() as u64).checked_sub(1)? })),
+        n => Some(PartPosition { msn: playlist.end_sequence(), part: n - 1 }),
+    };
+    let msn = report.last_msn.or(own.map(|o| o.msn))?;
+    let part = report.last_part.or(own.map(|o| o.part))?;
+    Some(PartPosition { msn, part })
+}
+
 /// Whether `playlist` has the part at `at` (or the whole segment it belongs to): what a blocking reload
 /// for `at` asked for. A playlist without it came back without the server blocking.
 pub fn lists_part(playlist: &MediaPlaylist, at: PartPosition) -> bool {

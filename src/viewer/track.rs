@@ -535,8 +535,13 @@ impl<'a> Track<'a> {
         }
         let media_fetch = done.iter().find(|(p, _)| matches!(p, Planned::Segment { .. })).map(|(_, f)| f);
         let arrived = failure.is_none() && media_fetch.is_some();
-        if let (true, Some(fetch), Some(adaptive), Kind::Segment) = (arrived, media_fetch, &mut self.adaptive, media) {
-            adaptive.on_download(fetch, fetch.timings.total);
+        if let (true, Some(fetch), Some(adaptive)) = (arrived, media_fetch, &mut self.adaptive) {
+            // A hinted part is held by the server until it exists: its time is its body's, not the hold.
+            let took = match media {
+                Kind::PreloadHint => fetch.timings.total.saturating_sub(fetch.timings.ttfb.unwrap_or_default()),
+                _ => fetch.timings.total,
+            };
+            adaptive.on_download(fetch, took);
         }
         match failure {
             None if arrived => {

@@ -7,6 +7,7 @@ use super::base;
 use crate::hls::{
     ByteRange, DeltaError, HintKind, MediaPlaylist, ParseError, PartPosition, Playlist, apply_delta,
     fill_program_date_times, lists_part, next_part_after, parent_of, parse_playlist, part_as_segment, part_hint,
+    reported_part,
 };
 
 fn media(body: &str) -> Result<MediaPlaylist, ParseError> {
@@ -243,4 +244,27 @@ fn the_hinted_part_with_its_range_and_a_part_as_a_segment() {
     let s = part_as_segment(&pending, part, Duration::from_millis(400));
     assert_eq!((s.sequence, s.duration, &s.uri), (13, part.duration, &part.uri));
     assert_eq!(s.program_date_time, Some(t0 + Duration::from_millis(3400)));
+}
+
+#[test]
+fn a_rendition_report_names_the_part_a_switching_viewer_can_have_at_once() {
+    let m = media(&live(10..13)).unwrap();
+    let other = m.rendition_reports[0].uri.clone();
+    assert_eq!(reported_part(&m, &other), Some(PartPosition { msn: 13, part: 0 }));
+    let unreported = base().join("../1080p/stream.m3u8").unwrap();
+    assert_eq!(reported_part(&m, &unreported), None, "no report for this one");
+    // LAST-MSN and LAST-PART left out: this playlist's own last part (13.0).
+    let bare = media(&live(10..13).replace(",LAST-MSN=13,LAST-PART=0", "")).unwrap();
+    assert_eq!(reported_part(&bare, &other), Some(PartPosition { msn: 13, part: 0 }));
+    let no_pending = media(
+        &live(10..13)
+            .replace("#EXT-X-PART:DURATION=0.2,URI=\"p13.0.m4s\",INDEPENDENT=YES\n", "")
+            .replace(",LAST-MSN=13,LAST-PART=0", ""),
+    )
+    .unwrap();
+    assert_eq!(
+        reported_part(&no_pending, &other),
+        Some(PartPosition { msn: 12, part: 4 }),
+        "the last segment's last part"
+    );
 }

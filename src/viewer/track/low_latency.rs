@@ -27,25 +27,25 @@ use super::{InFlight, Track, landed, rearm, send, send_plan};
 use crate::engine::SessionEnd;
 use crate::hls::{
     self, LowLatencyFetch, MediaPlaylist, PartPosition, PartTracker, Segment, apply_delta, blocking_query, lists_part,
-    next_part_after, parent_of, part_as_segment, part_hint, skip_directive,
+    next_part_after, parent_of, part_as_segment, part_hint, reported_part, skip_directive,
 };
 use crate::net::{BodyMode, Fetch, Loader};
 use crate::stats::{ErrorClass, Hold, Kind, PlaybackEvent};
-use crate::viewer::request::{Halt, SessionError, media_only, parse, record_with};
+use crate::viewer::request::{Asker, Halt, SessionError, media_only, parse, record_with};
 
 /// What a low-latency track knows between steps.
 struct LowLatency {
     url: Url,
     tracker: PartTracker,
-    /// Parts and segments to fetch, in order, each with its kind.
-    queue: VecDeque<(Segment, Kind)>,
+    /// Parts and segments to fetch, in order, each with its kind and place.
+    queue: VecDeque<(Segment, Kind, PartPosition)>,
     /// The last playlist, whole: delta updates are completed from it, and parts find their segment in it.
     held: MediaPlaylist,
     /// When `held` was asked for (a delta update needs a playlist younger than half the skip boundary).
     held_at: Instant,
-    /// The last part asked for from a preload hint (URI and range start): when the playlist lists it,
-    /// it is not fetched again.
-    hinted: Option<(Url, u64)>,
+    /// The last part asked for from a preload hint (URI, range start, place): when the playlist lists
+    /// it, it is not fetched again.
+    hinted: Option<(Url, u64, PartPosition)>,
     /// The next reload: not before this instant.
     reload_at: Instant,
     /// The next reload is a plain one, and the tracker joins anew (after a 400 or 503 to a blocking one).
@@ -54,7 +54,18 @@ struct LowLatency {
     /// it brings, whose end is the live edge of that moment (a plain first load's end may be up to a part
     /// old, and the viewer would play that much further behind real time).
     join_at: Option<PartPosition>,
+    /// A switch of renditions under way (`--variant abr`): its reload is the next one.
+    switch: Option<Switch>,
     ended: bool,
+}
+
+/// An adaptive viewer's switch to another rendition: the part it goes on from, and the part the
+/// rendition report says the new rendition has (asked for with a blocking reload the server answers at
+/// once; without a report, a plain load).
+#[derive(Clone, Copy)]
+struct Switch {
+    from: Option<PartPosition>,
+    ask: Option<PartPosition>,
 }
 
 /// A reload in flight: plain, or blocking for a part (and when it was sent).
@@ -78,15 +89,18 @@ impl LowLatency {
     fn enqueue(&mut self, fetch: Vec<LowLatencyFetch>) {
         for item in fetch {
             match item {
-                LowLatencyFetch::Segment(segment) => self.queue.push_back((*segment, Kind::Segment)),
+                LowLatencyFetch::Segment(segment) => {
+                    let at = PartPosition { msn: segment.sequence, part: 0 };
+                    self.queue.push_back((*segment, Kind::Segment, at));
+                }
                 LowLatencyFetch::Part { at, part } => {
                     let start = part.byte_range.map_or(0, |r| r.offset);
-                    if self.hinted.as_ref().is_some_and(|(uri, s)| *uri == part.uri && *s == start) {
+                    if self.hinted.as_ref().is_some_and(|(uri, s, _)| *uri == part.uri && *s == start) {
                         continue;
                     }
                     let Some(parent) = parent_of(&self.held, at.msn) else { continue };
                     let offset = parts_of(&self.held, at.msn).iter().take(at.part as usize).map(|p| p.duration).sum();
-                    self.queue.push_back((part_as_segment(&parent, &part, offset), Kind::Part));
+                    self.queue.push_back((part_as_segment(&parent, &part, offset), Kind::Part, at));
                 }
             }
         }
@@ -96,7 +110,7 @@ impl LowLatency {
     fn hint(&self) -> Option<(Segment, Option<String>)> {
         let (uri, range) = part_hint(&self.held)?;
         let start = range_start(range.as_deref());
-        if self.hinted.as_ref().is_some_and(|(u, s)| *u == uri && *s == start) {
+        if self.hinted.as_ref().is_some_and(|(u, s, _)| *u == uri && *s == start) {
             return None;
         }
         let msn = self.held.end_sequence();
@@ -107,11 +121,31 @@ impl LowLatency {
         Some((segment, range))
     }
 
+    /// Switches to the rendition at `url` (an adaptive viewer's, with nothing of the old one in flight):
+    /// what was queued of the old one is dropped, and the viewer goes on from the first part it had not
+    /// fetched, asking for the part the rendition report names.
+    fn switch_to(&mut self, url: Url) {
+        let after_hint = self.hinted.as_ref().map(|(_, _, at)| PartPosition { msn: at.msn, part: at.part + 1 });
+        let next = self.queue.front().map(|q| q.2).or(self.tracker.next_position());
+        let from = match (next, after_hint) {
+            (Some(n), Some(h)) => Some(n.max(h)),
+            (n, h) => n.or(h),
+        };
+        let ask = reported_part(&self.held, &url);
+        self.queue.clear();
+        self.hinted = None;
+        // Not joined yet: the join waits for the new rendition's playlist instead.
+        self.join_at = None;
+        self.url = url;
+        self.switch = Some(Switch { from, ask });
+        self.reload_at = Instant::now();
+    }
+
     /// Parts between the playhead's and the live edge, as of the last reload: those not fetched yet and
     /// those buffered.
     fn edge_parts(&self, buffered: Duration) -> u32 {
         let target = self.part_target().as_secs_f64();
-        let queued = self.queue.iter().filter(|(_, k)| *k == Kind::Part).count() as f64;
+        let queued = self.queue.iter().filter(|(_, k, _)| *k == Kind::Part).count() as f64;
         (queued + (buffered.as_secs_f64() / target).round()).min(f64::from(u32::MAX)) as u32
     }
 }
@@ -153,6 +187,7 @@ impl Track<'_> {
             reload_at: loaded_at,
             rejoin: false,
             join_at: None,
+            switch: None,
             ended: false,
         };
         ll.ended = !ll.held.is_live();
@@ -169,6 +204,9 @@ impl Track<'_> {
     async fn play_low_latency_loop(&mut self, mut ll: LowLatency) -> Result<SessionEnd, Halt> {
         let mut download: Option<((Segment, Kind), InFlight<super::Done>)> = None;
         let mut reload: Option<(Reload, InFlight)> = None;
+        // The old rendition's reload still held when the viewer switched: counted when it lands, under
+        // the variant it asked, and otherwise let go (as hls.js aborts it).
+        let mut stale: Option<((Asker<'_>, Reload), InFlight)> = None;
         let mut stop = self.stop.clone();
         let stopped = stop.stopped();
         let (reload_timer, empty_timer) = (sleep_until(Instant::now().into()), sleep_until(Instant::now().into()));
@@ -176,10 +214,27 @@ impl Track<'_> {
         let (mut reload_armed, mut empty_at) = (None, None);
         loop {
             let stopping = self.stop.is_set();
-            if !stopping && download.is_none() {
-                let next = ll.queue.pop_front().map(|(s, k)| (s, k, None)).or_else(|| {
+            let before = self.asker;
+            if !stopping
+                && download.is_none()
+                && stale.is_none()
+                && let Some(url) = self.switch_rendition()
+            {
+                // No download of the old rendition in flight: the new one's playlist next, at once, on a
+                // connection of its own if the old one's held reload still has the side one.
+                if let Some((kind, held)) = reload.take() {
+                    stale = Some(((before, kind), held));
+                }
+                ll.switch_to(url);
+            }
+            // A switch waits for the request in flight, then for the new rendition's playlist; meanwhile
+            // nothing more of the old rendition starts (a part, or the hinted one).
+            let switching = ll.switch.is_some() || self.adaptive.as_ref().is_some_and(super::Adaptive::switch_due);
+            if !stopping && download.is_none() && !switching {
+                let next = ll.queue.pop_front().map(|(s, k, _)| (s, k, None)).or_else(|| {
                     let (segment, range) = ll.join_at.is_none().then(|| ll.hint()).flatten()?;
-                    ll.hinted = Some((segment.uri.clone(), range_start(range.as_deref())));
+                    let at = next_part_after(&ll.held);
+                    ll.hinted = Some((segment.uri.clone(), range_start(range.as_deref()), at));
                     Some((segment, Kind::PreloadHint, range))
                 });
                 if let Some((segment, kind, hint_range)) = next {
@@ -195,7 +250,7 @@ impl Track<'_> {
                     continue;
                 }
             }
-            if download.is_none() && reload.is_none() {
+            if download.is_none() && reload.is_none() && stale.is_none() {
                 if stopping {
                     return Ok(SessionEnd::Stopped);
                 }
@@ -204,7 +259,9 @@ impl Track<'_> {
                     return Ok(SessionEnd::Finished { pace: ll.held.target_duration });
                 }
             }
-            let due = (!stopping && !ll.ended && reload.is_none()).then_some(ll.reload_at);
+            // A decided switch sends no reload of the old rendition; a switch under way sends the new one's.
+            let waits = self.adaptive.as_ref().is_some_and(super::Adaptive::switch_due);
+            let due = (!stopping && !ll.ended && reload.is_none() && !waits).then_some(ll.reload_at);
             rearm(reload_timer.as_mut(), &mut reload_armed, due);
             rearm(empty_timer.as_mut(), &mut empty_at, self.playback.as_ref().and_then(|p| p.empty_at()));
             self.sample_latency();
@@ -213,6 +270,10 @@ impl Track<'_> {
                     self.main = Some(loader);
                     let ((segment, kind), _) = download.take().expect("a download landed");
                     self.segment_done(&segment, &done, kind)?;
+                }
+                (loader, fetch) = landed(&mut stale) => {
+                    let ((asker, kind), _) = stale.take().expect("a stale reload landed");
+                    self.stale_reload_landed(asker, kind, &fetch, loader);
                 }
                 (mut loader, fetch) = landed(&mut reload) => {
                     let (kind, _) = reload.take().expect("a reload landed");
@@ -233,12 +294,40 @@ impl Track<'_> {
         }
     }
 
+    /// The old rendition's reload, in flight when the viewer switched, landed: recorded under that
+    /// rendition as any reload is, its playlist not used.
+    fn stale_reload_landed(&mut self, asker: Asker<'_>, reload: Reload, fetch: &Fetch, loader: Loader) {
+        let parsed = parse(asker, fetch, media_only);
+        let (kind, hold) = match (reload, &parsed) {
+            (Reload::Plain, _) => (Kind::MediaPlaylist, None),
+            (Reload::Blocking { asked, .. }, Ok(m)) if !lists_part(m, asked) => {
+                (Kind::BlockingPlaylist, Some(Hold::Unblocked))
+            }
+            (Reload::Blocking { .. }, _) => (Kind::BlockingPlaylist, Some(Hold::Held)),
+        };
+        record_with(asker, kind, fetch, parsed.as_ref().err().map(|f| f.0), hold);
+        if parsed.is_ok() && self.side.is_none() {
+            self.side = Some(loader);
+        }
+    }
+
     /// The next reload, always on the side loader: a blocking one is held by the server while parts
     /// download on the main one.
     fn send_low_latency_reload(&mut self, ll: &mut LowLatency) -> (Reload, InFlight) {
         let loader = self.side.take().unwrap_or_else(|| self.asker.loader());
         let now = Instant::now();
         let mode = BodyMode::Collect { limit: crate::viewer::PLAYLIST_LIMIT };
+        if let Some(switch) = ll.switch {
+            // The new rendition's playlist: at once, without a delta (the playlist held is the old one's).
+            ll.held_at = now;
+            return match switch.ask.filter(|_| ll.can_block()) {
+                Some(asked) => {
+                    let url = with_directives(&ll.url, &blocking_query(asked, None));
+                    (Reload::Blocking { asked, sent: now }, send(loader, url, mode))
+                }
+                None => (Reload::Plain, send(loader, ll.url.clone(), mode)),
+            };
+        }
         let next = ll.tracker.next_position().or(ll.join_at);
         match next.filter(|_| ll.can_block() && !ll.rejoin) {
             Some(asked) => {
@@ -325,7 +414,16 @@ impl Track<'_> {
         ll.held = playlist;
         ll.ended = !ll.held.is_live();
         let joining = ll.join_at.take().is_some();
-        let update = if std::mem::take(&mut ll.rejoin) || joining {
+        let update = if let Some(switch) = ll.switch.take() {
+            // The new rendition from the part the viewer was to fetch next (or its join point when it had
+            // none yet): the same place, the same buffer.
+            ll.rejoin = false;
+            ll.tracker = PartTracker::new();
+            if let Some(from) = switch.from {
+                ll.tracker.resume_from(from);
+            }
+            ll.tracker.update(&ll.held)
+        } else if std::mem::take(&mut ll.rejoin) || joining {
             // Join (anew) at the hold-back point, but never fetch again a part already had (or queued).
             let had = ll.tracker.next_position();
             ll.tracker = PartTracker::new();
