@@ -159,6 +159,11 @@ pub struct RunArgs {
     /// 5,000 viewers for the native engine, one per 100 for --engine ffmpeg (its proxies relay every byte).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
+    /// The generator is saturated (its own delay is in the latencies it measures) when its viewer
+    /// threads' timers fire later than this (p99 over 5 s); the dashboard, progress lines, summary and
+    /// report say so.
+    #[arg(long, default_value = "10ms", value_parser = parse_duration)]
+    pub max_lateness: Duration,
     /// Write the JSON report (schema/report.schema.json) to this file.
     #[arg(long, value_name = "FILE.json")]
     pub report: Option<std::path::PathBuf>,

@@ -96,6 +96,7 @@ impl RunSettings {
             drain_timeout: args.drain_timeout,
             seed: args.seed,
             threads,
+            max_lateness: args.max_lateness,
         };
         Ok(RunSettings {
             net: net_config(&args)?,

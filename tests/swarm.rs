@@ -67,6 +67,7 @@ async fn swarm_url(url: Url, clients: u32, duration: Duration, policy: VariantPo
             drain_timeout: Duration::from_secs(5),
             seed: 1,
             threads: 2,
+            max_lateness: hls_swarm::stats::generator::DEFAULT_MAX_LATENESS,
         },
         viewer,
     };

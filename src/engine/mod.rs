@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::stats::generator::PROBE_EVERY;
 use crate::stats::{Aggregator, PlaybackEvent, Recorder, Snapshot};
 use crate::viewer::{ViewerConfig, run_session};
 use schedule::{Backoff, start_offset};
@@ -36,6 +37,8 @@ pub struct Plan {
     /// Single-threaded runtimes the viewers are spread over (the caller's and `threads - 1` more);
     /// 0 or 1 keeps every viewer on the caller's runtime.
     pub threads: usize,
+    /// `--max-lateness`: the generator is saturated when its viewer threads' timers fire later than this.
+    pub max_lateness: Duration,
 }
 
 /// How the native swarm runs.
@@ -92,8 +95,14 @@ where
     let started = Instant::now();
     let (stop_tx, stop_rx) = watch::channel(false);
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-    let ticker = tokio::spawn(tick_loop(Aggregator::publishing_to(recorder.clone(), started, snapshots), done_rx));
     let shards = shards::Shards::start(plan.threads);
+    let aggregator = Aggregator::publishing_to(recorder.clone(), started, snapshots)
+        .with_generator(plan.max_lateness, shards.handles().len());
+    let ticker = tokio::spawn(tick_loop(aggregator, done_rx));
+    // One lateness probe per viewer thread, until the viewers are stopped (the drain is not judged).
+    for handle in shards.handles() {
+        handle.spawn(lateness_probe(recorder.clone(), stop_rx.clone()));
+    }
     let mut viewers = JoinSet::new();
     for i in 0..plan.clients {
         let at = started + start_offset(i, plan.ramp_rate, plan.ramp_jitter, plan.seed);
@@ -128,6 +137,21 @@ where
         Err(_) => Aggregator::new(recorder, started).finish(Instant::now()),
     };
     SwarmOutcome { snapshot, elapsed: started.elapsed(), abandoned }
+}
+
+/// Asks to wake every [`PROBE_EVERY`] on its viewer thread and records how late it woke: a thread too busy
+/// to run its timers on time delays every request and timer of its viewers as much.
+async fn lateness_probe(recorder: Recorder, mut stop: watch::Receiver<bool>) {
+    let mut due = tokio::time::Instant::now() + PROBE_EVERY;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep_until(due) => {}
+            _ = stop.changed() => return,
+        }
+        let now = tokio::time::Instant::now();
+        recorder.record_lateness(now.saturating_duration_since(due));
+        due = now + PROBE_EVERY;
+    }
 }
 
 /// The only place that rotates the recorder's intervals: one tick a second, through the drain, until

@@ -29,6 +29,11 @@ impl Shards {
         shards
     }
 
+    /// Every viewer runtime.
+    pub fn handles(&self) -> &[Handle] {
+        &self.handles
+    }
+
     /// The runtime of viewer `i`.
     pub fn handle(&self, i: usize) -> &Handle {
         &self.handles[i % self.handles.len()]

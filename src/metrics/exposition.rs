@@ -40,6 +40,7 @@ pub fn render(info: &RunInfo, snapshot: &Snapshot, origin: &OriginView) -> Strin
     latency_histogram(&mut out, snapshot, "connection_setup_seconds", SETUP_HELP, "phase", &phases);
     throughput_family(&mut out, snapshot);
     playback_families(&mut out, snapshot);
+    generator_families(&mut out, snapshot);
     origin_families(&mut out, origin);
     out.finish()
 }
@@ -146,6 +147,25 @@ fn held_families(out: &mut Exposition, s: &Snapshot) {
     for kind in Kind::ALL {
         f.sample(&[("kind", kind.as_str())], s.totals.kinds[kind].unblocked);
     }
+}
+
+/// hls-swarm's own health: how late its viewer threads' timers fire, and whether that is over
+/// `--max-lateness` (its figures then include its own delay).
+fn generator_families(out: &mut Exposition, s: &Snapshot) {
+    let help = "How late the viewer threads' timers fired (a probe on each asks to wake every 10 ms), whole run: \
+                hls-swarm's own delay, which every latency measured at that moment includes.";
+    latency_histogram(out, s, "generator_lateness_seconds", help, "probe", &[("timer", Metric::Lateness)]);
+    let g = &s.generator;
+    out.family("generator_saturated", Type::Gauge, "1 while the timers' lateness p99 over 5 s is over --max-lateness.")
+        .sample(&[], u64::from(g.saturated));
+    out.family("generator_saturated_seconds_total", Type::Counter, "Seconds of the run the generator was saturated.")
+        .sample(&[], g.saturated_seconds);
+    out.family(
+        "generator_cpu_seconds_total",
+        Type::Counter,
+        "User + system CPU time of hls-swarm since the run started.",
+    )
+    .sample(&[], g.cpu_seconds);
 }
 
 /// A histogram per kind, its buckets derived at scrape time from the whole-run HdrHistogram of

@@ -40,6 +40,19 @@ pub struct Report {
     pub histograms: BTreeMap<String, String>,
     /// Viewers still busy when the drain timeout ran out (their in-flight requests are not counted).
     pub abandoned_viewers: usize,
+    /// hls-swarm's own health: how late its viewer threads' timers fired, and for how long that was
+    /// over `--max-lateness` (then its figures include its own delay).
+    pub generator: GeneratorReport,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GeneratorReport {
+    pub lateness_ms: Option<crate::stats::Percentiles>,
+    pub max_lateness_ms: f64,
+    pub saturated_seconds: f64,
+    pub saturated_episodes: u64,
+    pub cpu_seconds: f64,
+    pub threads: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -299,6 +312,14 @@ pub fn build_report(snapshot: &Snapshot, meta: &RunMeta) -> Report {
         origin_metrics: meta.origin_metrics.clone(),
         histograms: snapshot.run_histograms().encode().unwrap_or_default(),
         abandoned_viewers: meta.abandoned,
+        generator: GeneratorReport {
+            lateness_ms: run.lateness_ms,
+            max_lateness_ms: snapshot.generator.max_lateness_ms,
+            saturated_seconds: snapshot.generator.saturated_seconds,
+            saturated_episodes: snapshot.generator.episodes,
+            cpu_seconds: snapshot.generator.cpu_seconds,
+            threads: snapshot.generator.threads,
+        },
     }
 }
 

@@ -24,8 +24,19 @@ fn ms(p: Option<&Percentiles>, pick: impl Fn(&Percentiles) -> f64) -> String {
 /// The summary: one writer per section, in the order they print.
 pub fn summary(snapshot: &Snapshot, meta: &RunMeta) -> String {
     let mut out = String::new();
-    let sections: [fn(&mut String, &Snapshot, &RunMeta); 10] =
-        [header, requests, held, variants, segments, playback, connections, errors, warnings, builtin_origin];
+    let sections: [fn(&mut String, &Snapshot, &RunMeta); 11] = [
+        header,
+        requests,
+        held,
+        variants,
+        segments,
+        playback,
+        connections,
+        errors,
+        warnings,
+        builtin_origin,
+        generator,
+    ];
     for section in sections {
         section(&mut out, snapshot, meta);
     }
@@ -275,6 +286,39 @@ fn builtin_origin(out: &mut String, _: &Snapshot, meta: &RunMeta) {
     );
 }
 
+/// The generator's own health: its timers' lateness and CPU, and, last, whether it was saturated.
+fn generator(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
+    let g = &snapshot.generator;
+    let Some(late) = snapshot.windows.run.lateness_ms.as_ref() else { return };
+    let _ = writeln!(
+        out,
+        "generator timer lateness p50 {:.1} / p99 {:.1} / max {:.1} ms  cpu {:.1} s on {} thread(s)",
+        late.p50, late.p99, late.max, g.cpu_seconds, g.threads
+    );
+    if g.saturated_seconds > 0.0 {
+        let _ = writeln!(out, "{}", saturated_warning(g.saturated_seconds));
+    }
+}
+
+/// What the summary ends with when the generator was saturated.
+pub fn saturated_warning(seconds: f64) -> String {
+    format!(
+        "generator saturated for {seconds:.0} s: latencies in those seconds include hls-swarm's own delay; run \
+         fewer viewers per machine, more `--threads`, or shard the run"
+    )
+}
+
+/// Said when the generator becomes saturated (progress lines, dashboard).
+pub fn saturation_line(s: &Snapshot) -> String {
+    let g = &s.generator;
+    format!(
+        "generator saturated: its timers fire {:.0} ms late (p99 over 5 s, limit {:.0} ms); latencies now include \
+         hls-swarm's own delay: run fewer viewers per machine, more `--threads`, or shard the run",
+        g.recent_lateness_p99_ms.unwrap_or_default(),
+        g.max_lateness_ms
+    )
+}
+
 /// One progress line: viewers, request and byte rates and segment TTFB over the last 30 s, errors,
 /// and the live latency over the last 30 s when viewers sampled it.
 pub fn progress_line(s: &Snapshot, target: u32) -> String {
@@ -283,7 +327,10 @@ pub fn progress_line(s: &Snapshot, target: u32) -> String {
     let seg = &w.kinds.0[Kind::Segment.index()];
     let run = s.window(Window::Run);
     let pct = if run.requests > 0 { 100.0 * run.errors as f64 / run.requests as f64 } else { 0.0 };
-    let live = w.playback.live_latency_ms.map_or(String::new(), |p| format!(" | live latency p50 {:.1} ms", p.p50));
+    let mut live = w.playback.live_latency_ms.map_or(String::new(), |p| format!(" | live latency p50 {:.1} ms", p.p50));
+    if s.generator.saturated {
+        live.push_str(" | GENERATOR SATURATED");
+    }
     format!(
         "[{:>5.0}s] viewers {}/{} | {:.1} req/s | {}/s | segment ttfb p50 {} ms p99 {} ms | errors {} ({pct:.1}%) | stalled {}{live}",
         s.elapsed.as_secs_f64(),

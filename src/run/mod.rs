@@ -338,10 +338,16 @@ impl Display {
 /// Plain progress lines on stderr, for runs without the dashboard (CI, pipes, files, `--no-tui`).
 async fn progress_lines(mut snapshots: watch::Receiver<Arc<Snapshot>>, target: u32) {
     let mut next = Instant::now() + PROGRESS_EVERY;
+    let mut episodes = 0;
     loop {
         tokio::time::sleep_until(next.into()).await;
         next += PROGRESS_EVERY;
         let s = snapshots.borrow_and_update().clone();
+        if s.generator.episodes > episodes {
+            // Once per episode: from here on the figures include hls-swarm's own delay.
+            episodes = s.generator.episodes;
+            eprintln!("{}", crate::report::saturation_line(&s));
+        }
         eprintln!("{}", crate::report::progress_line(&s, target));
     }
 }

@@ -13,6 +13,7 @@
 //! can drain what another one reads.
 
 use super::counts::Counts;
+use super::generator::{DEFAULT_MAX_LATENESS, GeneratorWatch};
 use super::histograms::HistSet;
 use super::packed::PackedSet;
 use super::record::micros;
@@ -46,6 +47,10 @@ pub struct Aggregator {
     timeline: TimelineBuilder,
     /// The whole run's histograms as handed to snapshots; repacked only on ticks that added samples.
     run_packed: Arc<PackedSet>,
+    /// The generator's own lateness and the saturation verdicts.
+    generator: GeneratorWatch,
+    /// This tick's lateness p99 (ms), for the timeline.
+    tick_lateness: Option<f64>,
     tx: watch::Sender<Arc<Snapshot>>,
 }
 
@@ -72,8 +77,17 @@ impl Aggregator {
             windows: Window::ALL.map(Accumulator::new),
             timeline: TimelineBuilder::new(TIMELINE_CAP),
             run_packed: Arc::default(),
+            generator: GeneratorWatch::new(DEFAULT_MAX_LATENESS, 1, false),
+            tick_lateness: None,
             tx,
         }
+    }
+
+    /// Judges the generator (its viewers on `threads` threads) saturated when its timers' lateness p99
+    /// over the last five seconds passes `limit` (`--max-lateness`).
+    pub fn with_generator(mut self, limit: std::time::Duration, threads: usize) -> Aggregator {
+        self.generator = GeneratorWatch::new(limit, threads, true);
+        self
     }
 
     /// A receiver of every snapshot from now on; `borrow()` is the latest. After
@@ -132,6 +146,17 @@ impl Aggregator {
     /// interval that just left it, and keeps it in the ring until it leaves the longest window.
     fn rotate(&mut self, delta: &Counts, span_us: u64) {
         let interval = PackedInterval { counts: delta.clone(), span_us, hists: PackedSet::pack(&self.current) };
+        let (tick_lateness, began) = self.generator.tick(&self.current, span_us as f64 / 1e6);
+        self.tick_lateness = tick_lateness;
+        if began {
+            let g = self.generator.stats();
+            tracing::warn!(
+                "generator saturated: its timers fire {:.0} ms late (p99 over 5 s; limit {:.0} ms); latencies \
+                 measured now include hls-swarm's own delay",
+                g.recent_lateness_p99_ms.unwrap_or_default(),
+                g.max_lateness_ms
+            );
+        }
         self.current.reset();
         for acc in &mut self.windows {
             acc.add(&interval);
@@ -163,6 +188,7 @@ impl Aggregator {
             segments: delta.segments_downloaded(),
             bytes: delta.bytes(),
             errors: delta.errors(),
+            lateness_p99_ms: self.tick_lateness,
         });
         let [s1, s30, s60, s300, run] = &mut self.windows;
         Snapshot {
@@ -181,6 +207,7 @@ impl Aggregator {
             timeline: self.timeline.view(),
             run_buckets: self.run_packed.clone(),
             variants: Arc::new(self.recorder.variant_stats(is_final)),
+            generator: self.generator.stats(),
         }
     }
 

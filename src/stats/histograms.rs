@@ -50,13 +50,15 @@ pub enum Metric {
     LiveLatency,
     /// Low-latency viewers' distance to the live edge, in parts.
     EdgeDistance,
+    /// How late the viewer threads' timers fire (the generator's own delay), microseconds.
+    Lateness,
 }
 
 /// Where the metrics that are not per kind start in [`Metric::index`] order.
 const SINGLES: usize = 3 * Kind::COUNT;
 
 impl Metric {
-    pub const COUNT: usize = SINGLES + 7;
+    pub const COUNT: usize = SINGLES + 8;
 
     pub fn index(self) -> usize {
         match self {
@@ -70,6 +72,7 @@ impl Metric {
             Metric::Tls => SINGLES + 4,
             Metric::LiveLatency => SINGLES + 5,
             Metric::EdgeDistance => SINGLES + 6,
+            Metric::Lateness => SINGLES + 7,
         }
     }
 
@@ -85,7 +88,8 @@ impl Metric {
             i if i == SINGLES + 3 => Metric::Connect,
             i if i == SINGLES + 4 => Metric::Tls,
             i if i == SINGLES + 5 => Metric::LiveLatency,
-            _ => Metric::EdgeDistance,
+            i if i == SINGLES + 6 => Metric::EdgeDistance,
+            _ => Metric::Lateness,
         }
     }
 
@@ -106,6 +110,7 @@ impl Metric {
             Metric::Tls => "tls_us".to_owned(),
             Metric::LiveLatency => "live_latency_us".to_owned(),
             Metric::EdgeDistance => "edge_distance_parts".to_owned(),
+            Metric::Lateness => "lateness_us".to_owned(),
         }
     }
 

@@ -23,6 +23,7 @@
 pub mod aggregator;
 mod base64;
 pub mod counts;
+pub mod generator;
 pub mod histograms;
 mod packed;
 pub mod record;
@@ -38,6 +39,7 @@ mod tests;
 
 pub use aggregator::{Aggregator, Footprint};
 pub use counts::{Counts, ErrorCounts, KindCounts, PerKind, PlaybackCounts, StatusCounts};
+pub use generator::GeneratorStats;
 pub use histograms::{Metric, Percentiles};
 pub use record::{ErrorClass, Hold, Kind, PlaybackEvent, RequestRecord, StatusClass, Timings};
 pub use recorder::{Gauges, Recorder};

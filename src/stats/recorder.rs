@@ -119,6 +119,11 @@ impl Recorder {
 
     /// `event` of the track playback follows, also counted under the variant it played: its startups,
     /// stalls, switches to it, media buffered from it.
+    /// A viewer thread's timer fired `late` after its deadline (the generator's own delay).
+    pub fn record_lateness(&self, late: std::time::Duration) {
+        self.with_shard(|set| set.record(Metric::Lateness, micros(late)));
+    }
+
     pub fn record_variant_playback(&self, variant: u16, event: PlaybackEvent) {
         self.inner.variants.record_playback(variant, event);
     }

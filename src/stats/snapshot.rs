@@ -3,6 +3,7 @@
 //! another.
 
 use super::counts::Counts;
+use super::generator::GeneratorStats;
 use super::histograms::Metric;
 use super::packed::PackedSet;
 use super::recorder::Gauges;
@@ -71,6 +72,8 @@ pub struct Snapshot {
     /// The whole run per variant: counts at every tick, percentiles too in the final snapshot.
     #[serde(serialize_with = "as_slice")]
     pub variants: Arc<Vec<VariantStats>>,
+    /// The generator's own health: its timers' lateness, saturation, CPU.
+    pub generator: GeneratorStats,
 }
 
 impl Snapshot {
@@ -86,6 +89,7 @@ impl Snapshot {
             timeline: Timeline::default(),
             run_buckets: Arc::default(),
             variants: Arc::default(),
+            generator: GeneratorStats::default(),
         }
     }
 

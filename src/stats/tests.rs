@@ -187,6 +187,7 @@ fn timeline_has_one_point_per_tick_with_deltas() {
             segments: t,
             bytes: t * 100 + 7,
             errors: 1,
+            lateness_p99_ms: None,
         };
         assert_eq!(*p, expected);
     }

@@ -16,7 +16,7 @@ pub const TIMELINE_CAP: usize = 86_400;
 const CHUNK: usize = 256;
 
 /// Traffic over one tick (or, after downsampling, over `ticks` consecutive ticks).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TimelinePoint {
     /// Whole seconds since the run started, at the end of the point (rounded to the nearest).
     pub t: u64,
@@ -30,6 +30,10 @@ pub struct TimelinePoint {
     /// Body bytes of all kinds.
     pub bytes: u64,
     pub errors: u64,
+    /// The 99th percentile of how late the viewer threads' timers fired in the point, milliseconds (the
+    /// highest of the ticks merged); `None` without a sample.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lateness_p99_ms: Option<f64>,
 }
 
 impl TimelinePoint {
@@ -43,6 +47,10 @@ impl TimelinePoint {
             segments: self.segments + later.segments,
             bytes: self.bytes + later.bytes,
             errors: self.errors + later.errors,
+            lateness_p99_ms: match (self.lateness_p99_ms, later.lateness_p99_ms) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            },
         }
     }
 }
@@ -166,7 +174,16 @@ mod tests {
     use super::*;
 
     fn point(t: u64) -> TimelinePoint {
-        TimelinePoint { t, ticks: 1, active_clients: t, requests: 1, segments: 1, bytes: 10, errors: 0 }
+        TimelinePoint {
+            t,
+            ticks: 1,
+            active_clients: t,
+            requests: 1,
+            segments: 1,
+            bytes: 10,
+            errors: 0,
+            lateness_p99_ms: None,
+        }
     }
 
     #[test]

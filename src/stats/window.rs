@@ -165,6 +165,9 @@ pub struct WindowStats {
     pub kinds: PerKind<KindStats>,
     pub playback: PlaybackStats,
     pub connections: ConnectionStats,
+    /// How late the viewer threads' timers fired (the generator's own delay), ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lateness_ms: Option<Percentiles>,
 }
 
 impl WindowStats {
@@ -217,6 +220,7 @@ impl WindowStats {
                 connect_ms: pct[Metric::Connect.index()],
                 tls_ms: pct[Metric::Tls.index()],
             },
+            lateness_ms: pct[Metric::Lateness.index()],
         }
     }
 }

@@ -168,7 +168,12 @@ fn ramp(rate: f64) -> String {
 
 /// Keys, the stopping notice, and where logs go.
 fn draw_footer(frame: &mut Frame, area: Rect, vm: &ViewModel) {
-    let left = if vm.stopping {
+    let left = if let (Some(late), false) = (vm.saturated, vm.stopping) {
+        Line::from(Span::styled(
+            format!(" GENERATOR SATURATED: timers {late:.0} ms late; latencies include hls-swarm's own delay"),
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        ))
+    } else if vm.stopping {
         Line::from(Span::styled(
             " stopping: finishing requests in flight, then the summary…",
             Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),

@@ -244,6 +244,8 @@ pub struct ViewModel {
     pub origin: Option<Origin>,
     pub stopping: bool,
     pub log_file: Option<String>,
+    /// The generator is saturated now: its timers' lateness p99 over 5 s, ms.
+    pub saturated: Option<f64>,
 }
 
 impl ViewModel {
@@ -277,6 +279,7 @@ impl ViewModel {
             }),
             stopping,
             log_file: status.log_file.clone(),
+            saturated: snap.generator.saturated.then(|| snap.generator.recent_lateness_p99_ms.unwrap_or_default()),
         }
     }
 }

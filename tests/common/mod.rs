@@ -128,6 +128,7 @@ pub fn swarm_config(
         drain_timeout: Duration::from_secs(5),
         seed: 1,
         threads,
+        max_lateness: hls_swarm::stats::generator::DEFAULT_MAX_LATENESS,
     };
     hls_swarm::engine::SwarmConfig { plan, viewer }
 }
