@@ -58,6 +58,8 @@ print(f"{name}: {viewers} viewers, {report['duration_seconds']:.0f} s: {reqs} re
 print(f"{name}: stalls {p['stall_count']}, switches up {p.get('switches_up', 0)} down {p.get('switches_down', 0)}, "
       f"errors {errors or 'none'}; segments by variant "
       f"{ {v['label']: v['requests']['segment']['count'] for v in report['variants']} }")
+g = report["generator"]
+print(f"{name}: generator timer lateness p99 {(g['lateness_ms'] or {}).get('p99', 0):.1f} ms, saturated {g['saturated_seconds']:.0f} s")
 open(out, "w").write(f"{cpu * 1e6 / reqs}")
 PY
 }

@@ -95,6 +95,7 @@ measure() { # NAME ORIGIN_BASE_URL: the 1-viewer base run, the load run, and the
   conns=$(curl -s "${2}metrics" | awk '/^hls_origin_connections_total /{print $2}')
   echo "swarm ($1): the origin accepted $conns connections"
   echo "swarm ($1): max RSS $load_kb KiB, base (1 viewer) $base_kb KiB -> $(( (load_kb - base_kb) * 1024 / viewers )) bytes per viewer"
+  python3 -c "import json; g=json.load(open('$work/$1.json'))['generator']; l=g['lateness_ms'] or {}; print(f\"swarm ($1): generator timer lateness p50 {l.get('p50', 0):.1f} p99 {l.get('p99', 0):.1f} max {l.get('max', 0):.1f} ms, saturated {g['saturated_seconds']:.0f} s in {g['saturated_episodes']} episode(s), {g['threads']} thread(s)\")"
   echo "swarm ($1): CPU $c s -> $(echo "$c * 1000000 / $reqs" | bc -l | cut -c1-6) us per request," \
     "$(echo "$c / ($bytes / 1000000000)" | bc -l | cut -c1-6) s per GB, $(echo "$c * 1000 / $reqs" | bc -l | cut -c1-6) s per 1,000 requests"
 }

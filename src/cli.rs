@@ -164,6 +164,11 @@ pub struct RunArgs {
     /// report say so.
     #[arg(long, default_value = "10ms", value_parser = parse_duration)]
     pub max_lateness: Duration,
+    /// A threshold on the run's figures, checked at the end: e.g. 'segment.ttfb.p99 < 800ms',
+    /// 'errors.rate < 1%', 'stalls.ratio < 0.5%', 'generator.saturated_seconds == 0' (repeat the flag for
+    /// more; the README has the grammar). Any failed: exit code 3.
+    #[arg(long = "fail-if", value_name = "EXPR")]
+    pub fail_if: Vec<String>,
     /// Write the JSON report (schema/report.schema.json) to this file.
     #[arg(long, value_name = "FILE.json")]
     pub report: Option<std::path::PathBuf>,

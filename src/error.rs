@@ -2,7 +2,7 @@
 //! (`hls-swarm: error: ...`); nothing below prints an error and returns a code of its own.
 //!
 //! Exit codes: 0 a completed run, 1 a run that could not start or failed on the way, 2 a usage error
-//! (clap's own parse errors exit 2 as well).
+//! (clap's own parse errors exit 2 as well), 3 a completed run that failed a threshold (`--fail-if`).
 
 use std::fmt;
 use std::process::ExitCode;
@@ -17,6 +17,8 @@ pub enum Error {
     Start(anyhow::Error),
     /// The run started and then failed (a report that cannot be written, a runtime that cannot start).
     Failed(anyhow::Error),
+    /// The run completed and failed thresholds (`--fail-if`): the ones that failed, of how many.
+    Thresholds { failed: Vec<String>, of: usize },
 }
 
 impl Error {
@@ -38,6 +40,7 @@ impl Error {
         match self {
             Error::Usage(_) => 2,
             Error::Start(_) | Error::Failed(_) => 1,
+            Error::Thresholds { .. } => 3,
         }
     }
 }
@@ -48,6 +51,9 @@ impl fmt::Display for Error {
             Error::Usage(message) => f.write_str(message),
             Error::Start(e) => write!(f, "cannot start the run: {e:#}"),
             Error::Failed(e) => write!(f, "{e:#}"),
+            Error::Thresholds { failed, of } => {
+                write!(f, "{} of {of} thresholds failed: {}", failed.len(), failed.join("; "))
+            }
         }
     }
 }

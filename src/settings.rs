@@ -18,6 +18,7 @@ use crate::metrics::ScrapeConfig;
 use crate::metrics::exporter::MetricsAddr;
 use crate::net::{NetConfig, NetworkPlan};
 use crate::origin::{Container, Encryption, FaultConfig, LowLatency, OriginConfig};
+use crate::report::thresholds::Threshold;
 use crate::viewer::abr::{Caps, Settings as AbrSettings};
 
 /// Redirects a request follows before it is a `redirect_loop` error.
@@ -48,6 +49,8 @@ pub struct RunSettings {
     pub scrape: ScrapeConfig,
     pub metrics_addr: Option<MetricsAddr>,
     pub report: Option<PathBuf>,
+    /// `--fail-if`: checked on the report at the end.
+    pub thresholds: Vec<Threshold>,
     /// Show the dashboard when stdout is a terminal (`--no-tui` turns it off).
     pub dashboard: bool,
     pub log_file: Option<PathBuf>,
@@ -120,6 +123,7 @@ impl RunSettings {
             },
             buffer: args.buffer,
             metrics_addr: args.metrics_addr,
+            thresholds: thresholds(&args.fail_if)?,
             report: args.report,
             dashboard: !args.no_tui,
             log_file: args.log_file,
@@ -308,6 +312,12 @@ pub fn origin_config(args: &OriginArgs) -> Result<OriginConfig> {
     };
     config.check().map_err(Error::usage)?;
     Ok(config)
+}
+
+/// `--fail-if`: each expression checked now, so a typo is a usage error before the run, not a failure
+/// after it.
+fn thresholds(expressions: &[String]) -> Result<Vec<Threshold>> {
+    expressions.iter().map(|e| Threshold::parse(e).map_err(|err| Error::usage(err.to_string()))).collect()
 }
 
 #[cfg(test)]

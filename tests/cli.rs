@@ -47,6 +47,8 @@ fn bad_flag_values_name_the_flag_and_exit_2() {
         (&["run", "--rtt", "soon"], "--rtt"),
         (&["run", "--engine", "ffmpeg", "--network", "3g", "--metrics-addr", "none"], "--network"),
         (&["run", "--bandwidth-trace", "/nonexistent/trace.txt", "--metrics-addr", "none"], "--bandwidth-trace"),
+        (&["run", "--fail-if", "segment.ttfb.p99 < 800", "--metrics-addr", "none"], "--fail-if"),
+        (&["run", "--fail-if", "segment.speed < 1s", "--metrics-addr", "none"], "--fail-if"),
     ];
     for (args, flag) in cases {
         let (code, _, err) = hls_swarm(args);
@@ -262,4 +264,33 @@ fn each_failure_prints_one_error_line() {
         assert_eq!(lines.len(), 1, "{args:?}: one error line expected: {err}");
         assert!(lines[0].starts_with("hls-swarm: error: ") && lines[0].contains(says), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn thresholds_are_checked_at_the_end_listed_in_the_summary_kept_in_the_report_and_exit_3() {
+    let (_rt, origin) = origin();
+    let url = format!("{}master.m3u8", origin.url());
+    let dir = std::env::temp_dir().join(format!("hls-swarm-thresholds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let report = dir.join("r.json");
+    let run = ["run", &url, "--clients", "2", "--duration", "2s", "--metrics-addr", "none", "--report"];
+    let run = [&run[..], &[report.to_str().unwrap()]].concat();
+    let holds = ["--fail-if", "errors.rate < 1%", "--fail-if", "generator.saturated_seconds == 0"];
+    let (code, out, err) = hls_swarm(&[&run[..], &holds[..]].concat());
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("threshold pass  errors.rate < 1%  (0.00%)"), "{out}");
+    assert!(out.contains("threshold pass  generator.saturated_seconds == 0  (0)"), "{out}");
+    // A segment's first byte within a microsecond: no server does that.
+    let fails = [&holds[..], &["--fail-if", "segment.ttfb.p99 < 1us"]].concat();
+    let (code, out, err) = hls_swarm(&[&run[..], &fails[..]].concat());
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(out.contains("threshold FAIL  segment.ttfb.p99 < 1us  ("), "{out}");
+    assert!(err.contains("1 of 3 thresholds failed: segment.ttfb.p99 < 1us"), "{err}");
+    assert_eq!(err.matches("hls-swarm: error:").count(), 1, "{err}");
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let verdicts: Vec<bool> =
+        r["thresholds"].as_array().unwrap().iter().map(|t| t["passed"].as_bool().unwrap()).collect();
+    assert_eq!(verdicts, [true, true, false], "the report is written all the same: {}", r["thresholds"]);
+    assert!(r["thresholds"][2]["value"].as_f64().unwrap() > 0.001);
+    let _ = std::fs::remove_dir_all(&dir);
 }

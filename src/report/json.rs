@@ -43,6 +43,17 @@ pub struct Report {
     /// hls-swarm's own health: how late its viewer threads' timers fired, and for how long that was
     /// over `--max-lateness` (then its figures include its own delay).
     pub generator: GeneratorReport,
+    /// `--fail-if`: each threshold, the figure's value (in its base unit: ms, fraction, count, bytes,
+    /// bytes/s; `null` when the run had no such figure) and whether it held.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<ThresholdReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ThresholdReport {
+    pub expression: String,
+    pub value: Option<f64>,
+    pub passed: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -320,6 +331,7 @@ pub fn build_report(snapshot: &Snapshot, meta: &RunMeta) -> Report {
             cpu_seconds: snapshot.generator.cpu_seconds,
             threads: snapshot.generator.threads,
         },
+        thresholds: Vec::new(),
     }
 }
 

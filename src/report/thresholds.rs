@@ -54,6 +54,7 @@ pub struct Threshold {
     op: Op,
     /// In the figure's base unit (ms, fraction, count, bytes, bytes/s).
     limit: f64,
+    dimension: Dimension,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -105,7 +106,18 @@ impl Threshold {
         })?;
         let (figure, dimension) = figure(figure_text).map_err(error)?;
         let limit = value(value_text, dimension).map_err(error)?;
-        Ok(Threshold { text: text.trim().to_owned(), figure, op, limit })
+        Ok(Threshold { text: text.trim().to_owned(), figure, op, limit, dimension })
+    }
+
+    /// A value of this threshold's figure (in its base unit) as people read it: `812.3 ms`, `1.20%`.
+    pub fn show(&self, value: f64) -> String {
+        match self.dimension {
+            Dimension::Time => format!("{value:.1} ms"),
+            Dimension::Ratio => format!("{:.2}%", value * 100.0),
+            Dimension::Count => format!("{value}"),
+            Dimension::Size => super::bytes(value),
+            Dimension::Rate => format!("{}/s", super::bytes(value)),
+        }
     }
 
     /// Evaluates the threshold on a JSON report.
@@ -289,7 +301,11 @@ fn lookup(figure: &Figure, r: &Value) -> Option<f64> {
                 |field| r["requests"].as_object().map(|o| o.values().filter_map(|k| k[field].as_f64()).sum::<f64>());
             ratio(total("errors")?, total("count")?)
         }
-        Figure::ErrorCount => r["errors"].as_object().map(|o| o.values().filter_map(Value::as_f64).sum()),
+        // A download the viewer abandoned is listed with the errors, and is not one.
+        Figure::ErrorCount => {
+            let failed = |(class, n): (&String, &Value)| (class != "abandoned").then(|| n.as_f64()).flatten();
+            r["errors"].as_object().map(|o| o.iter().filter_map(failed).sum())
+        }
         Figure::ErrorClass(class) => f(&r["errors"][class.as_str()]),
         Figure::StallRatio => {
             let viewer_seconds: f64 =
@@ -300,6 +316,7 @@ fn lookup(figure: &Figure, r: &Value) -> Option<f64> {
         Figure::Stall(field) => f(&r["playback"][*field]),
         Figure::Playback { field, stat } => f(&r["playback"][*field][stat.as_str()]),
         Figure::Throughput(stat) => f(&r["segments"]["throughput_bytes_per_second"][stat.as_str()]),
+        Figure::Generator("lateness_p99") => f(&r["generator"]["lateness_ms"]["p99"]),
         Figure::Generator(field) => f(&r["generator"][*field]),
     }
 }
@@ -413,5 +430,30 @@ mod tests {
         assert!(message("segment.speed < 1s").contains(".hold.STAT"));
         assert!(message("throughput.p50 > 5").contains("rate needs a unit"));
         assert!(message("startup.p95 < fast").contains("number"));
+    }
+}
+
+#[cfg(test)]
+mod generator_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_generators_figures_and_abandons_that_are_no_errors() {
+        let report = json!({
+            "generator": { "lateness_ms": { "p99": 12.5 }, "saturated_seconds": 3.0 },
+            "errors": { "timeout": 1, "abandoned": 5 },
+        });
+        let check = |text: &str| Threshold::parse(text).unwrap().evaluate(&report);
+        assert_eq!(check("generator.lateness_p99 < 10ms").value, Some(12.5));
+        assert!(!check("generator.saturated_seconds == 0").passed);
+        assert_eq!(check("errors.count <= 1").value, Some(1.0), "a download the viewer gave up is not counted");
+        assert_eq!(check("errors.abandoned == 5").value, Some(5.0), "and is there by its class");
+        let t = Threshold::parse("segment.ttfb.p99 < 800ms").unwrap();
+        assert_eq!(
+            (t.show(812.34), Threshold::parse("errors.rate < 1%").unwrap().show(0.0123)),
+            ("812.3 ms".into(), "1.23%".into())
+        );
     }
 }

@@ -25,7 +25,7 @@ use crate::metrics::origin_view::OriginView;
 use crate::metrics::{ScrapeConfig, spawn_scraper};
 use crate::net::{BodyMode, Loader, NetConfig};
 use crate::origin::{self, OriginConfig, OriginHandle};
-use crate::report::{BuiltinOriginCounts, RunMeta, build_report, report_json, summary};
+use crate::report::{BuiltinOriginCounts, RunMeta, ThresholdReport, build_report, report_json, summary};
 use crate::settings::{Engine, RunSettings};
 use crate::stats::{ErrorClass, Kind, Recorder, Snapshot};
 use crate::tui::Dashboard;
@@ -240,15 +240,35 @@ async fn finish_origin(origin: Option<OriginHandle>) -> Option<BuiltinOriginCoun
     Some(totals)
 }
 
-/// The summary on stdout, and the JSON report when asked for.
+/// The summary on stdout with the thresholds' verdicts, and the JSON report when asked for. Failed
+/// thresholds end the command with exit code 3, after the report is written.
 fn finish(settings: &RunSettings, outcome: &SwarmOutcome, meta: &RunMeta) -> Result<(), Error> {
+    let mut report = build_report(&outcome.snapshot, meta);
+    if !settings.thresholds.is_empty() {
+        let figures = serde_json::to_value(&report).context("cannot serialize the report")?;
+        report.thresholds = settings
+            .thresholds
+            .iter()
+            .map(|t| {
+                let verdict = t.evaluate(&figures);
+                ThresholdReport { expression: t.to_string(), value: verdict.value, passed: verdict.passed }
+            })
+            .collect();
+    }
     print!("{}", summary(&outcome.snapshot, meta));
+    for (t, r) in settings.thresholds.iter().zip(&report.thresholds) {
+        let value = r.value.map_or_else(|| "no data".to_owned(), |v| t.show(v));
+        println!("threshold {}  {}  ({value})", if r.passed { "pass" } else { "FAIL" }, r.expression);
+    }
+    let failed: Vec<String> = report.thresholds.iter().filter(|r| !r.passed).map(|r| r.expression.clone()).collect();
     if let Some(path) = &settings.report {
-        let report = build_report(&outcome.snapshot, meta);
         let text = report_json(&report).context("cannot serialize the report")?;
         std::fs::write(path, text + "\n")
             .with_context(|| format!("cannot write the report to {}; check --report", path.display()))?;
         eprintln!("hls-swarm: report written to {}", path.display());
+    }
+    if !failed.is_empty() {
+        return Err(Error::Thresholds { failed, of: settings.thresholds.len() });
     }
     Ok(())
 }
