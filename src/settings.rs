@@ -90,7 +90,8 @@ impl RunSettings {
             (None, Engine::Native) => VariantPolicy::Abr,
             (None, Engine::Ffmpeg(_)) => VariantPolicy::First,
         };
-        let threads = args.threads.map_or_else(|| default_threads(&engine, args.clients), usize::from);
+        let threads =
+            args.threads.map_or_else(|| default_threads(&engine, args.clients, network.shapes()), usize::from);
         let plan = Plan {
             clients: args.clients,
             ramp_rate: args.ramp_rate,
@@ -175,8 +176,13 @@ fn engine(args: &RunArgs) -> Result<Engine> {
 /// more on waking threads than on requests, so it uses as few as its load needs (see `engine::shards`).
 /// The FFmpeg engine: one proxy thread per 100 viewers, up to one per CPU; each viewer relays a whole
 /// stream's bytes through the proxy, far more work per viewer than a native viewer's requests.
-fn default_threads(engine: &Engine, clients: u32) -> usize {
+/// Viewer threads when `--threads` is not given: one per 5,000 native viewers, one per 1,000 when their
+/// links are shaped (`shaped`: a capped viewer keeps a paced download in flight most of the time, and 2,000
+/// of them kept one thread saturated, its timers 19 ms late, where two threads kept up; the README's ABR
+/// benchmark), one per 100 FFmpeg viewers; at most one per CPU.
+fn default_threads(engine: &Engine, clients: u32, shaped: bool) -> usize {
     let per_thread = match engine {
+        Engine::Native if shaped => 1_000,
         Engine::Native => 5_000,
         Engine::Ffmpeg(_) => 100,
     };
@@ -359,6 +365,11 @@ mod tests {
         let given = run_settings(&["--threads", "3"]).unwrap();
         assert_eq!(given.plan.threads, 3);
         assert_eq!(given.engine.name(), "native");
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let plain = run_settings(&["--clients", "2000"]).unwrap();
+        assert_eq!(plain.plan.threads, 1);
+        let shaped = run_settings(&["--clients", "2000", "--network", "3g:20%,4g:50%,cable:30%"]).unwrap();
+        assert_eq!(shaped.plan.threads, 2.min(cpus), "paced viewers: one thread per 1,000");
     }
 
     #[test]
