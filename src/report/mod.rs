@@ -14,7 +14,7 @@ use crate::metrics::origin_view::OriginView;
 use crate::origin::{Counters, ServedKind};
 
 pub use json::{REPORT_SCHEMA_VERSION, Report, ThresholdReport, build_report, report_json};
-pub use summary::{bytes, progress_line, saturation_line, summary};
+pub use summary::{bytes, progress_line, summary};
 
 /// What the reports need besides the snapshot: the run's facts (the same the live consumers read) and
 /// what its end adds.

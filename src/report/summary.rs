@@ -301,21 +301,10 @@ fn generator(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
 }
 
 /// What the summary ends with when the generator was saturated.
-pub fn saturated_warning(seconds: f64) -> String {
+fn saturated_warning(seconds: f64) -> String {
+    let advice = crate::stats::generator::ADVICE;
     format!(
-        "generator saturated for {seconds:.0} s: latencies in those seconds include hls-swarm's own delay; run \
-         fewer viewers per machine, more `--threads`, or shard the run"
-    )
-}
-
-/// Said when the generator becomes saturated (progress lines, dashboard).
-pub fn saturation_line(s: &Snapshot) -> String {
-    let g = &s.generator;
-    format!(
-        "generator saturated: its timers fire {:.0} ms late (p99 over 5 s, limit {:.0} ms); latencies now include \
-         hls-swarm's own delay: run fewer viewers per machine, more `--threads`, or shard the run",
-        g.recent_lateness_p99_ms.unwrap_or_default(),
-        g.max_lateness_ms
+        "generator saturated for {seconds:.0} s: latencies in those seconds include hls-swarm's own delay; {advice}"
     )
 }
 

@@ -366,7 +366,7 @@ async fn progress_lines(mut snapshots: watch::Receiver<Arc<Snapshot>>, target: u
         if s.generator.episodes > episodes {
             // Once per episode: from here on the figures include hls-swarm's own delay.
             episodes = s.generator.episodes;
-            eprintln!("{}", crate::report::saturation_line(&s));
+            eprintln!("{}", s.generator.saturation_message());
         }
         eprintln!("{}", crate::report::progress_line(&s, target));
     }

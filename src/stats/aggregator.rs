@@ -149,13 +149,7 @@ impl Aggregator {
         let (tick_lateness, began) = self.generator.tick(&self.current, span_us as f64 / 1e6);
         self.tick_lateness = tick_lateness;
         if began {
-            let g = self.generator.stats();
-            tracing::warn!(
-                "generator saturated: its timers fire {:.0} ms late (p99 over 5 s; limit {:.0} ms); latencies \
-                 measured now include hls-swarm's own delay",
-                g.recent_lateness_p99_ms.unwrap_or_default(),
-                g.max_lateness_ms
-            );
+            tracing::warn!("{}", self.generator.stats().saturation_message());
         }
         self.current.reset();
         for acc in &mut self.windows {

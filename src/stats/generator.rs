@@ -41,6 +41,21 @@ pub struct GeneratorStats {
     pub threads: usize,
 }
 
+/// What a saturated generator's user can do about it.
+pub const ADVICE: &str = "run fewer viewers per machine, more `--threads`, or shard the run";
+
+impl GeneratorStats {
+    /// Said once when the generator becomes saturated (the log, the progress lines).
+    pub fn saturation_message(&self) -> String {
+        format!(
+            "generator saturated: its timers fire {:.0} ms late (p99 over 5 s, limit {:.0} ms); latencies now \
+             include hls-swarm's own delay: {ADVICE}",
+            self.recent_lateness_p99_ms.unwrap_or_default(),
+            self.max_lateness_ms
+        )
+    }
+}
+
 /// The aggregator's side: the recent ticks' lateness and the verdicts so far.
 #[derive(Debug)]
 pub(crate) struct GeneratorWatch {

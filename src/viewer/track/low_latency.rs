@@ -75,6 +75,26 @@ enum Reload {
     Blocking { asked: PartPosition, sent: Instant },
 }
 
+impl Reload {
+    /// The kind it is counted under.
+    fn kind(self) -> Kind {
+        match self {
+            Reload::Plain => Kind::MediaPlaylist,
+            Reload::Blocking { .. } => Kind::BlockingPlaylist,
+        }
+    }
+
+    /// How it was held, by the playlist it brought (`None`: none could be read): a blocking one whose
+    /// playlist lacks the part it asked for came back unblocked.
+    fn hold(self, playlist: Option<&MediaPlaylist>) -> Option<Hold> {
+        match (self, playlist) {
+            (Reload::Plain, _) => None,
+            (Reload::Blocking { asked, .. }, Some(m)) if !lists_part(m, asked) => Some(Hold::Unblocked),
+            (Reload::Blocking { .. }, _) => Some(Hold::Held),
+        }
+    }
+}
+
 impl LowLatency {
     fn part_target(&self) -> Duration {
         self.held.part_target.unwrap_or(self.held.target_duration).max(Duration::from_millis(50))
@@ -127,10 +147,8 @@ impl LowLatency {
     fn switch_to(&mut self, url: Url) {
         let after_hint = self.hinted.as_ref().map(|(_, _, at)| PartPosition { msn: at.msn, part: at.part + 1 });
         let next = self.queue.front().map(|q| q.2).or(self.tracker.next_position());
-        let from = match (next, after_hint) {
-            (Some(n), Some(h)) => Some(n.max(h)),
-            (n, h) => n.or(h),
-        };
+        // The later of the two (`None` orders first).
+        let from = next.max(after_hint);
         let ask = reported_part(&self.held, &url);
         self.queue.clear();
         self.hinted = None;
@@ -298,14 +316,8 @@ impl Track<'_> {
     /// rendition as any reload is, its playlist not used.
     fn stale_reload_landed(&mut self, asker: Asker<'_>, reload: Reload, fetch: &Fetch, loader: Loader) {
         let parsed = parse(asker, fetch, media_only);
-        let (kind, hold) = match (reload, &parsed) {
-            (Reload::Plain, _) => (Kind::MediaPlaylist, None),
-            (Reload::Blocking { asked, .. }, Ok(m)) if !lists_part(m, asked) => {
-                (Kind::BlockingPlaylist, Some(Hold::Unblocked))
-            }
-            (Reload::Blocking { .. }, _) => (Kind::BlockingPlaylist, Some(Hold::Held)),
-        };
-        record_with(asker, kind, fetch, parsed.as_ref().err().map(|f| f.0), hold);
+        let hold = reload.hold(parsed.as_ref().ok());
+        record_with(asker, reload.kind(), fetch, parsed.as_ref().err().map(|f| f.0), hold);
         if parsed.is_ok() && self.side.is_none() {
             self.side = Some(loader);
         }
@@ -353,10 +365,7 @@ impl Track<'_> {
         fetch: &Fetch,
         reload: Reload,
     ) -> Result<(), Halt> {
-        let kind = match reload {
-            Reload::Plain => Kind::MediaPlaylist,
-            Reload::Blocking { .. } => Kind::BlockingPlaylist,
-        };
+        let kind = reload.kind();
         let now = Instant::now();
         let part_target = ll.part_target();
         if let (Reload::Blocking { .. }, Some(400 | 503)) = (reload, fetch.status) {
@@ -394,11 +403,7 @@ impl Track<'_> {
         if unapplied {
             self.events.push(PlaybackEvent::PlaylistWarnings { count: 1 });
         }
-        let hold = match (reload, &parsed) {
-            (Reload::Plain, _) => None,
-            (Reload::Blocking { asked, .. }, Ok(m)) if !lists_part(m, asked) => Some(Hold::Unblocked),
-            (Reload::Blocking { .. }, _) => Some(Hold::Held),
-        };
+        let hold = reload.hold(parsed.as_ref().ok());
         record_with(self.asker, kind, fetch, parsed.as_ref().err().map(|f| f.0), hold);
         let playlist = match parsed {
             Ok(p) => p,
