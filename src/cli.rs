@@ -26,6 +26,43 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Serve a synthetic live (or VOD) HLS stream from memory, with ground-truth counters and faults.
     Origin(Box<OriginArgs>),
+    /// Read saved JSON reports: print one's summary, compare two, merge several.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Print the text summary of a saved report, as the run printed it.
+    Show {
+        #[arg(value_name = "RUN.json")]
+        report: std::path::PathBuf,
+    },
+    /// Print two reports' figures side by side with their change, marking regressions (figures worse
+    /// by more than --tolerance).
+    Compare {
+        #[arg(value_name = "BASE.json")]
+        base: std::path::PathBuf,
+        #[arg(value_name = "NEW.json")]
+        new: std::path::PathBuf,
+        /// How much worse a figure may get before it is a regression: a percentage (10%) or a fraction.
+        #[arg(long, default_value = "10%", value_parser = crate::report::compare::parse_tolerance)]
+        tolerance: f64,
+        /// Exit with code 3 when there is a regression.
+        #[arg(long)]
+        fail_on_regression: bool,
+    },
+    /// Merge reports of several runs (or shards of one) into one: counters summed, histograms added
+    /// (exact percentiles of the union), timelines aligned by wall-clock second.
+    Merge {
+        #[arg(value_name = "RUN.json", required = true, num_args = 2..)]
+        reports: Vec<std::path::PathBuf>,
+        /// The merged report.
+        #[arg(short, long, value_name = "ALL.json")]
+        output: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -171,6 +208,17 @@ pub struct RunArgs {
     /// more; the README has the grammar). Any failed: exit code 3.
     #[arg(long = "fail-if", value_name = "EXPR")]
     pub fail_if: Vec<String>,
+    /// Also check the --fail-if thresholds each second (after --threshold-grace), and end the run the
+    /// normal way (drain, summary, report) when one fails on the figures so far.
+    #[arg(long, requires = "fail_if")]
+    pub abort_on_fail: bool,
+    /// --abort-on-fail: how long the run goes before its thresholds are checked (the ramp's figures
+    /// are not yet the steady state's).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub threshold_grace: Duration,
+    /// Write the --fail-if thresholds as JUnit XML to this file (one test case each), for CI systems.
+    #[arg(long, value_name = "FILE.xml", requires = "fail_if")]
+    pub junit: Option<std::path::PathBuf>,
     /// Write the JSON report (schema/report.schema.json) to this file.
     #[arg(long, value_name = "FILE.json")]
     pub report: Option<std::path::PathBuf>,

@@ -2,7 +2,8 @@
 //! (`hls-swarm: error: ...`); nothing below prints an error and returns a code of its own.
 //!
 //! Exit codes: 0 a completed run, 1 a run that could not start or failed on the way, 2 a usage error
-//! (clap's own parse errors exit 2 as well), 3 a completed run that failed a threshold (`--fail-if`).
+//! (clap's own parse errors exit 2 as well), 3 a completed run that failed a threshold (`--fail-if`),
+//! or a `report compare --fail-on-regression` that found a regression.
 
 use std::fmt;
 use std::process::ExitCode;
@@ -19,6 +20,8 @@ pub enum Error {
     Failed(anyhow::Error),
     /// The run completed and failed thresholds (`--fail-if`): the ones that failed, of how many.
     Thresholds { failed: Vec<String>, of: usize },
+    /// `report compare --fail-on-regression` found figures worse beyond the tolerance.
+    Regressions(Vec<String>),
 }
 
 impl Error {
@@ -40,7 +43,7 @@ impl Error {
         match self {
             Error::Usage(_) => 2,
             Error::Start(_) | Error::Failed(_) => 1,
-            Error::Thresholds { .. } => 3,
+            Error::Thresholds { .. } | Error::Regressions(_) => 3,
         }
     }
 }
@@ -54,6 +57,7 @@ impl fmt::Display for Error {
             Error::Thresholds { failed, of } => {
                 write!(f, "{} of {of} thresholds failed: {}", failed.len(), failed.join("; "))
             }
+            Error::Regressions(found) => write!(f, "{} regression(s): {}", found.len(), found.join("; ")),
         }
     }
 }

@@ -68,5 +68,6 @@ pub fn run(cli: Cli) -> Result<(), Error> {
                 .map_err(|e| Error::start(format!("cannot start the origin's runtime: {e}")))?;
             runtime.block_on(origin::serve_until_signal(config)).map_err(Error::Start)
         }
+        Command::Report { command } => report::command::run(command),
     }
 }

@@ -51,6 +51,10 @@ pub struct RunSettings {
     pub report: Option<PathBuf>,
     /// `--fail-if`: checked on the report at the end.
     pub thresholds: Vec<Threshold>,
+    /// `--junit`: the thresholds as JUnit XML.
+    pub junit: Option<PathBuf>,
+    /// `--abort-on-fail`: also checked each second after this grace, ending the run when one fails.
+    pub abort_on_fail: Option<Duration>,
     /// Show the dashboard when stdout is a terminal (`--no-tui` turns it off).
     pub dashboard: bool,
     pub log_file: Option<PathBuf>,
@@ -125,6 +129,8 @@ impl RunSettings {
             buffer: args.buffer,
             metrics_addr: args.metrics_addr,
             thresholds: thresholds(&args.fail_if)?,
+            abort_on_fail: args.abort_on_fail.then_some(args.threshold_grace),
+            junit: args.junit,
             report: args.report,
             dashboard: !args.no_tui,
             log_file: args.log_file,

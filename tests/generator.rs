@@ -52,8 +52,9 @@ async fn run(block: bool, secs: u64) -> (Arc<Snapshot>, String, serde_json::Valu
     });
     let meta = RunMeta { info: info.clone(), abandoned: 0, origin: None, origin_metrics: None, notes: Vec::new() };
     let snapshot = outcome.snapshot;
-    let text = summary(&snapshot, &meta);
-    let json = serde_json::from_str(&report_json(&build_report(&snapshot, &meta)).unwrap()).unwrap();
+    let report = build_report(&snapshot, &meta);
+    let text = summary(&report.as_written().unwrap());
+    let json = serde_json::from_str(&report_json(&report).unwrap()).unwrap();
     let exposition = hls_swarm::metrics::exposition::render(&info, &snapshot, &OriginView::default());
     (snapshot, text, json, exposition)
 }

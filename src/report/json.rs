@@ -3,60 +3,92 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{BuiltinOriginCounts, RunMeta};
 use crate::live::Rung;
-use crate::metrics::origin_view::OriginView;
 use crate::stats::{ConnectionStats, ErrorClass, Kind, KindStats, Percentiles, Snapshot, TimelinePoint, VariantStats};
 
 pub const REPORT_SCHEMA_VERSION: u32 = 1;
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub schema_version: u32,
     pub tool: Tool,
     pub target: String,
-    pub engine: &'static str,
+    pub engine: String,
     pub started_at: String,
     pub duration_seconds: f64,
     pub clients: Clients,
-    pub requests: BTreeMap<&'static str, KindReport>,
+    pub requests: BTreeMap<String, KindReport>,
     pub segments: Segments,
-    pub errors: BTreeMap<&'static str, u64>,
+    pub errors: BTreeMap<String, u64>,
     pub playback: Playback,
     /// What the viewers accepted or left alone that a strict player would not.
+    #[serde(default)]
     pub warnings: Warnings,
+    #[serde(default)]
     pub connections: ConnectionStats,
     /// The whole run per variant played (empty for a media playlist URL).
+    #[serde(default)]
     pub variants: Vec<VariantReport>,
     pub timeline: Vec<TimelinePoint>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<BuiltinOriginCounts>,
-    /// The origin side as scraped (node_exporter, nginx exporter) or read from the built-in origin.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub origin_metrics: Option<OriginView>,
+    /// The origin side as scraped (node_exporter, nginx exporter) or read from the built-in origin
+    /// (an `OriginView`; kept as JSON, since nothing reads it back but tools).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_metrics: Option<serde_json::Value>,
     /// Whole-run HdrHistograms (V2 + DEFLATE, base64), so reports of several machines merge losslessly.
     pub histograms: BTreeMap<String, String>,
     /// Viewers still busy when the drain timeout ran out (their in-flight requests are not counted).
+    #[serde(default)]
     pub abandoned_viewers: usize,
     /// hls-swarm's own health: how late its viewer threads' timers fired, and for how long that was
     /// over `--max-lateness` (then its figures include its own delay).
+    #[serde(default)]
     pub generator: GeneratorReport,
     /// `--fail-if`: each threshold, the figure's value (in its base unit: ms, fraction, count, bytes,
     /// bytes/s; `null` when the run had no such figure) and whether it held.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub thresholds: Vec<ThresholdReport>,
+    /// `--abort-on-fail`: the threshold that ended the run early, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted: Option<Aborted>,
+    /// `hls-swarm report merge`: the reports merged into this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<MergedInput>,
 }
 
-#[derive(Debug, Serialize)]
+/// The threshold that ended a run early (`--abort-on-fail`), and when.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Aborted {
+    pub threshold: String,
+    /// The figure's value then, in its base unit.
+    pub value: f64,
+    /// Seconds since the run started.
+    pub at_seconds: f64,
+}
+
+/// One report of a merge, as `merged_from` lists it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MergedInput {
+    pub file: String,
+    pub target: String,
+    pub engine: String,
+    pub started_at: String,
+    pub duration_seconds: f64,
+    pub clients_target: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdReport {
     pub expression: String,
     pub value: Option<f64>,
     pub passed: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct GeneratorReport {
     pub lateness_ms: Option<crate::stats::Percentiles>,
     pub max_lateness_ms: f64,
@@ -66,22 +98,25 @@ pub struct GeneratorReport {
     pub threads: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Warnings {
     /// Leniencies in the playlists loaded (a last `#EXTINF` with no URI, a stray URI line, a target
     /// duration of 0), each load counting its own.
     pub playlist: u64,
     /// Keys not fetched (a DRM key format, a `data:` URI), once per viewer and key.
     pub keys_skipped: u64,
+    /// What the summary says of the run's setup (e.g. viewers capped below the lowest variant).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Tool {
-    pub name: &'static str,
-    pub version: &'static str,
+    pub name: String,
+    pub version: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Clients {
     pub target: u32,
     pub peak_active: u64,
@@ -89,7 +124,7 @@ pub struct Clients {
     pub restarts: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KindReport {
     pub count: u64,
     pub ok: u64,
@@ -100,20 +135,24 @@ pub struct KindReport {
     pub duration_ms: Option<Percentiles>,
     /// Held requests (blocking reloads, preload hints) and those of them answered without what they
     /// asked for; written when not zero.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub held: u64,
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub unblocked: u64,
     /// How long the server held ok held requests (their time to first byte).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold_ms: Option<Percentiles>,
+}
+
+fn variant_type() -> String {
+    "variant".into()
 }
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Segments {
     pub downloaded: u64,
     pub skipped: u64,
@@ -122,33 +161,37 @@ pub struct Segments {
 }
 
 /// One variant's whole run.
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct VariantReport {
     pub index: u16,
     pub label: String,
     /// `variant`, or the type of an alternate rendition: `audio`, `subtitles`.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
+    #[serde(rename = "type", default = "variant_type")]
+    pub kind: String,
     /// An alternate rendition's GROUP-ID, NAME and LANGUAGE.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
     /// `BANDWIDTH` (a variant's) and media playlist URI from the multivariant playlist (absent for
     /// `others`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bandwidth: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     /// The kinds this variant was asked for.
-    pub requests: BTreeMap<&'static str, KindReport>,
+    pub requests: BTreeMap<String, KindReport>,
     pub segments: VariantSegments,
+    #[serde(default)]
     pub playback: VariantPlayback,
+    /// Its whole-run HdrHistograms, encoded as the run's are (`report merge` adds them).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub histograms: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct VariantSegments {
     pub downloaded: u64,
     pub bytes: u64,
@@ -172,11 +215,12 @@ fn kind_report(s: &KindStats) -> KindReport {
 fn variant_report(v: &VariantStats, ladder: &[Rung]) -> VariantReport {
     let rung = ladder.iter().find(|r| r.index == v.index);
     let rendition = rung.and_then(|r| r.rendition.as_ref());
-    let requests = v.kinds.iter().filter(|(_, s)| s.requests > 0).map(|(k, s)| (k.as_str(), kind_report(s))).collect();
+    let requests =
+        v.kinds.iter().filter(|(_, s)| s.requests > 0).map(|(k, s)| (k.as_str().to_owned(), kind_report(s))).collect();
     VariantReport {
         index: v.index,
         label: Rung::label_of(ladder, v.index),
-        kind: rung.and_then(|r| r.rendition.as_ref()).map_or("variant", |r| r.kind),
+        kind: rung.and_then(|r| r.rendition.as_ref()).map_or("variant", |r| r.kind).to_owned(),
         group: rendition.map(|r| r.group.clone()),
         name: rendition.map(|r| r.name.clone()),
         language: rendition.and_then(|r| r.language.clone()),
@@ -196,10 +240,11 @@ fn variant_report(v: &VariantStats, ladder: &[Rung]) -> VariantReport {
             stall_ratio: (v.playback.media_us > 0).then(|| v.playback.stalled_us as f64 / v.playback.media_us as f64),
             switches_to: v.playback.switches_up + v.playback.switches_down,
         },
+        histograms: v.histograms.encode().unwrap_or_default(),
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Playback {
     pub startup_ms: Option<Percentiles>,
     pub stall_count: u64,
@@ -216,12 +261,12 @@ pub struct Playback {
     /// Media the viewers buffered to play, in seconds, and its time-weighted `BANDWIDTH` (bits per
     /// second; absent when no variant's was known).
     pub media_seconds: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub average_bitrate: Option<u64>,
 }
 
 /// What playback did on one variant.
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct VariantPlayback {
     /// Media buffered from it, in seconds: the time viewers spent on it.
     pub media_seconds: f64,
@@ -231,7 +276,7 @@ pub struct VariantPlayback {
     pub stalls: u64,
     pub stall_seconds: f64,
     /// Stalled time over the media buffered from it (absent without media).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stall_ratio: Option<f64>,
     /// Adaptive viewers' switches to it.
     pub switches_to: u64,
@@ -243,6 +288,41 @@ pub fn report_json(report: &Report) -> serde_json::Result<String> {
     let mut value = serde_json::to_value(report)?;
     tidy_numbers(&mut value, false);
     serde_json::to_string_pretty(&value)
+}
+
+/// Why a saved report could not be read; each says what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{path}: not a JSON report of hls-swarm ({source}); give a file written by `hls-swarm run --report`")]
+    Json { path: String, source: serde_json::Error },
+    #[error(
+        "{path}: report schema version {found}, this hls-swarm reads version {REPORT_SCHEMA_VERSION}; \
+         use the hls-swarm release that wrote it"
+    )]
+    Version { path: String, found: u64 },
+    #[error("{path}: {source}")]
+    Histograms { path: String, source: crate::stats::StatsError },
+}
+
+impl Report {
+    /// A report read back from its JSON text; `path` names it in errors. The schema version is checked
+    /// first, so a report of another version says so rather than which field it lacks.
+    pub fn from_json(text: &str, path: &str) -> Result<Report, ReadError> {
+        let json = |source| ReadError::Json { path: path.to_owned(), source };
+        let value: serde_json::Value = serde_json::from_str(text).map_err(json)?;
+        match value.get("schema_version").and_then(serde_json::Value::as_u64) {
+            Some(v) if v == u64::from(REPORT_SCHEMA_VERSION) => {}
+            Some(found) => return Err(ReadError::Version { path: path.to_owned(), found }),
+            None => {}
+        }
+        serde_json::from_value(value).map_err(json)
+    }
+
+    /// The report as written and read back: numbers tidied as in the file, so what is printed from it
+    /// is what `hls-swarm report show` prints from the file.
+    pub fn as_written(&self) -> serde_json::Result<Report> {
+        serde_json::from_str(&report_json(self)?)
+    }
 }
 
 /// Rounds every float below `value`: to an integer under a key that names bytes per second, else to
@@ -270,15 +350,20 @@ fn tidy_numbers(value: &mut serde_json::Value, integer: bool) {
 
 /// Builds the report from the final snapshot.
 pub fn build_report(snapshot: &Snapshot, meta: &RunMeta) -> Report {
+    build_report_with(snapshot, meta, true)
+}
+
+/// `histograms`: encode the whole-run histograms (the costly part).
+fn build_report_with(snapshot: &Snapshot, meta: &RunMeta, histograms: bool) -> Report {
     let run = &snapshot.windows.run;
-    let requests = Kind::ALL.iter().map(|&k| (k.as_str(), kind_report(&run.kinds.0[k.index()]))).collect();
-    let errors = ErrorClass::ALL.iter().map(|&c| (c.as_str(), run.errors_by_class.get(c))).collect();
+    let requests = Kind::ALL.iter().map(|&k| (k.as_str().to_owned(), kind_report(&run.kinds.0[k.index()]))).collect();
+    let errors = ErrorClass::ALL.iter().map(|&c| (c.as_str().to_owned(), run.errors_by_class.get(c))).collect();
     let playback = snapshot.playback();
     Report {
         schema_version: REPORT_SCHEMA_VERSION,
-        tool: Tool { name: "hls-swarm", version: env!("CARGO_PKG_VERSION") },
+        tool: Tool { name: "hls-swarm".into(), version: env!("CARGO_PKG_VERSION").into() },
         target: meta.info.target.clone(),
-        engine: meta.info.engine,
+        engine: meta.info.engine.into(),
         started_at: crate::origin::playlist::iso8601(meta.info.started_at),
         duration_seconds: snapshot.elapsed.as_secs_f64(),
         clients: Clients {
@@ -310,6 +395,7 @@ pub fn build_report(snapshot: &Snapshot, meta: &RunMeta) -> Report {
         warnings: Warnings {
             playlist: snapshot.totals.playback.playlist_warnings,
             keys_skipped: snapshot.totals.playback.keys_skipped,
+            notes: meta.notes.clone(),
         },
         connections: run.connections.clone(),
         variants: snapshot
@@ -320,8 +406,8 @@ pub fn build_report(snapshot: &Snapshot, meta: &RunMeta) -> Report {
             .collect(),
         timeline: snapshot.timeline.iter().copied().collect(),
         origin: meta.origin.clone(),
-        origin_metrics: meta.origin_metrics.clone(),
-        histograms: snapshot.run_histograms().encode().unwrap_or_default(),
+        origin_metrics: meta.origin_metrics.as_ref().and_then(|v| serde_json::to_value(v).ok()),
+        histograms: if histograms { snapshot.run_histograms().encode().unwrap_or_default() } else { BTreeMap::new() },
         abandoned_viewers: meta.abandoned,
         generator: GeneratorReport {
             lateness_ms: run.lateness_ms,
@@ -332,7 +418,17 @@ pub fn build_report(snapshot: &Snapshot, meta: &RunMeta) -> Report {
             threads: snapshot.generator.threads,
         },
         thresholds: Vec::new(),
+        aborted: None,
+        merged_from: Vec::new(),
     }
+}
+
+/// The report's figures as JSON without its histograms (what thresholds read), cheap enough to build
+/// each second from a live snapshot.
+pub fn figures(snapshot: &Snapshot, meta: &RunMeta) -> serde_json::Value {
+    let mut report = build_report_with(snapshot, meta, false);
+    report.histograms.clear();
+    serde_json::to_value(&report).unwrap_or(serde_json::Value::Null)
 }
 
 #[cfg(test)]

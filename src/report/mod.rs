@@ -1,9 +1,13 @@
 //! What a finished run leaves behind: the text summary (stdout) and the JSON report
 //! (`schema/report.schema.json`). Both are built from the final [`Snapshot`], never from live state.
 
+pub mod command;
+pub mod compare;
 #[cfg(test)]
 mod fixture;
 mod json;
+pub mod junit;
+pub mod merge;
 mod summary;
 pub mod thresholds;
 
@@ -13,7 +17,9 @@ use crate::live::RunInfo;
 use crate::metrics::origin_view::OriginView;
 use crate::origin::{Counters, ServedKind};
 
-pub use json::{REPORT_SCHEMA_VERSION, Report, ThresholdReport, build_report, report_json};
+pub use json::{
+    Aborted, MergedInput, REPORT_SCHEMA_VERSION, ReadError, Report, ThresholdReport, build_report, figures, report_json,
+};
 pub use summary::{bytes, progress_line, summary};
 
 /// What the reports need besides the snapshot: the run's facts (the same the live consumers read) and
@@ -33,20 +39,20 @@ pub struct RunMeta {
 
 /// What the origin says it served, by kind (`multivariant`, `media_playlist`, `segment`, `init`, `key`,
 /// the low-latency `part`, `preload_hint` and `blocking_playlist`, `other`).
-#[derive(Clone, Debug, Default, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BuiltinOriginCounts {
-    pub source: &'static str,
-    pub requests: std::collections::BTreeMap<&'static str, u64>,
-    pub bytes: std::collections::BTreeMap<&'static str, u64>,
+    pub source: String,
+    pub requests: std::collections::BTreeMap<String, u64>,
+    pub bytes: std::collections::BTreeMap<String, u64>,
 }
 
 impl BuiltinOriginCounts {
     /// Reads the built-in origin's counters.
     pub fn from_counters(c: &Counters) -> Self {
-        let mut t = BuiltinOriginCounts { source: "built-in", ..Default::default() };
+        let mut t = BuiltinOriginCounts { source: "built-in".into(), ..Default::default() };
         for kind in ServedKind::ALL {
-            t.requests.insert(kind.as_str(), c.requests_all(kind));
-            t.bytes.insert(kind.as_str(), c.body_bytes(kind));
+            t.requests.insert(kind.as_str().into(), c.requests_all(kind));
+            t.bytes.insert(kind.as_str().into(), c.body_bytes(kind));
         }
         t
     }

@@ -2,8 +2,11 @@
 
 use std::fmt::Write as _;
 
-use super::RunMeta;
-use crate::stats::{ErrorClass, Kind, Percentiles, Snapshot, VariantStats};
+use std::collections::BTreeMap;
+
+use super::json::{KindReport, Report};
+use super::thresholds::Threshold;
+use crate::stats::{ErrorClass, Kind, Percentiles, Snapshot};
 
 /// Human-readable bytes: 1.2 KB, 3.4 MB (powers of 1,000, as network rates are quoted).
 pub fn bytes(n: f64) -> String {
@@ -21,10 +24,11 @@ fn ms(p: Option<&Percentiles>, pick: impl Fn(&Percentiles) -> f64) -> String {
     p.map_or_else(|| "-".into(), |p| format!("{:.1}", pick(p)))
 }
 
-/// The summary: one writer per section, in the order they print.
-pub fn summary(snapshot: &Snapshot, meta: &RunMeta) -> String {
+/// The summary, from the report (the run prints it from its report read back, and `hls-swarm report
+/// show` from a saved one, so both print the same): one writer per section, in the order they print.
+pub fn summary(report: &Report) -> String {
     let mut out = String::new();
-    let sections: [fn(&mut String, &Snapshot, &RunMeta); 11] = [
+    let sections: [fn(&mut String, &Report); 12] = [
         header,
         requests,
         held,
@@ -36,49 +40,54 @@ pub fn summary(snapshot: &Snapshot, meta: &RunMeta) -> String {
         warnings,
         builtin_origin,
         generator,
+        thresholds,
     ];
     for section in sections {
-        section(&mut out, snapshot, meta);
+        section(&mut out, report);
     }
     out
 }
 
-fn header(out: &mut String, snapshot: &Snapshot, meta: &RunMeta) {
-    let (info, pb) = (&meta.info, snapshot.playback());
-    let secs = snapshot.elapsed.as_secs_f64();
+fn header(out: &mut String, r: &Report) {
+    let c = &r.clients;
     let _ = writeln!(
         out,
-        "hls-swarm {} engine: {} viewers against {}, {secs:.1} s",
-        info.engine, info.clients_target, info.target
+        "hls-swarm {} engine: {} viewers against {}, {:.1} s",
+        r.engine, c.target, r.target, r.duration_seconds
     );
-    let busy =
-        if meta.abandoned > 0 { format!("  still busy at drain timeout {}", meta.abandoned) } else { String::new() };
-    let _ = writeln!(
-        out,
-        "viewers   peak {}  starts {}  restarts {}{busy}",
-        snapshot.gauges.peak_active, pb.starts, pb.restarts
-    );
+    let busy = if r.abandoned_viewers > 0 {
+        format!("  still busy at drain timeout {}", r.abandoned_viewers)
+    } else {
+        String::new()
+    };
+    let _ = writeln!(out, "viewers   peak {}  starts {}  restarts {}{busy}", c.peak_active, c.starts, c.restarts);
     let _ = writeln!(out);
 }
 
+/// The kinds of `requests` that `show` picks, in [`Kind::ALL`]'s order.
+fn kinds_shown(
+    requests: &BTreeMap<String, KindReport>,
+    show: impl Fn(&KindReport) -> bool,
+) -> Vec<(&'static str, &KindReport)> {
+    Kind::ALL.iter().filter_map(|k| requests.get(k.as_str()).filter(|r| show(r)).map(|r| (k.as_str(), r))).collect()
+}
+
 /// The per-kind table; the kind column is as wide as the longest kind shown (`blocking_playlist`).
-fn requests(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
-    let run = &snapshot.windows.run;
-    let shown: Vec<Kind> = Kind::ALL.into_iter().filter(|k| run.kinds[*k].requests > 0).collect();
-    let w = shown.iter().map(|k| k.as_str().len()).max().unwrap_or(0).max(15);
+fn requests(out: &mut String, r: &Report) {
+    let shown = kinds_shown(&r.requests, |k| k.count > 0);
+    let w = shown.iter().map(|(k, _)| k.len()).max().unwrap_or(0).max(15);
     let _ = writeln!(
         out,
         "{:<w$} {:>8} {:>8} {:>7} {:>10}   {:>8} {:>8} {:>8} {:>8}   {:>8}",
         "requests", "count", "ok", "errors", "bytes", "ttfb p50", "p90", "p99", "max", "total p99"
     );
-    for kind in shown {
-        let k = &run.kinds[kind];
+    for (kind, k) in shown {
         let t = k.ttfb_ms.as_ref();
         let _ = writeln!(
             out,
             "{:<w$} {:>8} {:>8} {:>7} {:>10}   {:>8} {:>8} {:>8} {:>8}   {:>8}",
-            kind.as_str(),
-            k.requests,
+            kind,
+            k.count,
             k.ok,
             k.errors,
             bytes(k.bytes as f64),
@@ -94,25 +103,23 @@ fn requests(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
 
 /// The held requests per kind (blocking reloads, preload hints), when there were any: how many, how
 /// many came back without what they asked for, and how long the server held them.
-fn held(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
-    let run = &snapshot.windows.run;
-    let shown: Vec<Kind> = Kind::ALL.into_iter().filter(|k| run.kinds[*k].held > 0).collect();
+fn held(out: &mut String, r: &Report) {
+    let shown = kinds_shown(&r.requests, |k| k.held > 0);
     if shown.is_empty() {
         return;
     }
-    let w = shown.iter().map(|k| k.as_str().len()).max().unwrap_or(0).max(15);
+    let w = shown.iter().map(|(k, _)| k.len()).max().unwrap_or(0).max(15);
     let _ = writeln!(
         out,
         "{:<w$} {:>8} {:>9}   {:>8} {:>8} {:>8} {:>8}",
         "held", "count", "unblocked", "hold p50", "p90", "p99", "max"
     );
-    for kind in shown {
-        let k = &run.kinds[kind];
+    for (kind, k) in shown {
         let h = k.hold_ms.as_ref();
         let _ = writeln!(
             out,
             "{:<w$} {:>8} {:>9}   {:>8} {:>8} {:>8} {:>8}",
-            kind.as_str(),
+            kind,
             k.held,
             k.unblocked,
             ms(h, |p| p.p50),
@@ -126,71 +133,68 @@ fn held(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
 }
 
 /// The per-variant table, when more than one variant was played.
-fn variants(out: &mut String, snapshot: &Snapshot, meta: &RunMeta) {
-    let played: Vec<_> = snapshot.variants.iter().filter(|v| v.is_variant()).collect();
+fn variants(out: &mut String, r: &Report) {
+    let played = &r.variants;
     if played.len() < 2 {
         return;
     }
-    let label = |v: &VariantStats| crate::live::Rung::label_of(&meta.info.ladder, v.index);
     // Labels from URIs can be long: the column is as wide as the longest.
-    let w = played.iter().map(|v| label(v).chars().count()).max().unwrap_or(0).max(15);
+    let w = played.iter().map(|v| v.label.chars().count()).max().unwrap_or(0).max(15);
     let _ = writeln!(
         out,
         "{:<w$} {:>8} {:>8} {:>7} {:>10}   {:>8} {:>8} {:>10}",
         "variant", "requests", "segments", "errors", "bytes", "seg p50", "p99", "throughput"
     );
     for v in played {
-        let count = |f: fn(&crate::stats::KindStats) -> u64| v.kinds.0.iter().map(f).sum::<u64>();
-        let seg = &v.kinds[Kind::Segment];
-        let tp = v.segment_throughput_bps.as_ref().map_or_else(|| "-".into(), |p| format!("{}/s", bytes(p.p50)));
+        let count = |f: fn(&KindReport) -> u64| v.requests.values().map(f).sum::<u64>();
+        let ttfb = v.requests.get(Kind::Segment.as_str()).and_then(|k| k.ttfb_ms.as_ref());
+        let tp = v.segments.throughput_bytes_per_second.as_ref();
         let _ = writeln!(
             out,
             "{:<w$} {:>8} {:>8} {:>7} {:>10}   {:>8} {:>8} {:>10}",
-            label(v),
-            count(|k| k.requests),
-            v.segments_downloaded(),
+            v.label,
+            count(|k| k.count),
+            v.segments.downloaded,
             count(|k| k.errors),
             bytes(count(|k| k.bytes) as f64),
-            ms(seg.ttfb_ms.as_ref(), |p| p.p50),
-            ms(seg.ttfb_ms.as_ref(), |p| p.p99),
-            tp,
+            ms(ttfb, |p| p.p50),
+            ms(ttfb, |p| p.p99),
+            tp.map_or_else(|| "-".into(), |p| format!("{}/s", bytes(p.p50))),
         );
     }
     let _ = writeln!(out, "{:>78}", "(segment TTFB in ms, throughput p50 per segment)");
     // Where playback spent its media, when viewers switched: each variant's share of it.
-    let media: u64 = snapshot.variants.iter().filter(|v| v.is_variant()).map(|v| v.playback.media_us).sum();
-    let t = &snapshot.totals.playback;
-    if t.switches_up + t.switches_down > 0 && media > 0 {
-        let shares: Vec<String> = snapshot
-            .variants
+    let media: f64 = played.iter().map(|v| v.playback.media_seconds).sum();
+    if r.playback.switches_up + r.playback.switches_down > 0 && media > 0.0 {
+        let shares: Vec<String> = played
             .iter()
-            .filter(|v| v.is_variant() && v.playback.media_us > 0)
-            .map(|v| format!("{} {:.0}%", label(v), v.playback.media_us as f64 * 100.0 / media as f64))
+            .filter(|v| v.playback.media_seconds > 0.0)
+            .map(|v| format!("{} {:.0}%", v.label, v.playback.media_seconds * 100.0 / media))
             .collect();
         let _ = writeln!(out, "media     {} of the media buffered", shares.join(", "));
     }
 }
 
-fn segments(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
-    let run = &snapshot.windows.run;
-    let secs = snapshot.elapsed.as_secs_f64();
-    let seg = &run.kinds.0[Kind::Segment.index()];
-    let tp = run.segment_throughput_bps.as_ref();
-    let rate = |pick: fn(&Percentiles) -> f64| tp.map_or_else(|| "-".into(), |p| format!("{}/s", bytes(pick(p))));
+fn segments(out: &mut String, r: &Report) {
+    let s = &r.segments;
+    let secs = r.duration_seconds;
+    let rate = |pick: fn(&Percentiles) -> f64| {
+        s.throughput_bytes_per_second.as_ref().map_or_else(|| "-".into(), |p| format!("{}/s", bytes(pick(p))))
+    };
     let _ = writeln!(
         out,
         "segments  downloaded {}  skipped {}  {}  ({}/s over the run)  per-segment throughput p50 {}  min {}",
-        run.segments_downloaded,
-        snapshot.playback().segments_skipped,
-        bytes(seg.bytes as f64),
-        bytes(if secs > 0.0 { seg.bytes as f64 / secs } else { 0.0 }),
+        s.downloaded,
+        s.skipped,
+        bytes(s.bytes as f64),
+        bytes(if secs > 0.0 { s.bytes as f64 / secs } else { 0.0 }),
         rate(|p| p.p50),
         rate(|p| p.min),
     );
 }
 
-fn playback(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
-    let pb = snapshot.playback();
+fn playback(out: &mut String, r: &Report) {
+    let pb = &r.playback;
     let st = pb.startup_ms.as_ref();
     // Live figures only when viewers sampled them (a live stream with program date-times).
     let live = pb.live_latency_ms.as_ref().map_or(String::new(), |p| {
@@ -199,10 +203,9 @@ fn playback(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
     let edge =
         pb.edge_distance_parts.as_ref().map_or(String::new(), |p| format!("  parts behind the edge p50 {:.0}", p.p50));
     // Adaptive viewers' switches and the bitrate they played, when there were any.
-    let t = &snapshot.totals.playback;
-    let switches = if t.switches_up + t.switches_down > 0 {
-        let bitrate = average_bitrate(t).map_or(String::new(), |b| format!("  avg bitrate {}", bitrate_text(b)));
-        format!("  switches up {} down {}{bitrate}", t.switches_up, t.switches_down)
+    let switches = if pb.switches_up + pb.switches_down > 0 {
+        let bitrate = pb.average_bitrate.map_or(String::new(), |b| format!("  avg bitrate {}", bitrate_text(b as f64)));
+        format!("  switches up {} down {}{bitrate}", pb.switches_up, pb.switches_down)
     } else {
         String::new()
     };
@@ -212,9 +215,9 @@ fn playback(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
         ms(st, |p| p.p50),
         ms(st, |p| p.p90),
         ms(st, |p| p.p99),
-        pb.stalls,
+        pb.stall_count,
         pb.stall_seconds,
-        snapshot.gauges.peak_stalled
+        pb.stalled_viewers_peak
     );
 }
 
@@ -227,8 +230,8 @@ fn bitrate_text(bits: f64) -> String {
     if bits >= 1e6 { format!("{:.2} Mbit/s", bits / 1e6) } else { format!("{:.0} kbit/s", bits / 1e3) }
 }
 
-fn connections(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
-    let c = &snapshot.windows.run.connections;
+fn connections(out: &mut String, r: &Report) {
+    let c = &r.connections;
     let phase = |name: &str, p: Option<&Percentiles>| {
         p.map_or(String::new(), |p| format!("  {name} p50 {:.1} ms  p99 {:.1} ms", p.p50, p.p99))
     };
@@ -242,12 +245,11 @@ fn connections(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
     );
 }
 
-fn errors(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
-    let by_class = &snapshot.windows.run.errors_by_class;
+fn errors(out: &mut String, r: &Report) {
     let errors: Vec<String> = ErrorClass::ALL
         .iter()
         .filter_map(|&c| {
-            let n = by_class.get(c);
+            let n = r.errors.get(c.as_str()).copied().unwrap_or(0);
             (n > 0).then(|| format!("{} {n}", c.as_str()))
         })
         .collect();
@@ -255,16 +257,16 @@ fn errors(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
 }
 
 /// What the viewers accepted or left alone that a strict player would not, said once; nothing when none.
-fn warnings(out: &mut String, snapshot: &Snapshot, meta: &RunMeta) {
-    let p = &snapshot.totals.playback;
-    let mut said = meta.notes.clone();
-    if p.playlist_warnings > 0 {
-        said.push(format!("{} playlist leniencies accepted as players accept them (see the log)", p.playlist_warnings));
+fn warnings(out: &mut String, r: &Report) {
+    let w = &r.warnings;
+    let mut said = w.notes.clone();
+    if w.playlist > 0 {
+        said.push(format!("{} playlist leniencies accepted as players accept them (see the log)", w.playlist));
     }
-    if p.keys_skipped > 0 {
+    if w.keys_skipped > 0 {
         said.push(format!(
             "{} keys not fetched (DRM key formats or data: URIs; once per viewer and key)",
-            p.keys_skipped
+            w.keys_skipped
         ));
     }
     if !said.is_empty() {
@@ -273,9 +275,9 @@ fn warnings(out: &mut String, snapshot: &Snapshot, meta: &RunMeta) {
 }
 
 /// What the built-in origin says it sent, when it was the target.
-fn builtin_origin(out: &mut String, _: &Snapshot, meta: &RunMeta) {
-    let Some(o) = &meta.origin else { return };
-    let get = |m: &std::collections::BTreeMap<&str, u64>, k: &str| m.get(k).copied().unwrap_or(0);
+fn builtin_origin(out: &mut String, r: &Report) {
+    let Some(o) = &r.origin else { return };
+    let get = |m: &BTreeMap<String, u64>, k: &str| m.get(k).copied().unwrap_or(0);
     let _ = writeln!(
         out,
         "origin    ({}) sent {} segments, {} playlists, {} of segment bodies",
@@ -287,9 +289,9 @@ fn builtin_origin(out: &mut String, _: &Snapshot, meta: &RunMeta) {
 }
 
 /// The generator's own health: its timers' lateness and CPU, and, last, whether it was saturated.
-fn generator(out: &mut String, snapshot: &Snapshot, _: &RunMeta) {
-    let g = &snapshot.generator;
-    let Some(late) = snapshot.windows.run.lateness_ms.as_ref() else { return };
+fn generator(out: &mut String, r: &Report) {
+    let g = &r.generator;
+    let Some(late) = g.lateness_ms.as_ref() else { return };
     let _ = writeln!(
         out,
         "generator timer lateness p50 {:.1} / p99 {:.1} / max {:.1} ms  cpu {:.1} s on {} thread(s)",
@@ -306,6 +308,27 @@ fn saturated_warning(seconds: f64) -> String {
     format!(
         "generator saturated for {seconds:.0} s: latencies in those seconds include hls-swarm's own delay; {advice}"
     )
+}
+
+/// Each `--fail-if` threshold with its value and verdict, last; first, the one that ended the run early.
+fn thresholds(out: &mut String, r: &Report) {
+    if let Some(a) = &r.aborted {
+        let value = Threshold::parse(&a.threshold).map_or_else(|_| format!("{}", a.value), |t| t.show(a.value));
+        let _ = writeln!(
+            out,
+            "aborted   at {:.0} s: threshold {} failed on the figures so far ({value}) (--abort-on-fail)",
+            a.at_seconds, a.threshold
+        );
+    }
+    for t in &r.thresholds {
+        // The expression as the run checked it; a hand-edited one that no longer parses shows its raw value.
+        let shown = match (t.value, Threshold::parse(&t.expression)) {
+            (None, _) => "no data".to_owned(),
+            (Some(v), Ok(parsed)) => parsed.show(v),
+            (Some(v), Err(_)) => format!("{v}"),
+        };
+        let _ = writeln!(out, "threshold {}  {}  ({shown})", if t.passed { "pass" } else { "FAIL" }, t.expression);
+    }
 }
 
 /// One progress line: viewers, request and byte rates and segment TTFB over the last 30 s, errors,
@@ -341,6 +364,7 @@ mod tests {
 
     use super::*;
     use crate::live::{RunInfo, Rung};
+    use crate::report::{RunMeta, build_report};
     use crate::stats::{Aggregator, PlaybackEvent, Recorder, RequestRecord};
 
     fn request(kind: Kind, variant: Option<u16>, ms: u64, bytes: u64) -> RequestRecord {
@@ -387,17 +411,22 @@ mod tests {
         )
     }
 
+    /// The summary as the run prints it: from its report as written.
+    fn text(snapshot: &Snapshot, meta: &RunMeta) -> String {
+        summary(&build_report(snapshot, meta).as_written().unwrap())
+    }
+
     #[test]
     fn the_summary_has_a_table_per_variant_when_several_were_played() {
         let (snapshot, meta) = three_rungs(["360p", "720p", "1080p"]);
-        insta::assert_snapshot!(summary(&snapshot, &meta));
+        insta::assert_snapshot!(text(&snapshot, &meta));
     }
 
     #[test]
     fn a_long_variant_label_widens_its_column() {
         let long = "chunklist_w1234567_b2500000";
         let (snapshot, meta) = three_rungs(["low", long, "high"]);
-        let text = summary(&snapshot, &meta);
+        let text = text(&snapshot, &meta);
         let header = text.lines().find(|l| l.starts_with("variant ")).unwrap();
         let row = text.lines().find(|l| l.starts_with(long)).unwrap();
         let end = |l: &str, word: &str| l.find(word).map(|i| i + word.len());
@@ -407,7 +436,7 @@ mod tests {
     #[test]
     fn low_latency_kinds_have_rows_and_the_kind_column_widens() {
         let (snapshot, meta) = crate::report::fixture::ll_run();
-        let text = summary(&snapshot, &meta);
+        let text = text(&snapshot, &meta);
         let header = text.lines().find(|l| l.starts_with("requests ")).unwrap();
         for kind in ["part", "preload_hint", "blocking_playlist"] {
             let row = text.lines().find(|l| l.starts_with(&format!("{kind} "))).unwrap_or_else(|| panic!("{text}"));
@@ -420,9 +449,9 @@ mod tests {
     #[test]
     fn held_requests_have_a_table_only_when_there_are_some() {
         let (snapshot, meta) = three_rungs(["360p", "720p", "1080p"]);
-        assert!(!summary(&snapshot, &meta).contains("unblocked"), "no held request: no table");
+        assert!(!text(&snapshot, &meta).contains("unblocked"), "no held request: no table");
         let (snapshot, meta) = crate::report::fixture::ll_run();
-        let text = summary(&snapshot, &meta);
+        let text = text(&snapshot, &meta);
         let table: Vec<&str> = text.lines().skip_while(|l| !l.starts_with("held ")).take(4).collect();
         assert!(table[0].contains("unblocked") && table[0].contains("hold p50"), "{text}");
         assert!(table[1].starts_with("preload_hint ") && table[1].contains(" 8         0 "), "{text}");
@@ -433,7 +462,7 @@ mod tests {
     #[test]
     fn live_latency_is_said_when_viewers_sampled_it() {
         let (plain, meta) = three_rungs(["360p", "720p", "1080p"]);
-        let line = |s: &Snapshot| summary(s, &meta).lines().find(|l| l.starts_with("playback")).unwrap().to_owned();
+        let line = |s: &Snapshot| text(s, &meta).lines().find(|l| l.starts_with("playback")).unwrap().to_owned();
         assert!(!line(&plain).contains("live"), "{}", line(&plain));
         assert!(!progress_line(&plain, 1).contains("live"), "{}", progress_line(&plain, 1));
         let (ll, _) = crate::report::fixture::ll_run();
@@ -446,11 +475,11 @@ mod tests {
     #[test]
     fn warnings_are_said_once_and_only_when_there_are_some() {
         let (snapshot, meta) = three_rungs(["360p", "720p", "1080p"]);
-        assert!(!summary(&snapshot, &meta).contains("warnings"), "none: no line");
+        assert!(!text(&snapshot, &meta).contains("warnings"), "none: no line");
         let mut snapshot = (*snapshot).clone();
         snapshot.totals.playback.playlist_warnings = 3;
         snapshot.totals.playback.keys_skipped = 2;
-        let text = summary(&snapshot, &meta);
+        let text = text(&snapshot, &meta);
         let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("warnings")).collect();
         assert_eq!(lines.len(), 1, "{text}");
         assert!(lines[0].contains("3 playlist leniencies") && lines[0].contains("2 keys not fetched"), "{text}");

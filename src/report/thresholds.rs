@@ -50,11 +50,40 @@ enum Dimension {
 pub struct Threshold {
     /// As the user wrote it.
     pub text: String,
-    figure: Figure,
+    measure: Measure,
     op: Op,
     /// In the figure's base unit (ms, fraction, count, bytes, bytes/s).
     limit: f64,
+}
+
+/// A figure of the report (`FIGURE` in the grammar), what `report compare` and thresholds read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Measure {
+    figure: Figure,
     dimension: Dimension,
+}
+
+impl Measure {
+    /// `FIGURE` as in a threshold, e.g. `segment.ttfb.p99`; the error says what is allowed.
+    pub fn parse(text: &str) -> Result<Measure, String> {
+        figure(text.trim()).map(|(figure, dimension)| Measure { figure, dimension })
+    }
+
+    /// The figure's value in its base unit in a JSON report; `None` when the report has none.
+    pub fn value(&self, report: &Value) -> Option<f64> {
+        lookup(&self.figure, report)
+    }
+
+    /// A value of this figure (in its base unit) as people read it: `812.3 ms`, `1.20%`.
+    pub fn show(&self, value: f64) -> String {
+        match self.dimension {
+            Dimension::Time => format!("{value:.1} ms"),
+            Dimension::Ratio => format!("{:.2}%", value * 100.0),
+            Dimension::Count => format!("{value}"),
+            Dimension::Size => super::bytes(value),
+            Dimension::Rate => format!("{}/s", super::bytes(value)),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -104,25 +133,19 @@ impl Threshold {
         let (figure_text, op, value_text) = split(text).ok_or_else(|| {
             error("expected FIGURE OP VALUE with OP one of < <= > >= == !=, e.g. 'segment.ttfb.p99 < 800ms'".into())
         })?;
-        let (figure, dimension) = figure(figure_text).map_err(error)?;
-        let limit = value(value_text, dimension).map_err(error)?;
-        Ok(Threshold { text: text.trim().to_owned(), figure, op, limit, dimension })
+        let measure = Measure::parse(figure_text).map_err(error)?;
+        let limit = value(value_text, measure.dimension).map_err(error)?;
+        Ok(Threshold { text: text.trim().to_owned(), measure, op, limit })
     }
 
     /// A value of this threshold's figure (in its base unit) as people read it: `812.3 ms`, `1.20%`.
     pub fn show(&self, value: f64) -> String {
-        match self.dimension {
-            Dimension::Time => format!("{value:.1} ms"),
-            Dimension::Ratio => format!("{:.2}%", value * 100.0),
-            Dimension::Count => format!("{value}"),
-            Dimension::Size => super::bytes(value),
-            Dimension::Rate => format!("{}/s", super::bytes(value)),
-        }
+        self.measure.show(value)
     }
 
     /// Evaluates the threshold on a JSON report.
     pub fn evaluate(&self, report: &Value) -> Verdict {
-        let value = lookup(&self.figure, report);
+        let value = self.measure.value(report);
         let passed = value.is_some_and(|v| self.op.holds(v, self.limit));
         Verdict { value, passed }
     }

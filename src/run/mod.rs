@@ -25,7 +25,8 @@ use crate::metrics::origin_view::OriginView;
 use crate::metrics::{ScrapeConfig, spawn_scraper};
 use crate::net::{BodyMode, Loader, NetConfig};
 use crate::origin::{self, OriginConfig, OriginHandle};
-use crate::report::{BuiltinOriginCounts, RunMeta, ThresholdReport, build_report, report_json, summary};
+use crate::report::thresholds::{Threshold, Verdict};
+use crate::report::{Aborted, BuiltinOriginCounts, RunMeta, ThresholdReport, build_report, report_json, summary};
 use crate::settings::{Engine, RunSettings};
 use crate::stats::{ErrorClass, Kind, Recorder, Snapshot};
 use crate::tui::Dashboard;
@@ -65,6 +66,14 @@ async fn run_async(settings: RunSettings) -> Result<(), Error> {
     let scraper = OriginMetrics::start(settings.scrape.clone(), origin.as_ref());
     let feed = LiveFeed { info: info.clone(), snapshots: snap_rx, origin: scraper.view.clone() };
     let exporter = metrics.map(|listener| start_exporter(listener, feed.clone())).transpose().map_err(Error::Start)?;
+    let aborted = Arc::new(std::sync::Mutex::new(None));
+    let stop: Pin<Box<dyn Future<Output = ()>>> = match settings.abort_on_fail {
+        Some(grace) => {
+            let guard = ThresholdGuard { thresholds: settings.thresholds.clone(), grace, info: info.clone() };
+            Box::pin(guard.stop_early(stop, feed.snapshots.clone(), aborted.clone()))
+        }
+        None => Box::pin(stop),
+    };
     let mut display = Display::start(&settings, feed);
     let stop = display.stop_signal(stop);
     let outcome = engine.run(stop, snap_tx).await;
@@ -73,7 +82,8 @@ async fn run_async(settings: RunSettings) -> Result<(), Error> {
     let origin = finish_origin(origin).await;
     let notes = low_caps(&settings.network, &playlist).into_iter().collect();
     let meta = RunMeta { info, abandoned: outcome.abandoned, origin, origin_metrics, notes };
-    let result = finish(&settings, &outcome, &meta);
+    let aborted = aborted.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    let result = finish(&settings, &outcome, &meta, aborted);
     // Until here the endpoint serves the final snapshot.
     if let Some(exporter) = exporter {
         exporter.shutdown().await;
@@ -242,8 +252,14 @@ async fn finish_origin(origin: Option<OriginHandle>) -> Option<BuiltinOriginCoun
 
 /// The summary on stdout with the thresholds' verdicts, and the JSON report when asked for. Failed
 /// thresholds end the command with exit code 3, after the report is written.
-fn finish(settings: &RunSettings, outcome: &SwarmOutcome, meta: &RunMeta) -> Result<(), Error> {
+fn finish(
+    settings: &RunSettings,
+    outcome: &SwarmOutcome,
+    meta: &RunMeta,
+    aborted: Option<Aborted>,
+) -> Result<(), Error> {
     let mut report = build_report(&outcome.snapshot, meta);
+    report.aborted = aborted;
     if !settings.thresholds.is_empty() {
         let figures = serde_json::to_value(&report).context("cannot serialize the report")?;
         report.thresholds = settings
@@ -255,17 +271,18 @@ fn finish(settings: &RunSettings, outcome: &SwarmOutcome, meta: &RunMeta) -> Res
             })
             .collect();
     }
-    print!("{}", summary(&outcome.snapshot, meta));
-    for (t, r) in settings.thresholds.iter().zip(&report.thresholds) {
-        let value = r.value.map_or_else(|| "no data".to_owned(), |v| t.show(v));
-        println!("threshold {}  {}  ({value})", if r.passed { "pass" } else { "FAIL" }, r.expression);
-    }
+    let shown = report.as_written().context("cannot serialize the report")?;
+    print!("{}", summary(&shown));
     let failed: Vec<String> = report.thresholds.iter().filter(|r| !r.passed).map(|r| r.expression.clone()).collect();
     if let Some(path) = &settings.report {
         let text = report_json(&report).context("cannot serialize the report")?;
-        std::fs::write(path, text + "\n")
+        crate::report::command::write_whole(path, (text + "\n").as_bytes())
             .with_context(|| format!("cannot write the report to {}; check --report", path.display()))?;
         eprintln!("hls-swarm: report written to {}", path.display());
+    }
+    if let Some(path) = &settings.junit {
+        crate::report::command::write_whole(path, crate::report::junit::junit(&shown).as_bytes())
+            .with_context(|| format!("cannot write the JUnit file {}; check --junit", path.display()))?;
     }
     if !failed.is_empty() {
         return Err(Error::Thresholds { failed, of: settings.thresholds.len() });
@@ -301,6 +318,53 @@ async fn preflight(url: &Url, net: &Arc<NetConfig>, recorder: &Recorder) -> Resu
         (Some((_, detail)), _) => Err(format!("{url}: {detail}; check the URL, --resolve and --timeout")),
         (None, Some(Ok(playlist))) => Ok(playlist),
         (None, _) => Err(format!("{url}: empty response; check the URL")),
+    }
+}
+
+/// `--abort-on-fail`: the thresholds checked on each snapshot after the grace.
+struct ThresholdGuard {
+    thresholds: Vec<Threshold>,
+    grace: Duration,
+    info: Arc<RunInfo>,
+}
+
+impl ThresholdGuard {
+    /// `signal`, or the first threshold that fails on the figures so far, whichever comes first; that
+    /// threshold is left in `aborted`. A figure the run has no sample of yet does not end it.
+    async fn stop_early(
+        self,
+        signal: impl Future<Output = ()>,
+        mut snapshots: watch::Receiver<Arc<Snapshot>>,
+        aborted: Arc<std::sync::Mutex<Option<Aborted>>>,
+    ) {
+        let meta =
+            RunMeta { info: self.info.clone(), abandoned: 0, origin: None, origin_metrics: None, notes: Vec::new() };
+        let failing = async {
+            while snapshots.changed().await.is_ok() {
+                let s = snapshots.borrow_and_update().clone();
+                if s.elapsed < self.grace {
+                    continue;
+                }
+                let figures = crate::report::figures(&s, &meta);
+                for t in &self.thresholds {
+                    if let Verdict { value: Some(value), passed: false } = t.evaluate(&figures) {
+                        let at_seconds = s.elapsed.as_secs_f64();
+                        eprintln!(
+                            "hls-swarm: threshold {t} failed at {at_seconds:.0} s ({}): ending the run (--abort-on-fail)",
+                            t.show(value)
+                        );
+                        return Aborted { threshold: t.to_string(), value, at_seconds };
+                    }
+                }
+            }
+            std::future::pending().await
+        };
+        tokio::select! {
+            () = signal => {}
+            failed = failing => {
+                *aborted.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(failed);
+            }
+        }
     }
 }
 

@@ -62,6 +62,9 @@ pub struct VariantStats {
     pub playback: PlaybackCounts,
     /// Viewers whose playback is on it now.
     pub watching: u64,
+    /// Its whole-run histograms (the final snapshot's; empty at a tick), for reports that merge.
+    #[serde(skip)]
+    pub histograms: super::RunHistograms,
 }
 
 impl VariantStats {
@@ -117,7 +120,8 @@ impl VariantTable {
             let index = if index == NO_VARIANT_SLOT { NO_VARIANT } else { u16::try_from(index).unwrap_or(NO_VARIANT) };
             let (playback, watching) = (counts.playback, slot.watching.load(Relaxed).max(0) as u64);
             let segment_throughput_bps = of(Metric::SegmentThroughput);
-            out.push(VariantStats { index, kinds, segment_throughput_bps, playback, watching });
+            let histograms = hists.as_ref().map(|h| super::RunHistograms::new((***h).clone())).unwrap_or_default();
+            out.push(VariantStats { index, kinds, segment_throughput_bps, playback, watching, histograms });
         }
         out
     }

@@ -134,7 +134,7 @@ pub struct PlaybackStats {
 }
 
 /// Connections opened in a window: the setup phases of each, measured on the request that opened it.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct ConnectionStats {
     /// Connections opened (TCP connect completed).
     pub opened: u64,

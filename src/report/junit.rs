@@ -1,0 +1,89 @@
+//! `--junit FILE`: the thresholds as JUnit XML (one test case each), the format CI systems (Jenkins,
+//! GitLab, GitHub's test reporters) read. A few elements and attributes, escaped by hand: no XML crate
+//! is worth a dependency for writing this much.
+
+use std::fmt::Write as _;
+
+use super::json::Report;
+use super::thresholds::Threshold;
+
+/// The report's thresholds as a JUnit `testsuites` document.
+pub fn junit(report: &Report) -> String {
+    let tests = report.thresholds.len();
+    let failures = report.thresholds.iter().filter(|t| !t.passed).count();
+    let time = format!("{:.3}", report.duration_seconds);
+    // JUnit's timestamp is a local date-time without a zone; the report's is UTC.
+    let timestamp = report.started_at.trim_end_matches('Z').split('.').next().unwrap_or_default().to_owned();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"hls-swarm\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" time=\"{time}\">"
+    );
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"hls-swarm thresholds\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" \
+         skipped=\"0\" time=\"{time}\" timestamp=\"{}\" hostname=\"localhost\">",
+        escape(&timestamp)
+    );
+    let _ = writeln!(out, "    <properties>");
+    for (name, value) in [
+        ("target", report.target.clone()),
+        ("engine", report.engine.clone()),
+        ("viewers", report.clients.target.to_string()),
+        ("started_at", report.started_at.clone()),
+    ] {
+        let _ = writeln!(out, "      <property name=\"{name}\" value=\"{}\"/>", escape(&value));
+    }
+    let _ = writeln!(out, "    </properties>");
+    for t in &report.thresholds {
+        let shown = match (t.value, Threshold::parse(&t.expression)) {
+            (None, _) => "no data: the run had no sample of this figure".to_owned(),
+            (Some(v), Ok(parsed)) => parsed.show(v),
+            (Some(v), Err(_)) => v.to_string(),
+        };
+        let name = escape(&t.expression);
+        let open = format!("    <testcase name=\"{name}\" classname=\"hls-swarm.thresholds\" time=\"{time}\"");
+        if t.passed {
+            let _ = writeln!(out, "{open}>");
+            let _ = writeln!(out, "      <system-out>{}</system-out>", escape(&format!("value {shown}")));
+            let _ = writeln!(out, "    </testcase>");
+        } else {
+            let _ = writeln!(out, "{open}>");
+            let message = escape(&format!("{} failed: value {shown}", t.expression));
+            let _ = writeln!(out, "      <failure message=\"{message}\" type=\"threshold\">{message}</failure>");
+            let _ = writeln!(out, "    </testcase>");
+        }
+    }
+    let _ = writeln!(out, "  </testsuite>");
+    let _ = writeln!(out, "</testsuites>");
+    out
+}
+
+/// Text and attribute values: the five XML specials, and control characters dropped (XML 1.0 has no
+/// way to write most of them).
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specials_are_escaped_and_controls_dropped() {
+        assert_eq!(escape("a < 1ms & \"b\" > 'c'\u{1}"), "a &lt; 1ms &amp; &quot;b&quot; &gt; &apos;c&apos;");
+    }
+}

@@ -1,0 +1,231 @@
+//! Results people act on, through the real binary: thresholds on a run against a faulty built-in
+//! origin (exit code 3, the summary's lines, JUnit XML valid against the format's schema),
+//! `--abort-on-fail`, and `hls-swarm report show / compare / merge` on the reports written.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn hls_swarm(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_hls-swarm")).args(args).output().expect("run the binary");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+/// A directory of this test's own, emptied first.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hls-swarm-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The in-process origin, 500 ms segments, failing `http_5xx` of its requests with a 503.
+fn origin(http_5xx: f64) -> (tokio::runtime::Runtime, hls_swarm::origin::OriginHandle) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let config = hls_swarm::origin::OriginConfig {
+        segment_duration: std::time::Duration::from_millis(500),
+        window: 6,
+        faults: hls_swarm::origin::FaultConfig { http_5xx, ..Default::default() },
+        ..hls_swarm::origin::OriginConfig::local_default()
+    };
+    let handle = rt.block_on(hls_swarm::origin::spawn(config)).unwrap();
+    (rt, handle)
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn json(p: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+#[test]
+fn thresholds_on_a_faulty_origin_exit_3_are_listed_kept_in_junit_and_show_prints_the_same_summary() {
+    let (_rt, origin) = origin(0.2);
+    let url = format!("{}master.m3u8", origin.url());
+    let dir = scratch("thresholds-fault");
+    let (report, junit) = (dir.join("run.json"), dir.join("junit.xml"));
+    let (code, out, err) = hls_swarm(&[
+        "run",
+        &url,
+        "--clients",
+        "3",
+        "--duration",
+        "3s",
+        "--variant",
+        "first",
+        "--metrics-addr",
+        "none",
+        "--report",
+        path(&report),
+        "--junit",
+        path(&junit),
+        "--fail-if",
+        "errors.rate < 90%",
+        "--fail-if",
+        "errors.http_5xx == 0",
+        "--fail-if",
+        "segment.ttfb.p99 < 10s",
+    ]);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(err.contains("1 of 3 thresholds failed: errors.http_5xx == 0"), "{err}");
+    // The threshold lines, their values (which depend on the faults drawn) written as N.
+    let lines: Vec<String> = out
+        .lines()
+        .filter(|l| l.starts_with("threshold "))
+        .map(|l| match l.rfind("  (") {
+            Some(at) => format!("{}  (N)", &l[..at]),
+            None => l.to_owned(),
+        })
+        .collect();
+    insta::assert_snapshot!(lines.join("\n"), @r"
+    threshold pass  errors.rate < 90%  (N)
+    threshold FAIL  errors.http_5xx == 0  (N)
+    threshold pass  segment.ttfb.p99 < 10s  (N)
+    ");
+    let r = json(&report);
+    assert!(r["errors"]["http_5xx"].as_u64().unwrap() > 0, "the fault was met: {}", r["errors"]);
+    // `report show` prints what the run printed, byte for byte.
+    let (code, shown, err) = hls_swarm(&["report", "show", path(&report)]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(shown, out);
+    // The JUnit file: valid against the format's schema, one case per threshold, one failure.
+    let xsd = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/junit.xsd");
+    let lint = Command::new("xmllint")
+        .args(["--noout", "--schema", xsd, path(&junit)])
+        .output()
+        .expect("xmllint (Debian's libxml2-utils; scripts/test.sh installs it)");
+    assert!(lint.status.success(), "{}", String::from_utf8_lossy(&lint.stderr));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<testcase ").count(), 3, "{xml}");
+    assert_eq!(xml.matches("<failure ").count(), 1, "{xml}");
+    assert!(xml.contains("name=\"errors.rate &lt; 90%\""), "{xml}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn abort_on_fail_ends_a_failing_run_early_through_the_summary_and_report() {
+    let (_rt, origin) = origin(0.0);
+    let url = format!("{}master.m3u8", origin.url());
+    let dir = scratch("abort");
+    let report = dir.join("run.json");
+    let started = std::time::Instant::now();
+    // A segment's first byte within a microsecond: no server does that. The run asks for 60 s.
+    let (code, out, err) = hls_swarm(&[
+        "run",
+        &url,
+        "--clients",
+        "2",
+        "--duration",
+        "60s",
+        "--metrics-addr",
+        "none",
+        "--report",
+        path(&report),
+        "--fail-if",
+        "segment.ttfb.p99 < 1us",
+        "--abort-on-fail",
+        "--threshold-grace",
+        "1s",
+    ]);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(started.elapsed().as_secs() < 30, "ended early: {:?}", started.elapsed());
+    assert!(err.contains("threshold segment.ttfb.p99 < 1us failed at"), "{err}");
+    assert!(out.contains("aborted   at ") && out.contains("(--abort-on-fail)"), "{out}");
+    assert!(out.contains("threshold FAIL  segment.ttfb.p99 < 1us"), "{out}");
+    let r = json(&report);
+    let at = r["aborted"]["at_seconds"].as_f64().unwrap();
+    assert!((1.0..10.0).contains(&at), "after the grace, at the first check: {}", r["aborted"]);
+    assert!(r["duration_seconds"].as_f64().unwrap() < 20.0, "{}", r["duration_seconds"]);
+    // --abort-on-fail without a threshold is a usage error.
+    let (code, _, err) = hls_swarm(&["run", "--abort-on-fail", "--metrics-addr", "none"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--fail-if"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn reports_merge_compare_and_bad_ones_get_clear_errors_and_no_partial_output() {
+    let (_rt, origin) = origin(0.0);
+    let url = format!("{}master.m3u8", origin.url());
+    let dir = scratch("merge");
+    let runs: Vec<PathBuf> = (0..3).map(|i| dir.join(format!("run{i}.json"))).collect();
+    for (i, report) in runs.iter().enumerate() {
+        let clients = (i + 1).to_string();
+        let args = ["run", &url, "--clients", &clients, "--duration", "2s", "--variant", "first"];
+        let (code, out, err) = hls_swarm(&[&args[..], &["--metrics-addr", "none", "--report", path(report)]].concat());
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let all = dir.join("all.json");
+    let (code, _, err) =
+        hls_swarm(&["report", "merge", path(&runs[0]), path(&runs[1]), path(&runs[2]), "-o", path(&all)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("merged 3 reports"), "{err}");
+    let (merged, inputs) = (json(&all), runs.iter().map(|p| json(p)).collect::<Vec<_>>());
+    let sum = |f: &dyn Fn(&serde_json::Value) -> u64| inputs.iter().map(f).sum::<u64>();
+    assert_eq!(
+        merged["requests"]["segment"]["count"].as_u64(),
+        Some(sum(&|r| r["requests"]["segment"]["count"].as_u64().unwrap()))
+    );
+    assert_eq!(merged["segments"]["bytes"].as_u64(), Some(sum(&|r| r["segments"]["bytes"].as_u64().unwrap())));
+    assert_eq!(merged["clients"]["target"], 6);
+    assert_eq!(merged["merged_from"].as_array().unwrap().len(), 3);
+    let ttfb_count = merged["requests"]["segment"]["ttfb_ms"]["count"].as_u64();
+    assert_eq!(ttfb_count, Some(sum(&|r| r["requests"]["segment"]["ttfb_ms"]["count"].as_u64().unwrap())));
+    // `report show` reads the merged report as any other.
+    let (code, shown, err) = hls_swarm(&["report", "show", path(&all)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(shown.starts_with("hls-swarm native engine: 6 viewers against "), "{shown}");
+
+    // compare: the same report is no regression; one made worse by hand is, and exits 3 when asked.
+    let (code, out, err) = hls_swarm(&["report", "compare", path(&runs[0]), path(&runs[0]), "--fail-on-regression"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("0 regression(s) beyond the tolerance of 10.0%"), "{out}");
+    let mut worse = inputs[0].clone();
+    let p99 = worse["requests"]["segment"]["ttfb_ms"]["p99"].as_f64().unwrap();
+    worse["requests"]["segment"]["ttfb_ms"]["p99"] = (p99 * 2.0 + 1.0).into();
+    let worse_path = dir.join("worse.json");
+    std::fs::write(&worse_path, serde_json::to_string(&worse).unwrap()).unwrap();
+    let (code, out, err) = hls_swarm(&["report", "compare", path(&runs[0]), path(&worse_path)]);
+    assert_eq!(code, 0, "without --fail-on-regression: {err}");
+    let row = out.lines().find(|l| l.starts_with("segment.ttfb.p99 ")).unwrap_or_else(|| panic!("{out}"));
+    assert!(row.ends_with("REGRESSION"), "{out}");
+    let (code, _, err) = hls_swarm(&["report", "compare", path(&runs[0]), path(&worse_path), "--fail-on-regression"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("segment.ttfb.p99:"), "{err}");
+    let (code, _, err) = hls_swarm(&["report", "compare", path(&runs[0]), path(&worse_path), "--tolerance", "lots"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--tolerance"), "{err}");
+
+    // Bad input: truncated, another schema version, one report; never a partial output file.
+    let text = std::fs::read_to_string(&runs[0]).unwrap();
+    let truncated = dir.join("truncated.json");
+    std::fs::write(&truncated, &text[..text.len() / 2]).unwrap();
+    let mut other = inputs[0].clone();
+    other["schema_version"] = 99.into();
+    let version = dir.join("v99.json");
+    std::fs::write(&version, serde_json::to_string(&other).unwrap()).unwrap();
+    let out_file = dir.join("never.json");
+    for (args, says) in [
+        (vec!["report", "show", path(&truncated)], "truncated.json: not a JSON report of hls-swarm"),
+        (vec!["report", "show", path(&version)], "report schema version 99"),
+        (vec!["report", "merge", path(&runs[0]), path(&truncated), "-o", path(&out_file)], "truncated.json"),
+        (vec!["report", "show", "/nonexistent/run.json"], "cannot read the report /nonexistent/run.json"),
+    ] {
+        let (code, _, err) = hls_swarm(&args);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert_eq!(err.matches("hls-swarm: error:").count(), 1, "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let (code, _, err) = hls_swarm(&["report", "merge", path(&runs[0]), "-o", path(&out_file)]);
+    assert_eq!(code, 2, "one report is a usage error: {err}");
+    let left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("never") || n.contains(".partial"))
+        .collect();
+    assert!(left.is_empty(), "no output left behind: {left:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
