@@ -96,7 +96,7 @@ async fn steady_state_has_segments_every_second() {
     for clients in [1u32, 10, 100] {
         let origin = origin::spawn(origin_config()).await.unwrap();
         let run = swarm(&origin, clients, Duration::from_secs(7), VariantPolicy::First).await;
-        let timeline: Vec<_> = run.outcome.snapshot.timeline.iter().copied().collect();
+        let timeline: Vec<_> = run.outcome.snapshot.timeline.iter().cloned().collect();
         assert!(timeline.len() >= 6, "{clients} viewers: {} timeline points", timeline.len());
         // After ramp-up and the first reload (t >= 2 s), every second has segments (the old tool's
         // counter froze here).

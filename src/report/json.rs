@@ -284,11 +284,28 @@ pub struct VariantPlayback {
 
 /// The report as JSON text, with numbers as a reader wants them: times in milliseconds (and every other
 /// fraction) to three decimals, so `0.17400000000000002` is `0.174`; bytes per second as integers.
+///
+/// Indented for reading, but each timeline point on one line: a day's run has 86,400 of them.
 pub fn report_json(report: &Report) -> serde_json::Result<String> {
     let mut value = serde_json::to_value(report)?;
     tidy_numbers(&mut value, false);
-    serde_json::to_string_pretty(&value)
+    let points = match value.get_mut("timeline") {
+        Some(timeline) => std::mem::replace(timeline, serde_json::Value::String(TIMELINE_MARK.into())),
+        None => return serde_json::to_string_pretty(&value),
+    };
+    let text = serde_json::to_string_pretty(&value)?;
+    let mut lines = String::from("[");
+    for (i, point) in points.as_array().into_iter().flatten().enumerate() {
+        lines.push_str(if i == 0 { "\n    " } else { ",\n    " });
+        lines.push_str(&serde_json::to_string(point)?);
+    }
+    lines.push_str(if lines.len() > 1 { "\n  ]" } else { "]" });
+    // serde_json writes the mark's control characters as \u0001; no URL or label holds one.
+    Ok(text.replacen(r#""\u0001timeline\u0001""#, &lines, 1))
 }
+
+/// Stands for the timeline while the rest is indented (no report field holds it).
+const TIMELINE_MARK: &str = "\u{1}timeline\u{1}";
 
 /// Why a saved report could not be read; each says what to change.
 #[derive(Debug, thiserror::Error)]
@@ -404,7 +421,7 @@ fn build_report_with(snapshot: &Snapshot, meta: &RunMeta, histograms: bool) -> R
             .filter(|v| v.is_variant())
             .map(|v| variant_report(v, &meta.info.ladder))
             .collect(),
-        timeline: snapshot.timeline.iter().copied().collect(),
+        timeline: snapshot.timeline.to_vec(),
         origin: meta.origin.clone(),
         origin_metrics: meta.origin_metrics.as_ref().and_then(|v| serde_json::to_value(v).ok()),
         histograms: if histograms { snapshot.run_histograms().encode().unwrap_or_default() } else { BTreeMap::new() },
@@ -496,6 +513,39 @@ mod tests {
         }
         let thresholds = crate::report::thresholds::Threshold::parse("live_latency.p50 < 2.5s").unwrap();
         assert!(thresholds.evaluate(&report).passed);
+    }
+
+    /// A day's run keeps 86,400 points; with three kinds timed and three variants watched each second,
+    /// the report stays a file people can open (the README quotes the figure).
+    #[test]
+    fn a_days_timeline_stays_a_file_to_open() {
+        use crate::stats::{KindTimes, TimelinePoint};
+        let (snapshot, meta) = ll_run();
+        let mut report = build_report(&snapshot, &meta);
+        let kinds = [Kind::MediaPlaylist, Kind::Segment, Kind::Part];
+        report.timeline = (1..=86_400u64)
+            .map(|t| TimelinePoint {
+                t,
+                ticks: 1,
+                active_clients: 5_000,
+                requests: 12_345,
+                segments: 2_500,
+                bytes: 1_234_567_890,
+                lateness_p99_ms: Some(1.234),
+                ttfb_ms: kinds.map(|kind| KindTimes { kind, p50: 1.234, p90: 12.345, p99: 123.456 }).to_vec(),
+                stalled: 12,
+                live_latency_p50_ms: Some(6_123.456),
+                live_latency_p99_ms: Some(7_123.456),
+                variant_viewers: vec![1_500, 2_000, 1_500],
+                ..TimelinePoint::default()
+            })
+            .collect();
+        let text = report_json(&report).unwrap();
+        let per_point = text.len() / 86_400;
+        assert!(per_point < 500, "{per_point} bytes per point");
+        let back: Report = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.timeline.len(), 86_400);
+        assert_eq!(back.timeline[9].ttfb_ms, report.timeline[9].ttfb_ms);
     }
 
     #[test]

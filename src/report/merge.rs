@@ -234,7 +234,8 @@ fn merge_variants(inputs: &[(String, Report)]) -> Result<Vec<VariantReport>, Mer
         .collect()
 }
 
-/// The inputs' points summed per wall-clock second; `t` counts from the earliest start.
+/// The inputs' points summed per wall-clock second (viewers too: the swarms ran side by side); `t`
+/// counts from the earliest start. A second's percentiles are the highest of the inputs'.
 fn merge_timelines(inputs: &[(String, Report)], starts: &[i128], first: i128) -> Vec<TimelinePoint> {
     let mut seconds: BTreeMap<i128, TimelinePoint> = BTreeMap::new();
     let base = first.div_euclid(1000);
@@ -244,15 +245,7 @@ fn merge_timelines(inputs: &[(String, Report)], starts: &[i128], first: i128) ->
             let t = u64::try_from(second - base).unwrap_or(0);
             let slot = seconds.entry(second).or_insert(TimelinePoint { t, ..TimelinePoint::default() });
             slot.ticks = slot.ticks.max(p.ticks);
-            slot.active_clients += p.active_clients;
-            slot.requests += p.requests;
-            slot.segments += p.segments;
-            slot.bytes += p.bytes;
-            slot.errors += p.errors;
-            slot.lateness_p99_ms = match (slot.lateness_p99_ms, p.lateness_p99_ms) {
-                (Some(a), Some(b)) => Some(a.max(b)),
-                (a, b) => a.or(b),
-            };
+            slot.add(p, true);
         }
     }
     seconds.into_values().collect()

@@ -16,14 +16,15 @@ use super::counts::Counts;
 use super::generator::{DEFAULT_MAX_LATENESS, GeneratorWatch};
 use super::histograms::HistSet;
 use super::packed::PackedSet;
-use super::record::micros;
-use super::recorder::Recorder;
+use super::record::{ErrorClass, Kind, micros};
+use super::recorder::{Gauges, Recorder};
 use super::snapshot::{Snapshot, Windows};
-use super::timeline::{TIMELINE_CAP, TimelineBuilder, TimelinePoint};
-use super::window::{Accumulator, PackedInterval, RING_LEN, Window};
+use super::timeline::{ClassCount, KindTimes, TIMELINE_CAP, TimelineBuilder, TimelinePoint};
+use super::variants::VariantStats;
+use super::window::{Accumulator, PackedInterval, RING_LEN, Window, WindowStats};
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// Owns the windows; see the module docs. Not `Clone`: there is one per run.
@@ -174,33 +175,20 @@ impl Aggregator {
     fn snapshot(&mut self, now: Instant, delta: &Counts, is_final: bool) -> Snapshot {
         let elapsed = now.saturating_duration_since(self.run_start);
         let gauges = self.recorder.gauges();
-        self.timeline.push(TimelinePoint {
-            t: (micros(elapsed) + 500_000) / 1_000_000,
-            ticks: 1,
-            active_clients: gauges.active,
-            requests: delta.requests(),
-            segments: delta.segments_downloaded(),
-            bytes: delta.bytes(),
-            errors: delta.errors(),
-            lateness_p99_ms: self.tick_lateness,
-        });
         let [s1, s30, s60, s300, run] = &mut self.windows;
+        let second = s1.stats();
+        let variants = Arc::new(self.recorder.variant_stats(is_final));
+        self.timeline.push(timeline_point(elapsed, &gauges, delta, &second, &variants, self.tick_lateness));
         Snapshot {
             tick: self.ticks,
             elapsed,
             is_final,
             gauges,
             totals: run.counts().clone(),
-            windows: Windows {
-                s1: s1.stats(),
-                s30: s30.stats(),
-                s60: s60.stats(),
-                s300: s300.stats(),
-                run: run.stats(),
-            },
+            windows: Windows { s1: second, s30: s30.stats(), s60: s60.stats(), s300: s300.stats(), run: run.stats() },
             timeline: self.timeline.view(),
             run_buckets: self.run_packed.clone(),
-            variants: Arc::new(self.recorder.variant_stats(is_final)),
+            variants,
             generator: self.generator.stats(),
         }
     }
@@ -214,6 +202,58 @@ impl Aggregator {
             dense_histograms: self.spares.iter().map(|s| s.allocated()).sum::<usize>() + self.current.allocated(),
             timeline_points: self.timeline.len(),
         }
+    }
+}
+
+/// The timeline's point for the tick just ended: its counts, and from its one-second window the
+/// percentiles and classes a chart of the run draws.
+fn timeline_point(
+    elapsed: Duration,
+    gauges: &Gauges,
+    delta: &Counts,
+    second: &WindowStats,
+    variants: &[VariantStats],
+    lateness_p99_ms: Option<f64>,
+) -> TimelinePoint {
+    let ttfb_ms = Kind::ALL
+        .iter()
+        .filter_map(|&kind| {
+            let p = second.kinds[kind].ttfb_ms.as_ref()?;
+            Some(KindTimes { kind, p50: p.p50, p90: p.p90, p99: p.p99 })
+        })
+        .collect();
+    let errors_by_class = ErrorClass::ALL
+        .iter()
+        .filter_map(|&class| {
+            let count = second.errors_by_class.get(class);
+            (count > 0).then_some(ClassCount { class, count })
+        })
+        .collect();
+    let mut variant_viewers = Vec::new();
+    for v in variants.iter().filter(|v| v.is_variant() && v.watching > 0) {
+        let i = usize::from(v.index);
+        if variant_viewers.len() <= i {
+            variant_viewers.resize(i + 1, 0);
+        }
+        variant_viewers[i] = v.watching;
+    }
+    let playback = &second.playback;
+    TimelinePoint {
+        t: (micros(elapsed) + 500_000) / 1_000_000,
+        ticks: 1,
+        active_clients: gauges.active,
+        requests: delta.requests(),
+        segments: delta.segments_downloaded(),
+        bytes: delta.bytes(),
+        errors: delta.errors(),
+        lateness_p99_ms,
+        ttfb_ms,
+        errors_by_class,
+        stalled: gauges.stalled,
+        startup_p50_ms: playback.startup_ms.map(|p| p.p50),
+        live_latency_p50_ms: playback.live_latency_ms.map(|p| p.p50),
+        live_latency_p99_ms: playback.live_latency_ms.map(|p| p.p99),
+        variant_viewers,
     }
 }
 

@@ -187,9 +187,17 @@ fn timeline_has_one_point_per_tick_with_deltas() {
             segments: t,
             bytes: t * 100 + 7,
             errors: 1,
-            lateness_p99_ms: None,
+            stalled: 0,
+            errors_by_class: vec![crate::stats::ClassCount { class: crate::stats::ErrorClass::Http4xx, count: 1 }],
+            ..TimelinePoint::default()
         };
-        assert_eq!(*p, expected);
+        let (ttfb, startup) = (p.ttfb_ms.clone(), p.startup_p50_ms);
+        assert_eq!(TimelinePoint { ttfb_ms: Vec::new(), startup_p50_ms: None, ..p.clone() }, expected);
+        // The second's TTFB percentiles: the ok segments' 5 ms (the 404 is not timed).
+        assert_eq!(ttfb.len(), 1, "{ttfb:?}");
+        assert_eq!(ttfb[0].kind, Kind::Segment);
+        assert!((ttfb[0].p99 - 5.0).abs() < 0.01, "{ttfb:?}");
+        assert_eq!(startup, None, "no startup completed");
     }
 }
 

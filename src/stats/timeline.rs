@@ -1,6 +1,7 @@
 //! The whole-run timeline: one point per aggregator tick, bounded.
 //!
-//! Bound: at most [`TIMELINE_CAP`] points (24 h of 1 s ticks, ~4 MiB). When the cap is reached,
+//! Bound: at most [`TIMELINE_CAP`] points (24 h of 1 s ticks; about 200 bytes each, the README has a 24 h
+//! report's size). When the cap is reached,
 //! neighbouring points are merged in pairs and from then on each point covers twice as many ticks
 //! (`ticks` says how many), so a run of any length keeps its whole shape at a coarser step.
 //!
@@ -11,12 +12,16 @@ use serde::ser::SerializeSeq;
 use serde::{Deserialize, Serialize, Serializer};
 use std::sync::Arc;
 
+use super::record::{ErrorClass, Kind};
+
 /// Most points kept before merging pairs: 24 h at one point a second.
 pub const TIMELINE_CAP: usize = 86_400;
 const CHUNK: usize = 256;
 
-/// Traffic over one tick (or, after downsampling, over `ticks` consecutive ticks).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// Traffic over one tick (or, after downsampling, over `ticks` consecutive ticks), with what a chart
+/// of the run needs: per kind the TTFB percentiles of the second, errors by class, playback figures and
+/// the viewers on each variant. Small: a 24 h run keeps 86,400 of them (see [`TIMELINE_CAP`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TimelinePoint {
     /// Whole seconds since the run started, at the end of the point (rounded to the nearest).
     pub t: u64,
@@ -34,23 +39,107 @@ pub struct TimelinePoint {
     /// highest of the ticks merged); `None` without a sample.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lateness_p99_ms: Option<f64>,
+    /// Per kind with timed requests in the point: their TTFB p50/p90/p99, milliseconds (a point of
+    /// several ticks, or of several merged reports, has the highest of each).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ttfb_ms: Vec<KindTimes>,
+    /// Failed requests by class (classes with none left out).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors_by_class: Vec<ClassCount>,
+    /// Viewers stalled at the end of the point.
+    #[serde(default)]
+    pub stalled: u64,
+    /// Startup p50 of the viewers whose playback started in the point, milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup_p50_ms: Option<f64>,
+    /// Live latency p50 and p99 of the point's samples, milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_latency_p50_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_latency_p99_ms: Option<f64>,
+    /// Viewers on each variant at the end of the point, by the variant's index (`variants[].index`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variant_viewers: Vec<u64>,
+}
+
+/// One kind's TTFB in a timeline point, milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KindTimes {
+    pub kind: Kind,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+}
+
+/// Failed requests of one class in a timeline point.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClassCount {
+    pub class: ErrorClass,
+    pub count: u64,
+}
+
+/// The higher of two optional figures.
+pub(crate) fn highest(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 impl TimelinePoint {
-    /// `self` followed by `later`, as one point.
+    /// `self` followed by `later`, as one point: counts add up, gauges are the later point's,
+    /// percentiles the higher of the two.
     fn merge(self, later: TimelinePoint) -> TimelinePoint {
-        TimelinePoint {
+        let mut merged = TimelinePoint {
             t: later.t,
             ticks: self.ticks + later.ticks,
             active_clients: later.active_clients,
-            requests: self.requests + later.requests,
-            segments: self.segments + later.segments,
-            bytes: self.bytes + later.bytes,
-            errors: self.errors + later.errors,
-            lateness_p99_ms: match (self.lateness_p99_ms, later.lateness_p99_ms) {
-                (Some(a), Some(b)) => Some(a.max(b)),
-                (a, b) => a.or(b),
-            },
+            stalled: later.stalled,
+            variant_viewers: later.variant_viewers.clone(),
+            ..self.clone()
+        };
+        merged.add(&later, false);
+        merged
+    }
+
+    /// Adds `other`'s counts and takes the higher of each percentile; `gauges`: also adds its
+    /// gauges (viewers, stalled, per variant), as points of two swarms in the same second do.
+    pub fn add(&mut self, other: &TimelinePoint, gauges: bool) {
+        self.requests += other.requests;
+        self.segments += other.segments;
+        self.bytes += other.bytes;
+        self.errors += other.errors;
+        self.lateness_p99_ms = highest(self.lateness_p99_ms, other.lateness_p99_ms);
+        self.startup_p50_ms = highest(self.startup_p50_ms, other.startup_p50_ms);
+        self.live_latency_p50_ms = highest(self.live_latency_p50_ms, other.live_latency_p50_ms);
+        self.live_latency_p99_ms = highest(self.live_latency_p99_ms, other.live_latency_p99_ms);
+        for k in &other.ttfb_ms {
+            match self.ttfb_ms.iter_mut().find(|m| m.kind == k.kind) {
+                Some(m) => {
+                    m.p50 = m.p50.max(k.p50);
+                    m.p90 = m.p90.max(k.p90);
+                    m.p99 = m.p99.max(k.p99);
+                }
+                None => self.ttfb_ms.push(*k),
+            }
+        }
+        self.ttfb_ms.sort_by_key(|k| k.kind);
+        for c in &other.errors_by_class {
+            match self.errors_by_class.iter_mut().find(|m| m.class == c.class) {
+                Some(m) => m.count += c.count,
+                None => self.errors_by_class.push(*c),
+            }
+        }
+        self.errors_by_class.sort_by_key(|c| c.class);
+        if gauges {
+            self.active_clients += other.active_clients;
+            self.stalled += other.stalled;
+            if self.variant_viewers.len() < other.variant_viewers.len() {
+                self.variant_viewers.resize(other.variant_viewers.len(), 0);
+            }
+            for (mine, theirs) in self.variant_viewers.iter_mut().zip(&other.variant_viewers) {
+                *mine += theirs;
+            }
         }
     }
 }
@@ -80,7 +169,7 @@ impl Timeline {
     }
 
     pub fn to_vec(&self) -> Vec<TimelinePoint> {
-        self.iter().copied().collect()
+        self.iter().cloned().collect()
     }
 }
 
@@ -142,10 +231,10 @@ impl TimelineBuilder {
 
     /// Merges neighbouring points in pairs and doubles the ticks per point from now on.
     fn downsample(&mut self) {
-        let points: Vec<TimelinePoint> = self.sealed.iter().flat_map(|c| c.iter()).chain(&self.open).copied().collect();
+        let points: Vec<TimelinePoint> = self.sealed.iter().flat_map(|c| c.iter()).chain(&self.open).cloned().collect();
         let merged: Vec<TimelinePoint> = points
             .chunks(2)
-            .map(|pair| pair.iter().copied().reduce(TimelinePoint::merge).unwrap_or_default())
+            .map(|pair| pair.iter().cloned().reduce(TimelinePoint::merge).unwrap_or_default())
             .collect();
         self.sealed = merged.chunks(CHUNK).map(Arc::from).collect();
         self.open = match self.sealed.last() {
@@ -160,7 +249,7 @@ impl TimelineBuilder {
     pub(crate) fn view(&self) -> Timeline {
         let mut chunks = self.sealed.clone();
         let mut tail = self.open.clone();
-        tail.extend(self.pending);
+        tail.extend(self.pending.clone());
         if !tail.is_empty() {
             chunks.push(tail.into());
         }
@@ -182,8 +271,40 @@ mod tests {
             segments: 1,
             bytes: 10,
             errors: 0,
-            lateness_p99_ms: None,
+            ..TimelinePoint::default()
         }
+    }
+
+    #[test]
+    fn points_add_counts_keep_the_highest_percentiles_and_add_gauges_only_across_swarms() {
+        let times = |kind, p99| KindTimes { kind, p50: p99 / 10.0, p90: p99 / 2.0, p99 };
+        let class = |class, count| ClassCount { class, count };
+        let a = TimelinePoint {
+            ttfb_ms: vec![times(Kind::Segment, 40.0)],
+            errors_by_class: vec![class(ErrorClass::Http5xx, 2)],
+            stalled: 1,
+            variant_viewers: vec![3, 1],
+            live_latency_p99_ms: Some(900.0),
+            ..point(1)
+        };
+        let b = TimelinePoint {
+            ttfb_ms: vec![times(Kind::MediaPlaylist, 5.0), times(Kind::Segment, 20.0)],
+            errors_by_class: vec![class(ErrorClass::Http5xx, 1), class(ErrorClass::Timeout, 4)],
+            stalled: 2,
+            variant_viewers: vec![0, 2, 7],
+            ..point(2)
+        };
+        let later = a.clone().merge(b.clone());
+        assert_eq!((later.t, later.ticks, later.requests, later.stalled), (2, 2, 2, 2));
+        assert_eq!(later.ttfb_ms, [times(Kind::MediaPlaylist, 5.0), times(Kind::Segment, 40.0)]);
+        let mut errors = vec![class(ErrorClass::Timeout, 4), class(ErrorClass::Http5xx, 3)];
+        errors.sort_by_key(|c| c.class);
+        assert_eq!(later.errors_by_class, errors);
+        assert_eq!((later.variant_viewers.clone(), later.live_latency_p99_ms), (vec![0, 2, 7], Some(900.0)));
+        let mut side_by_side = a;
+        side_by_side.add(&b, true);
+        assert_eq!((side_by_side.stalled, side_by_side.active_clients), (3, 3));
+        assert_eq!(side_by_side.variant_viewers, [3, 3, 7]);
     }
 
     #[test]
