@@ -15,6 +15,8 @@ have prometheus-node-exporter || missing+=(prometheus-node-exporter)
 have prometheus-nginx-exporter || missing+=(prometheus-nginx-exporter)
 have tmux || missing+=(tmux)
 have xmllint || missing+=(libxml2-utils)
+have chromium || missing+=(chromium)
+have unshare || missing+=(util-linux)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]}" >&2
   if [ "$(id -u)" -ne 0 ]; then

@@ -26,7 +26,7 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Serve a synthetic live (or VOD) HLS stream from memory, with ground-truth counters and faults.
     Origin(Box<OriginArgs>),
-    /// Read saved JSON reports: print one's summary, compare two, merge several.
+    /// Read saved JSON reports: print one's summary, compare two, merge several, or draw one as HTML.
     Report {
         #[command(subcommand)]
         command: ReportCommand,
@@ -61,6 +61,14 @@ pub enum ReportCommand {
         reports: Vec<std::path::PathBuf>,
         /// The merged report.
         #[arg(short, long, value_name = "ALL.json")]
+        output: std::path::PathBuf,
+    },
+    /// Write a saved report as one self-contained HTML page with charts (opens offline; no script).
+    Html {
+        #[arg(value_name = "RUN.json")]
+        report: std::path::PathBuf,
+        /// The HTML file.
+        #[arg(short, long, value_name = "FILE.html")]
         output: std::path::PathBuf,
     },
 }
@@ -216,6 +224,9 @@ pub struct RunArgs {
     /// are not yet the steady state's).
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub threshold_grace: Duration,
+    /// Write the report as one self-contained HTML page with charts (opens offline; no script).
+    #[arg(long, value_name = "FILE.html")]
+    pub report_html: Option<std::path::PathBuf>,
     /// Write the --fail-if thresholds as JUnit XML to this file (one test case each), for CI systems.
     #[arg(long, value_name = "FILE.xml", requires = "fail_if")]
     pub junit: Option<std::path::PathBuf>,

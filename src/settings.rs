@@ -51,6 +51,8 @@ pub struct RunSettings {
     pub report: Option<PathBuf>,
     /// `--fail-if`: checked on the report at the end.
     pub thresholds: Vec<Threshold>,
+    /// `--report-html`: the report as an HTML page.
+    pub report_html: Option<PathBuf>,
     /// `--junit`: the thresholds as JUnit XML.
     pub junit: Option<PathBuf>,
     /// `--abort-on-fail`: also checked each second after this grace, ending the run when one fails.
@@ -131,6 +133,7 @@ impl RunSettings {
             thresholds: thresholds(&args.fail_if)?,
             abort_on_fail: args.abort_on_fail.then_some(args.threshold_grace),
             junit: args.junit,
+            report_html: args.report_html,
             report: args.report,
             dashboard: !args.no_tui,
             log_file: args.log_file,

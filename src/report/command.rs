@@ -39,6 +39,12 @@ pub fn run(command: ReportCommand) -> Result<(), Error> {
             eprintln!("hls-swarm: merged {} reports into {}", inputs.len(), output.display());
             Ok(())
         }
+        ReportCommand::Html { report, output } => {
+            let page = super::html::page(&read(&report)?);
+            write_whole(&output, page.as_bytes()).map_err(Error::Failed)?;
+            eprintln!("hls-swarm: HTML report written to {}", output.display());
+            Ok(())
+        }
     }
 }
 

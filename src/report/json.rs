@@ -88,6 +88,18 @@ pub struct ThresholdReport {
     pub passed: bool,
 }
 
+impl ThresholdReport {
+    /// The value as people read it (`812.3 ms`, `1.20%`), `no data` without one; the raw number when
+    /// the expression (hand-edited) no longer parses.
+    pub fn shown(&self) -> String {
+        match (self.value, super::thresholds::Threshold::parse(&self.expression)) {
+            (None, _) => "no data".to_owned(),
+            (Some(v), Ok(parsed)) => parsed.show(v),
+            (Some(v), Err(_)) => v.to_string(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct GeneratorReport {
     pub lateness_ms: Option<crate::stats::Percentiles>,
@@ -119,6 +131,9 @@ pub struct Tool {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Clients {
     pub target: u32,
+    /// Viewers started per second during the ramp (`--ramp-rate`; in a merged report, the sum).
+    #[serde(default)]
+    pub ramp_rate: f64,
     pub peak_active: u64,
     pub starts: u64,
     pub restarts: u64,
@@ -385,6 +400,7 @@ fn build_report_with(snapshot: &Snapshot, meta: &RunMeta, histograms: bool) -> R
         duration_seconds: snapshot.elapsed.as_secs_f64(),
         clients: Clients {
             target: meta.info.clients_target,
+            ramp_rate: meta.info.ramp_rate,
             peak_active: snapshot.gauges.peak_active,
             starts: playback.starts,
             restarts: playback.restarts,

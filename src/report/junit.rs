@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::json::Report;
-use super::thresholds::Threshold;
+use super::xml_escape as escape;
 
 /// The report's thresholds as a JUnit `testsuites` document.
 pub fn junit(report: &Report) -> String {
@@ -36,11 +36,7 @@ pub fn junit(report: &Report) -> String {
     }
     let _ = writeln!(out, "    </properties>");
     for t in &report.thresholds {
-        let shown = match (t.value, Threshold::parse(&t.expression)) {
-            (None, _) => "no data: the run had no sample of this figure".to_owned(),
-            (Some(v), Ok(parsed)) => parsed.show(v),
-            (Some(v), Err(_)) => v.to_string(),
-        };
+        let shown = t.shown();
         let name = escape(&t.expression);
         let open = format!("    <testcase name=\"{name}\" classname=\"hls-swarm.thresholds\" time=\"{time}\"");
         if t.passed {
@@ -57,33 +53,4 @@ pub fn junit(report: &Report) -> String {
     let _ = writeln!(out, "  </testsuite>");
     let _ = writeln!(out, "</testsuites>");
     out
-}
-
-/// Text and attribute values: the five XML specials, and control characters dropped (XML 1.0 has no
-/// way to write most of them).
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn specials_are_escaped_and_controls_dropped() {
-        assert_eq!(escape("a < 1ms & \"b\" > 'c'\u{1}"), "a &lt; 1ms &amp; &quot;b&quot; &gt; &apos;c&apos;");
-    }
 }

@@ -107,6 +107,7 @@ fn decode(file: &str, encoded: &BTreeMap<String, String>) -> Result<RunHistogram
 fn add(all: &mut Report, r: &Report) {
     let c = &mut all.clients;
     c.target += r.clients.target;
+    c.ramp_rate += r.clients.ramp_rate;
     c.peak_active += r.clients.peak_active;
     c.starts += r.clients.starts;
     c.restarts += r.clients.restarts;

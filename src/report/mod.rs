@@ -5,6 +5,7 @@ pub mod command;
 pub mod compare;
 #[cfg(test)]
 mod fixture;
+pub mod html;
 mod json;
 pub mod junit;
 pub mod merge;
@@ -58,9 +59,33 @@ impl BuiltinOriginCounts {
     }
 }
 
+/// XML and HTML text and attribute values: the five specials, and control characters dropped (XML 1.0 has no
+/// way to write most of them).
+pub(crate) fn xml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod origin_counts_tests {
     use super::*;
+
+    #[test]
+    fn specials_are_escaped_and_controls_dropped() {
+        assert_eq!(xml_escape("a < 1ms & \"b\" > 'c'\u{1}"), "a &lt; 1ms &amp; &quot;b&quot; &gt; &apos;c&apos;");
+    }
 
     #[test]
     fn the_builtin_origin_counts_have_every_kind_low_latency_ones_included() {

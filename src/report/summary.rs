@@ -321,12 +321,7 @@ fn thresholds(out: &mut String, r: &Report) {
         );
     }
     for t in &r.thresholds {
-        // The expression as the run checked it; a hand-edited one that no longer parses shows its raw value.
-        let shown = match (t.value, Threshold::parse(&t.expression)) {
-            (None, _) => "no data".to_owned(),
-            (Some(v), Ok(parsed)) => parsed.show(v),
-            (Some(v), Err(_)) => format!("{v}"),
-        };
+        let shown = t.shown();
         let _ = writeln!(out, "threshold {}  {}  ({shown})", if t.passed { "pass" } else { "FAIL" }, t.expression);
     }
 }

@@ -280,6 +280,11 @@ fn finish(
             .with_context(|| format!("cannot write the report to {}; check --report", path.display()))?;
         eprintln!("hls-swarm: report written to {}", path.display());
     }
+    if let Some(path) = &settings.report_html {
+        crate::report::command::write_whole(path, crate::report::html::page(&shown).as_bytes())
+            .with_context(|| format!("cannot write the HTML report {}; check --report-html", path.display()))?;
+        eprintln!("hls-swarm: HTML report written to {}", path.display());
+    }
     if let Some(path) = &settings.junit {
         crate::report::command::write_whole(path, crate::report::junit::junit(&shown).as_bytes())
             .with_context(|| format!("cannot write the JUnit file {}; check --junit", path.display()))?;
