@@ -229,3 +229,47 @@ fn reports_merge_compare_and_bad_ones_get_clear_errors_and_no_partial_output() {
     assert!(left.is_empty(), "no output left behind: {left:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_timeline_has_each_seconds_figures_and_the_built_in_origins_side() {
+    let dir = scratch("timeline");
+    let (report, html) = (dir.join("run.json"), dir.join("run.html"));
+    // No URL: the built-in origin, whose own counters are read each second.
+    let (code, out, err) = hls_swarm(&[
+        "run",
+        "--clients",
+        "4",
+        "--ramp-rate",
+        "20",
+        "--duration",
+        "4s",
+        "--metrics-addr",
+        "none",
+        "--report",
+        path(&report),
+        "--report-html",
+        path(&html),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let r = json(&report);
+    let points = r["timeline"].as_array().unwrap();
+    let busy: Vec<&serde_json::Value> = points.iter().filter(|p| p["segments"].as_u64() > Some(0)).collect();
+    assert!(!busy.is_empty(), "{points:#?}");
+    for p in &busy {
+        let segment = p["ttfb_ms"].as_array().unwrap().iter().find(|k| k["kind"] == "segment");
+        let segment = segment.unwrap_or_else(|| panic!("a second with segments has their TTFB: {p}"));
+        assert!(segment["p50"].as_f64().unwrap() <= segment["p99"].as_f64().unwrap(), "{p}");
+    }
+    let viewers: u64 =
+        points.iter().filter_map(|p| p["variant_viewers"].as_array()).map(|v| v.len() as u64).max().unwrap();
+    assert!(viewers >= 1, "viewers per variant: {points:#?}");
+    let origin: Vec<f64> = points.iter().filter_map(|p| p["origin"]["requests_per_s"].as_f64()).collect();
+    assert!(origin.iter().any(|r| *r > 0.0), "the origin's side each second: {points:#?}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    for chart in
+        ["TTFB of segment requests, each second", "Origin: what it sent and was asked", "Viewers: active and stalled"]
+    {
+        assert!(page.contains(chart), "{chart}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -361,6 +361,28 @@ fn over_time(r: &Report) -> Vec<String> {
             variants,
         ));
     }
+    let switches = vec![
+        Series::new("up", series(&|p| Some(per_s(p.switches_up, p.ticks)))),
+        Series::new("down", series(&|p| Some(per_s(p.switches_down, p.ticks)))),
+    ];
+    if r.playback.switches_up + r.playback.switches_down > 0 {
+        charts.extend(line_chart("Adaptive switches per second", "switches/s", switches));
+    }
+    let origin = |f: fn(&crate::stats::OriginSecond) -> Option<f64>| series(&|p| p.origin.as_ref().and_then(f));
+    charts.extend(line_chart(
+        "Origin: host CPU (node_exporter)",
+        "%",
+        vec![Series::new("cpu", origin(|o| o.cpu_percent))],
+    ));
+    charts.extend(line_chart(
+        "Origin: what it sent and was asked (as scraped)",
+        "Mbit/s, requests/s",
+        vec![
+            Series::new("sent, Mbit/s (built-in origin)", origin(|o| o.bytes_per_s.map(|b| b * 8.0 / 1e6))),
+            Series::new("network out, Mbit/s (node_exporter)", origin(|o| o.net_tx_bytes_per_s.map(|b| b * 8.0 / 1e6))),
+            Series::new("requests/s", origin(|o| o.requests_per_s)),
+        ],
+    ));
     let limit = r.generator.max_lateness_ms;
     let last = tl.last().map_or(0.0, |p| p.t as f64);
     charts.extend(line_chart(

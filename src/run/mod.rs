@@ -28,7 +28,8 @@ use crate::origin::{self, OriginConfig, OriginHandle};
 use crate::report::thresholds::{Threshold, Verdict};
 use crate::report::{Aborted, BuiltinOriginCounts, RunMeta, ThresholdReport, build_report, report_json, summary};
 use crate::settings::{Engine, RunSettings};
-use crate::stats::{ErrorClass, Kind, Recorder, Snapshot};
+use crate::stats::timeline::TIMELINE_CAP;
+use crate::stats::{ErrorClass, Kind, OriginSecond, Recorder, Snapshot};
 use crate::tui::Dashboard;
 use crate::viewer::{PLAYLIST_LIMIT, ViewerConfig, failure_of, request_record};
 
@@ -65,6 +66,8 @@ async fn run_async(settings: RunSettings) -> Result<(), Error> {
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty()));
     let scraper = OriginMetrics::start(settings.scrape.clone(), origin.as_ref());
     let feed = LiveFeed { info: info.clone(), snapshots: snap_rx, origin: scraper.view.clone() };
+    let origin_seconds = OriginSeconds::default();
+    let sampler = tokio::spawn(origin_seconds.clone().sample(scraper.view.clone(), info.started));
     let exporter = metrics.map(|listener| start_exporter(listener, feed.clone())).transpose().map_err(Error::Start)?;
     let aborted = Arc::new(std::sync::Mutex::new(None));
     let stop: Pin<Box<dyn Future<Output = ()>>> = match settings.abort_on_fail {
@@ -83,7 +86,8 @@ async fn run_async(settings: RunSettings) -> Result<(), Error> {
     let notes = low_caps(&settings.network, &playlist).into_iter().collect();
     let meta = RunMeta { info, abandoned: outcome.abandoned, origin, origin_metrics, notes };
     let aborted = aborted.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-    let result = finish(&settings, &outcome, &meta, aborted);
+    sampler.abort();
+    let result = finish(&settings, &outcome, &meta, aborted, &origin_seconds);
     // Until here the endpoint serves the final snapshot.
     if let Some(exporter) = exporter {
         exporter.shutdown().await;
@@ -257,9 +261,11 @@ fn finish(
     outcome: &SwarmOutcome,
     meta: &RunMeta,
     aborted: Option<Aborted>,
+    origin_seconds: &OriginSeconds,
 ) -> Result<(), Error> {
     let mut report = build_report(&outcome.snapshot, meta);
     report.aborted = aborted;
+    origin_seconds.fill(&mut report.timeline);
     if !settings.thresholds.is_empty() {
         let figures = serde_json::to_value(&report).context("cannot serialize the report")?;
         report.thresholds = settings
@@ -324,6 +330,57 @@ async fn preflight(url: &Url, net: &Arc<NetConfig>, recorder: &Recorder) -> Resu
         (None, Some(Ok(playlist))) => Ok(playlist),
         (None, _) => Err(format!("{url}: empty response; check the URL")),
     }
+}
+
+/// The origin's figures once a second, by second of the run, for the report's timeline: what the
+/// scraper last saw (host CPU and network, nginx's or the built-in origin's request rate, the built-in
+/// origin's bytes sent). Bounded as the timeline is: past [`TIMELINE_CAP`] samples every other is
+/// dropped, and each point takes the latest sample at or before its second.
+#[derive(Clone, Default)]
+struct OriginSeconds(Arc<std::sync::Mutex<std::collections::BTreeMap<u64, OriginSecond>>>);
+
+impl OriginSeconds {
+    async fn sample(self, view: watch::Receiver<Arc<OriginView>>, started: Instant) {
+        let mut every = tokio::time::interval(Duration::from_secs(1));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let Some(second) = origin_second(&view.borrow()) else { continue };
+            let t = (started.elapsed().as_millis() as u64 + 500) / 1000;
+            let mut samples = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if samples.len() >= TIMELINE_CAP {
+                let mut keep = false;
+                samples.retain(|_, _| {
+                    keep = !keep;
+                    keep
+                });
+            }
+            samples.insert(t, second);
+        }
+    }
+
+    fn fill(&self, timeline: &mut [crate::stats::TimelinePoint]) {
+        let samples = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for point in timeline {
+            point.origin = samples.range(..=point.t).next_back().map(|(_, s)| *s);
+        }
+    }
+}
+
+/// What a timeline point keeps of the origin's view; `None` when nothing is scraped. A stale source's
+/// figures are left out (they are an earlier second's).
+fn origin_second(view: &OriginView) -> Option<OriginSecond> {
+    let fresh_host = view.host.as_ref().filter(|h| !h.source.stale);
+    let fresh_nginx = view.nginx.as_ref().filter(|n| !n.source.stale);
+    let now = |s: Option<crate::metrics::origin_view::Stat>| s.map(|s| s.now);
+    let second = OriginSecond {
+        cpu_percent: now(fresh_host.and_then(|h| h.cpu_percent)),
+        net_tx_bytes_per_s: now(fresh_host.and_then(|h| h.net_tx_bytes_per_s)),
+        requests_per_s: now(fresh_nginx.and_then(|n| n.requests_per_s))
+            .or(now(view.builtin.as_ref().and_then(|b| b.requests_per_s))),
+        bytes_per_s: now(view.builtin.as_ref().and_then(|b| b.bytes_per_s)),
+    };
+    (second != OriginSecond::default()).then_some(second)
 }
 
 /// `--abort-on-fail`: the thresholds checked on each snapshot after the grace.

@@ -254,6 +254,9 @@ fn timeline_point(
         live_latency_p50_ms: playback.live_latency_ms.map(|p| p.p50),
         live_latency_p99_ms: playback.live_latency_ms.map(|p| p.p99),
         variant_viewers,
+        switches_up: delta.playback.switches_up,
+        switches_down: delta.playback.switches_down,
+        origin: None,
     }
 }
 

@@ -45,6 +45,6 @@ pub use record::{ErrorClass, Hold, Kind, PlaybackEvent, RequestRecord, StatusCla
 pub use recorder::{Gauges, Recorder};
 pub use run_histograms::{RunHistograms, StatsError};
 pub use snapshot::{Snapshot, Windows};
-pub use timeline::{ClassCount, KindTimes, Timeline, TimelinePoint};
+pub use timeline::{ClassCount, KindTimes, OriginSecond, Timeline, TimelinePoint};
 pub use variants::{MAX_RENDITIONS, NO_VARIANT, VariantStats};
 pub use window::{ConnectionStats, KindStats, PlaybackStats, Window, WindowStats};

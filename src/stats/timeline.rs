@@ -60,6 +60,45 @@ pub struct TimelinePoint {
     /// Viewers on each variant at the end of the point, by the variant's index (`variants[].index`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub variant_viewers: Vec<u64>,
+    /// Adaptive viewers' switches in the point.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub switches_up: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub switches_down: u64,
+    /// The origin's side in the point, when it was scraped (or the built-in origin read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<OriginSecond>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The origin's figures at one second of the run, as the scraper last saw them: host CPU and network
+/// (node_exporter), requests per second (nginx's, or the built-in origin's), bytes per second sent (the
+/// built-in origin's).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct OriginSecond {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_percent: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net_tx_bytes_per_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_per_s: Option<f64>,
+}
+
+impl OriginSecond {
+    /// The highest of each figure (points merged over ticks or across reports).
+    fn highest(self, other: OriginSecond) -> OriginSecond {
+        OriginSecond {
+            cpu_percent: highest(self.cpu_percent, other.cpu_percent),
+            net_tx_bytes_per_s: highest(self.net_tx_bytes_per_s, other.net_tx_bytes_per_s),
+            requests_per_s: highest(self.requests_per_s, other.requests_per_s),
+            bytes_per_s: highest(self.bytes_per_s, other.bytes_per_s),
+        }
+    }
 }
 
 /// One kind's TTFB in a timeline point, milliseconds.
@@ -109,6 +148,12 @@ impl TimelinePoint {
         self.segments += other.segments;
         self.bytes += other.bytes;
         self.errors += other.errors;
+        self.switches_up += other.switches_up;
+        self.switches_down += other.switches_down;
+        self.origin = match (self.origin, other.origin) {
+            (Some(a), Some(b)) => Some(a.highest(b)),
+            (a, b) => a.or(b),
+        };
         self.lateness_p99_ms = highest(self.lateness_p99_ms, other.lateness_p99_ms);
         self.startup_p50_ms = highest(self.startup_p50_ms, other.startup_p50_ms);
         self.live_latency_p50_ms = highest(self.live_latency_p50_ms, other.live_latency_p50_ms);
