@@ -191,6 +191,12 @@ pub struct RunArgs {
     /// Native engine.
     #[arg(long)]
     pub http2_prior_knowledge: bool,
+    /// Local addresses to connect from, in turn, e.g. 127.0.0.2,127.0.0.3: each gives another range of
+    /// local ports, for runs that open more connections to one destination than one address has ports
+    /// for (net.ipv4.ip_local_port_range). The addresses must be this machine's (all of 127.0.0.0/8 is,
+    /// on Linux).
+    #[arg(long, value_name = "IP,...", value_delimiter = ',')]
+    pub source_addrs: Vec<std::net::IpAddr>,
     /// Skip TLS certificate verification. Needs --dangerous.
     #[arg(long, requires = "dangerous")]
     pub insecure: bool,

@@ -36,6 +36,7 @@ pub mod engine;
 pub mod error;
 pub mod ffmpeg;
 pub mod hls;
+pub mod limits;
 pub mod live;
 pub mod logging;
 pub mod metrics;

@@ -242,6 +242,7 @@ fn net_config(args: &RunArgs) -> Result<NetConfig> {
         .map_err(|_| Error::usage("--user-agent has characters a header cannot carry"))?;
     let tls = crate::net::client_config(args.insecure, args.http2)
         .map_err(|e| Error::start(format!("cannot set up TLS: {e}")))?;
+    crate::limits::check_sources(&args.source_addrs).map_err(Error::usage)?;
     Ok(NetConfig {
         resolve: args.resolve,
         headers: args.headers.clone(),
@@ -251,6 +252,7 @@ fn net_config(args: &RunArgs) -> Result<NetConfig> {
         tls,
         max_redirects: MAX_REDIRECTS,
         h2_prior_knowledge: args.http2_prior_knowledge,
+        sources: crate::net::SourceAddrs::new(args.source_addrs.clone()),
     })
 }
 

@@ -294,3 +294,24 @@ fn thresholds_are_checked_at_the_end_listed_in_the_summary_kept_in_the_report_an
     assert!(r["thresholds"][2]["value"].as_f64().unwrap() > 0.001);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_machines_own_limits_are_named_before_the_run() {
+    // More connections to one destination than one local address has ports.
+    let (code, _, err) = hls_swarm(&["run", "--clients", "200000", "--metrics-addr", "none"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("ip_local_port_range") && err.contains("--source-addrs with at least"), "{err}");
+    let (code, _, err) = hls_swarm(&["run", "--source-addrs", "192.0.2.1", "--metrics-addr", "none"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--source-addrs 192.0.2.1"), "{err}");
+    // More open files than the hard limit allows: said before the run, not found as connect errors.
+    let bin = env!("CARGO_BIN_EXE_hls-swarm");
+    let out = Command::new("sh")
+        .args(["-c", &format!("ulimit -n 300 && ulimit -Hn 300 && exec {bin} run --clients 500 --metrics-addr none")])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("500 viewers need about") && err.contains("ulimit -Hn"), "{err}");
+    assert_eq!(err.matches("hls-swarm: error:").count(), 1, "{err}");
+}

@@ -458,3 +458,33 @@ async fn an_abandoned_download_ends_at_once_wherever_it_waits() {
     // The next request is not watched: it is not abandoned.
     assert_ok(&get(&mut l, &base, "/ok").await);
 }
+
+/// `--source-addrs`: each new connection comes from the next local address, as the server sees it.
+#[tokio::test]
+async fn connections_come_from_the_source_addresses_in_turn() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = Url::parse(&format!("http://{}/x", listener.local_addr().unwrap())).unwrap();
+    let peers = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = peers.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut s, peer) = listener.accept().await.unwrap();
+            seen.lock().unwrap().push(peer.ip().to_string());
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                if read_head(&mut s, &mut buf).await.is_some() {
+                    let _ =
+                        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello").await;
+                }
+            });
+        }
+    });
+    let sources = ["127.0.0.2", "127.0.0.3"].map(|a| a.parse().unwrap()).to_vec();
+    let config =
+        NetConfig { sources: hls_swarm::net::SourceAddrs::new(sources), ..NetConfig::with_defaults().unwrap() };
+    let mut loader = Loader::new(Arc::new(config));
+    for _ in 0..4 {
+        assert_ok(&loader.get(&url, BodyMode::Collect { limit: 1024 }).await);
+    }
+    assert_eq!(*peers.lock().unwrap(), ["127.0.0.2", "127.0.0.3", "127.0.0.2", "127.0.0.3"]);
+}

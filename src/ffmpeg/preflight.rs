@@ -10,8 +10,8 @@ pub const FDS_PER_PROCESS: u64 = 3;
 /// Connections FFmpeg's HLS demuxer keeps per stream it reads: playlist, segment, and the next segment
 /// opened in parallel (`http_multiple`). Each costs the proxy two sockets (FFmpeg's and the origin's).
 pub const CONNECTIONS_PER_STREAM: u64 = 3;
-/// Descriptors for everything else (runtime, listeners, the built-in origin's own, logs).
-pub const FDS_BASE: u64 = 64;
+use crate::limits::FilesError;
+pub use crate::limits::{FDS_BASE, FdLimit};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PreflightError {
@@ -51,35 +51,12 @@ pub fn fds_needed(clients: u32, streams: u32) -> u64 {
     FDS_BASE + u64::from(clients) * per_viewer
 }
 
-/// The soft open-file limit as it was and as it is now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FdLimit {
-    pub was: u64,
-    pub now: u64,
-}
-
 /// Makes sure the soft limit is at least `needed`, raising it (never above the hard limit).
 pub fn ensure_fd_limit(clients: u32, needed: u64) -> Result<FdLimit, PreflightError> {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit writes into the struct we own.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return Err(PreflightError::Rlimit(std::io::Error::last_os_error()));
-    }
-    // rlim_t is u64 on 64-bit Linux but not on every target.
-    #[allow(clippy::unnecessary_cast)]
-    let (soft, hard) = (lim.rlim_cur as u64, lim.rlim_max as u64);
-    if soft >= needed {
-        return Ok(FdLimit { was: soft, now: soft });
-    }
-    if hard < needed {
-        return Err(PreflightError::TooFewFiles { clients, needed, hard });
-    }
-    lim.rlim_cur = needed as libc::rlim_t;
-    // SAFETY: setrlimit reads the struct we own; raising the soft limit up to the hard one is allowed.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
-        return Err(PreflightError::Rlimit(std::io::Error::last_os_error()));
-    }
-    Ok(FdLimit { was: soft, now: needed })
+    crate::limits::ensure_open_files(needed).map_err(|e| match e {
+        FilesError::TooFew { needed, hard } => PreflightError::TooFewFiles { clients, needed, hard },
+        FilesError::Rlimit(e) => PreflightError::Rlimit(e),
+    })
 }
 
 #[cfg(test)]

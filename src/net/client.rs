@@ -45,6 +45,52 @@ pub struct NetConfig {
     pub max_redirects: u32,
     /// HTTP/2 with prior knowledge on `http://` (h2c, `--http2-prior-knowledge`).
     pub h2_prior_knowledge: bool,
+    /// Local addresses connections are made from, in turn (`--source-addrs`); empty: the kernel's choice.
+    pub sources: SourceAddrs,
+}
+
+/// `--source-addrs`: each new connection binds the next of these local addresses, so a run can open
+/// more connections to one destination than one address has local ports.
+#[derive(Clone, Debug, Default)]
+pub struct SourceAddrs {
+    addrs: Arc<[IpAddr]>,
+    next: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl SourceAddrs {
+    pub fn new(addrs: Vec<IpAddr>) -> SourceAddrs {
+        SourceAddrs { addrs: addrs.into(), next: Arc::default() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.addrs.len()
+    }
+
+    pub fn addrs(&self) -> &[IpAddr] {
+        &self.addrs
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.addrs.is_empty()
+    }
+
+    /// The next source address of `target`'s family; `None` without any (the kernel then picks).
+    fn next_for(&self, target: &SocketAddr) -> Option<IpAddr> {
+        let fitting: Vec<IpAddr> = self.addrs.iter().copied().filter(|a| a.is_ipv4() == target.is_ipv4()).collect();
+        if fitting.is_empty() {
+            return None;
+        }
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(fitting[i % fitting.len()])
+    }
+
+    /// Connects to `addr`, from the next source address when there are any.
+    async fn connect(&self, addr: SocketAddr) -> std::io::Result<TcpStream> {
+        let Some(source) = self.next_for(&addr) else { return TcpStream::connect(addr).await };
+        let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+        socket.bind(SocketAddr::new(source, 0))?;
+        socket.connect(addr).await
+    }
 }
 
 /// Why a request failed below HTTP.
@@ -70,6 +116,24 @@ pub enum NetError {
     Other(String),
     #[error("abandoned by the viewer for a lower rendition")]
     Abandoned,
+    /// hls-swarm ran out of its own resources (open files, local ports), not the target.
+    #[error("hls-swarm's own limit: {0}")]
+    LocalLimit(String),
+}
+
+/// A connect error that is hls-swarm's own limit (no file descriptor, no local port), as the
+/// [`NetError::LocalLimit`] that names what to change; else a connect failure.
+pub(crate) fn connect_error(addr: SocketAddr, e: &std::io::Error) -> NetError {
+    match e.raw_os_error() {
+        Some(libc::EMFILE | libc::ENFILE) => NetError::LocalLimit(format!(
+            "{addr}: {e}: out of file descriptors; raise ulimit -n or run fewer viewers per process"
+        )),
+        Some(libc::EADDRNOTAVAIL) => NetError::LocalLimit(format!(
+            "{addr}: {e}: out of local ports to this destination; give more --source-addrs or widen \
+             net.ipv4.ip_local_port_range"
+        )),
+        _ => NetError::Connect(format!("{addr}: {e}")),
+    }
 }
 
 /// A download in progress as its viewer watches it (the ABR emergency rule): the body bytes so far,
@@ -550,9 +614,9 @@ impl Loader {
             }
         };
         let t = Instant::now();
-        let tcp = match timeout(limit, TcpStream::connect(addr)).await {
+        let tcp = match timeout(limit, config.sources.connect(addr)).await {
             Err(_) => return Err(NetError::Timeout),
-            Ok(Err(e)) => return Err(NetError::Connect(format!("{addr}: {e}"))),
+            Ok(Err(e)) => return Err(connect_error(addr, &e)),
             Ok(Ok(s)) => s,
         };
         fetch.timings.connect = Some(t.elapsed());
@@ -744,6 +808,7 @@ impl NetConfig {
             tls: super::tls::client_config(false, false)?,
             max_redirects: 5,
             h2_prior_knowledge: false,
+            sources: SourceAddrs::default(),
         })
     }
 

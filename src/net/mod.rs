@@ -10,7 +10,7 @@ pub mod server;
 mod shape;
 mod tls;
 
-pub use client::{BodyMode, Fetch, H2Pool, Loader, NetConfig, NetError, Progress, Timings};
+pub use client::{BodyMode, Fetch, H2Pool, Loader, NetConfig, NetError, Progress, SourceAddrs, Timings};
 pub(crate) use client::{classify, never_sent};
 pub use link::{Link, NetworkPlan};
 pub use shape::{Shaper, Trace};
@@ -32,6 +32,24 @@ impl NetError {
             NetError::TooLarge(_) => ErrorClass::PlaylistParse,
             NetError::Other(_) => ErrorClass::Other,
             NetError::Abandoned => ErrorClass::Abandoned,
+            NetError::LocalLimit(_) => ErrorClass::LocalLimit,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_out_of_files_or_ports_is_the_generators_own_limit() {
+        let addr: std::net::SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let class = |errno| client::connect_error(addr, &std::io::Error::from_raw_os_error(errno)).class();
+        assert_eq!(class(libc::EMFILE), ErrorClass::LocalLimit);
+        assert_eq!(class(libc::ENFILE), ErrorClass::LocalLimit);
+        assert_eq!(class(libc::EADDRNOTAVAIL), ErrorClass::LocalLimit);
+        assert_eq!(class(libc::ECONNREFUSED), ErrorClass::Connect);
+        let text = client::connect_error(addr, &std::io::Error::from_raw_os_error(libc::EMFILE)).to_string();
+        assert!(text.contains("ulimit -n"), "{text}");
     }
 }

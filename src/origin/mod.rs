@@ -278,11 +278,22 @@ impl OriginHandle {
     }
 }
 
+/// The most connections waiting to be accepted the origin asks for; the kernel holds at most
+/// `net.core.somaxconn` of them (`TcpListener::bind`'s 1,024 is less than a fast ramp brings).
+pub const ACCEPT_BACKLOG: u32 = 65_535;
+
+/// A listening socket on `addr` with [`ACCEPT_BACKLOG`]; inside a tokio runtime.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_BACKLOG)
+}
+
 /// Binds `config.listen` and serves in a background task of the current tokio runtime.
 pub async fn spawn(config: OriginConfig) -> Result<OriginHandle, OriginError> {
     config.check().map_err(OriginError::Config)?;
-    let listener =
-        TcpListener::bind(config.listen).await.map_err(|source| OriginError::Bind { addr: config.listen, source })?;
+    let listener = listen(config.listen).map_err(|source| OriginError::Bind { addr: config.listen, source })?;
     let (stop, stopped) = oneshot::channel::<()>();
     let state = Arc::new(build_state(&config));
     let handle = OriginHandle::new(&listener, &config, &state, stop)?;
@@ -303,8 +314,6 @@ pub async fn spawn(config: OriginConfig) -> Result<OriginHandle, OriginError> {
 pub fn spawn_dedicated(config: OriginConfig, threads: usize) -> Result<OriginHandle, OriginError> {
     config.check().map_err(OriginError::Config)?;
     let bind = |source| OriginError::Bind { addr: config.listen, source };
-    let std_listener = std::net::TcpListener::bind(config.listen).map_err(bind)?;
-    std_listener.set_nonblocking(true).map_err(bind)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads.max(1))
         .thread_name("hls-swarm-origin")
@@ -313,7 +322,7 @@ pub fn spawn_dedicated(config: OriginConfig, threads: usize) -> Result<OriginHan
         .map_err(OriginError::Runtime)?;
     let listener = {
         let _inside = runtime.enter();
-        TcpListener::from_std(std_listener).map_err(bind)?
+        listen(config.listen).map_err(bind)?
     };
     let (stop, stopped) = oneshot::channel::<()>();
     let state = Arc::new(build_state(&config));

@@ -253,7 +253,13 @@ fn errors(out: &mut String, r: &Report) {
             (n > 0).then(|| format!("{} {n}", c.as_str()))
         })
         .collect();
-    let _ = writeln!(out, "errors    {}", if errors.is_empty() { "none".to_string() } else { errors.join(", ") });
+    // The generator's own limits are not the target's errors: said so where they are counted.
+    let own = if r.errors.get(ErrorClass::LocalLimit.as_str()).is_some_and(|n| *n > 0) {
+        "  (local_limit: hls-swarm's own open files or local ports ran out, not the target)"
+    } else {
+        ""
+    };
+    let _ = writeln!(out, "errors    {}{own}", if errors.is_empty() { "none".to_string() } else { errors.join(", ") });
 }
 
 /// What the viewers accepted or left alone that a strict player would not, said once; nothing when none.

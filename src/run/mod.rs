@@ -19,6 +19,7 @@ use url::Url;
 use crate::engine::{SwarmConfig, SwarmOutcome, run_swarm};
 use crate::error::Error;
 use crate::hls;
+use crate::hls::VariantPolicy;
 use crate::live::{LiveFeed, RunInfo, Rung};
 use crate::metrics::exporter::{self, Binding, ExporterHandle, MetricsAddr};
 use crate::metrics::origin_view::OriginView;
@@ -55,6 +56,9 @@ async fn run_async(settings: RunSettings) -> Result<(), Error> {
     let net = Arc::new(settings.net.clone());
     let recorder = Recorder::new();
     let playlist = preflight(&url, &net, &recorder).await.map_err(Error::start)?;
+    if let Engine::Native = settings.engine {
+        local_limits(&settings, &playlist, origin.is_some()).map_err(Error::start)?;
+    }
     let engine = match &settings.engine {
         Engine::Native => SwarmEngine::Native(Box::new(native_config(&settings, &url, &playlist, net, recorder))),
         Engine::Ffmpeg(ffmpeg) => match ffmpeg::prepare(&settings, ffmpeg, &url, &playlist, recorder)? {
@@ -93,6 +97,49 @@ async fn run_async(settings: RunSettings) -> Result<(), Error> {
         exporter.shutdown().await;
     }
     result
+}
+
+/// What a native swarm of this size needs of this machine (open files, local ports to the target, the
+/// `--source-addrs`), checked before it starts; the open-file limit is raised when the hard one allows.
+fn local_limits(settings: &RunSettings, playlist: &hls::Playlist, origin_in_process: bool) -> Result<(), String> {
+    use crate::hls::{AudioPolicy, RenditionType};
+    let tracks = match playlist {
+        hls::Playlist::Multivariant(m) => {
+            let count = |kind| m.renditions.iter().filter(|r| r.kind == kind && r.uri.is_some()).count() as u32;
+            let audio = match settings.renditions.audio {
+                AudioPolicy::None => 0,
+                AudioPolicy::Default => count(RenditionType::Audio).min(1),
+                AudioPolicy::All => count(RenditionType::Audio),
+            };
+            let subtitles = if settings.renditions.subtitles { count(RenditionType::Subtitles).min(1) } else { 0 };
+            let variants = if matches!(settings.variant, VariantPolicy::All) { m.variants.len() as u32 } else { 1 };
+            variants + audio + subtitles
+        }
+        hls::Playlist::Media(_) => 1,
+    };
+    // Low-latency tracks hold more connections; known here only when the URL is a media playlist (a
+    // multivariant one's media playlists are read by the viewers).
+    let low_latency = settings.low_latency && matches!(playlist, hls::Playlist::Media(m) if m.part_target.is_some());
+    let clients = settings.plan.clients;
+    let needs = crate::limits::native_needs(clients, tracks, low_latency, origin_in_process);
+    if let Some(ports) = crate::limits::local_ports() {
+        crate::limits::check_ports(needs.connections, settings.net.sources.len(), ports)?;
+    }
+    if origin_in_process {
+        // A ramp of more viewers a second than the kernel queues connections for waits on the accepts.
+        let burst = (settings.plan.ramp_rate.ceil() as u64).min(u64::from(clients));
+        if let Some(queued) = crate::limits::somaxconn().filter(|q| *q < burst) {
+            eprintln!(
+                "hls-swarm: warning: the built-in origin's accept queue holds {queued} connections \
+                 (net.core.somaxconn) and the ramp starts {burst} viewers a second; raise it or lower --ramp-rate"
+            );
+        }
+    }
+    let limit = crate::limits::check_open_files(clients, needs)?;
+    if limit.now > limit.was {
+        eprintln!("hls-swarm: raised the open-file limit from {} to {} for {clients} viewers", limit.was, limit.now);
+    }
+    Ok(())
 }
 
 /// The URL to play: the one given, or the built-in origin's, started in-process.

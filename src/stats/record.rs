@@ -83,6 +83,10 @@ pub enum ErrorClass {
     /// A key that is not one: an AES-128 key body that is not 16 bytes.
     Key,
     Other,
+    /// hls-swarm's own limits, not the target's: no file descriptor left (`EMFILE`, `ENFILE`: `ulimit
+    /// -n`) or no local port for another connection (`EADDRNOTAVAIL`: `--source-addrs`,
+    /// `net.ipv4.ip_local_port_range`). The viewer retries as after any failure.
+    LocalLimit,
     /// A download the viewer gave up before its end, for a lower rendition that could arrive before
     /// its buffer ran out (hls.js's emergency switch): the bytes it got are counted.
     Abandoned,
@@ -90,7 +94,7 @@ pub enum ErrorClass {
 
 impl ErrorClass {
     /// Every class, in the order used by per-class arrays.
-    pub const ALL: [ErrorClass; 14] = [
+    pub const ALL: [ErrorClass; 15] = [
         ErrorClass::Dns,
         ErrorClass::Connect,
         ErrorClass::Tls,
@@ -104,6 +108,7 @@ impl ErrorClass {
         ErrorClass::Range,
         ErrorClass::Key,
         ErrorClass::Other,
+        ErrorClass::LocalLimit,
         ErrorClass::Abandoned,
     ];
     pub const COUNT: usize = Self::ALL.len();
@@ -123,6 +128,7 @@ impl ErrorClass {
             ErrorClass::Range => "range",
             ErrorClass::Key => "key",
             ErrorClass::Other => "other",
+            ErrorClass::LocalLimit => "local_limit",
             ErrorClass::Abandoned => "abandoned",
         }
     }

@@ -166,13 +166,19 @@ fn ramp(rate: f64) -> String {
     text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-/// Keys, the stopping notice, and where logs go.
+/// Keys, the stopping notice, and where logs go. The keys stay when the generator is saturated: that is
+/// when a user most wants to stop.
 fn draw_footer(frame: &mut Frame, area: Rect, vm: &ViewModel) {
     let left = if let (Some(late), false) = (vm.saturated, vm.stopping) {
-        Line::from(Span::styled(
-            format!(" GENERATOR SATURATED: timers {late:.0} ms late; latencies include hls-swarm's own delay"),
-            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
-        ))
+        Line::from(vec![
+            Span::styled(
+                format!(" GENERATOR SATURATED: timers {late:.0} ms late; latencies include hls-swarm's own delay"),
+                Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+            ),
+            dim(" · "),
+            Span::from("q / Ctrl-C").bold(),
+            dim(" stop"),
+        ])
     } else if vm.stopping {
         Line::from(Span::styled(
             " stopping: finishing requests in flight, then the summary…",
