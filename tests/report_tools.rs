@@ -98,6 +98,11 @@ fn thresholds_on_a_faulty_origin_exit_3_are_listed_kept_in_junit_and_show_prints
         .expect("xmllint (Debian's libxml2-utils; scripts/test.sh installs it)");
     assert!(lint.status.success(), "{}", String::from_utf8_lossy(&lint.stderr));
     let xml = std::fs::read_to_string(&junit).unwrap();
+    // The schema bites: the same file with a test case's classname left out does not validate.
+    let broken = dir.join("broken.xml");
+    std::fs::write(&broken, xml.replacen(" classname=\"hls-swarm.thresholds\"", "", 1)).unwrap();
+    let lint = Command::new("xmllint").args(["--noout", "--schema", xsd, path(&broken)]).output().unwrap();
+    assert!(!lint.status.success(), "a broken file validated");
     assert_eq!(xml.matches("<testcase ").count(), 3, "{xml}");
     assert_eq!(xml.matches("<failure ").count(), 1, "{xml}");
     assert!(xml.contains("name=\"errors.rate &lt; 90%\""), "{xml}");
