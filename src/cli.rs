@@ -62,6 +62,13 @@ pub enum ReportCommand {
         /// The merged report.
         #[arg(short, long, value_name = "ALL.json")]
         output: std::path::PathBuf,
+        /// Merge the shards present when some of a sharded run's are missing (they are listed).
+        #[arg(long)]
+        allow_missing: bool,
+        /// Thresholds checked on the merged run, as `run --fail-if` checks one run's: listed, kept in the
+        /// merged report, exit code 3 when any failed.
+        #[arg(long = "fail-if", value_name = "EXPR")]
+        fail_if: Vec<String>,
     },
     /// Write a saved report as one self-contained HTML page with charts (opens offline; no script).
     Html {
@@ -91,6 +98,11 @@ pub struct RunArgs {
     /// Run length; 0 runs until Ctrl-C.
     #[arg(long, default_value = "0", value_parser = parse_duration)]
     pub duration: Duration,
+    /// Run part of the whole run: viewer i of --clients is this process's when i mod COUNT is INDEX, and
+    /// starts when the whole run's ramp starts it (--clients and --ramp-rate are the whole run's). Default
+    /// from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job's) and HLS_SWARM_SHARDS when both are set.
+    #[arg(long, value_name = "INDEX/COUNT", value_parser = crate::engine::RunShard::parse)]
+    pub shard: Option<crate::engine::RunShard>,
     /// Seed for jitter and backoff (and the built-in origin's faults).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

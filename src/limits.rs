@@ -111,6 +111,11 @@ pub fn somaxconn() -> Option<u64> {
     std::fs::read_to_string("/proc/sys/net/core/somaxconn").ok()?.trim().parse().ok()
 }
 
+/// This machine's name (a pod's, in Kubernetes), for a shard's report; `unknown` where it cannot be read.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map_or_else(|_| "unknown".into(), |h| h.trim().to_owned())
+}
+
 /// Each `--source-addrs` address is one of this machine's: it can be bound.
 pub fn check_sources(addrs: &[IpAddr]) -> Result<(), String> {
     for ip in addrs {

@@ -11,7 +11,7 @@ use http::HeaderValue;
 use url::Url;
 
 use crate::cli::{ContainerArg, EngineArg, LowLatencyArg, OriginArgs, OriginMetricsArgs, RunArgs, VariantArg};
-use crate::engine::Plan;
+use crate::engine::{Plan, RunShard};
 use crate::error::{Error, Result};
 use crate::hls::{RenditionPolicy, VariantPolicy};
 use crate::metrics::ScrapeConfig;
@@ -96,8 +96,9 @@ impl RunSettings {
             (None, Engine::Native) => VariantPolicy::Abr,
             (None, Engine::Ffmpeg(_)) => VariantPolicy::First,
         };
-        let threads =
-            args.threads.map_or_else(|| default_threads(&engine, args.clients, network.shapes()), usize::from);
+        let shard = run_shard(args.shard, args.clients, |name| std::env::var(name).ok())?;
+        let here = shard.viewers(args.clients);
+        let threads = args.threads.map_or_else(|| default_threads(&engine, here, network.shapes()), usize::from);
         let plan = Plan {
             clients: args.clients,
             ramp_rate: args.ramp_rate,
@@ -107,6 +108,7 @@ impl RunSettings {
             seed: args.seed,
             threads,
             max_lateness: args.max_lateness,
+            shard,
         };
         Ok(RunSettings {
             net: net_config(&args)?,
@@ -331,6 +333,24 @@ pub fn origin_config(args: &OriginArgs) -> Result<OriginConfig> {
     Ok(config)
 }
 
+/// `--shard`, or a Kubernetes Indexed Job's `JOB_COMPLETION_INDEX` with `HLS_SWARM_SHARDS`; every shard
+/// must have a viewer.
+fn run_shard(flag: Option<RunShard>, clients: u32, env: impl Fn(&str) -> Option<String>) -> Result<RunShard> {
+    let shard = match (flag, env("JOB_COMPLETION_INDEX"), env("HLS_SWARM_SHARDS")) {
+        (Some(shard), _, _) => shard,
+        (None, Some(index), Some(count)) => RunShard::parse(&format!("{index}/{count}"))
+            .map_err(|e| Error::usage(format!("JOB_COMPLETION_INDEX and HLS_SWARM_SHARDS: {e}; or give --shard")))?,
+        (None, _, _) => RunShard::WHOLE,
+    };
+    if shard.count > clients {
+        return Err(Error::usage(format!(
+            "--shard {}/{}: {clients} viewers leave some of {} shards without any; give fewer shards or more --clients",
+            shard.index, shard.count, shard.count
+        )));
+    }
+    Ok(shard)
+}
+
 /// `--fail-if`: each expression checked now, so a typo is a usage error before the run, not a failure
 /// after it.
 fn thresholds(expressions: &[String]) -> Result<Vec<Threshold>> {
@@ -342,6 +362,26 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+
+    #[test]
+    fn a_shard_comes_from_the_flag_or_an_indexed_jobs_environment() {
+        let env = |index: &'static str, count: &'static str| {
+            move |name: &str| match name {
+                "JOB_COMPLETION_INDEX" => Some(index.to_owned()),
+                "HLS_SWARM_SHARDS" => Some(count.to_owned()),
+                _ => None,
+            }
+        };
+        let none = |_: &str| None;
+        assert_eq!(run_shard(None, 10, none).unwrap(), RunShard::WHOLE);
+        assert_eq!(run_shard(None, 10, env("2", "4")).unwrap(), RunShard { index: 2, count: 4 });
+        let flag = Some(RunShard { index: 1, count: 2 });
+        assert_eq!(run_shard(flag, 10, env("2", "4")).unwrap(), RunShard { index: 1, count: 2 }, "the flag wins");
+        let err = run_shard(None, 10, env("4", "4")).unwrap_err().to_string();
+        assert!(err.contains("JOB_COMPLETION_INDEX") && err.contains("--shard"), "{err}");
+        let err = run_shard(Some(RunShard { index: 0, count: 8 }), 4, none).unwrap_err().to_string();
+        assert!(err.contains("without any"), "{err}");
+    }
     use crate::cli::{Cli, Command};
 
     fn run_settings(args: &[&str]) -> Result<RunSettings> {

@@ -278,3 +278,68 @@ fn the_timeline_has_each_seconds_figures_and_the_built_in_origins_side() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn two_shards_side_by_side_merge_into_the_whole_run_the_origin_served() {
+    let (_rt, origin) = origin(0.0);
+    let url = format!("{}master.m3u8", origin.url());
+    let dir = scratch("shards");
+    let shard = |index: usize| {
+        let report = dir.join(format!("shard{index}.json"));
+        let shard = format!("{index}/2");
+        let url = url.clone();
+        let report_arg = report.clone();
+        let run = std::thread::spawn(move || {
+            let args = ["run", &url, "--clients", "5", "--ramp-rate", "10", "--duration", "3s", "--variant", "first"];
+            let (code, out, err) = hls_swarm(
+                &[&args[..], &["--shard", &shard, "--metrics-addr", "none", "--report", path(&report_arg)]].concat(),
+            );
+            assert_eq!(code, 0, "{out}{err}");
+        });
+        (report, run)
+    };
+    // Both at once, as shards on two machines run.
+    let runs: Vec<(PathBuf, std::thread::JoinHandle<()>)> = (0..2).map(shard).collect();
+    let reports: Vec<PathBuf> = runs
+        .into_iter()
+        .map(|(report, run)| {
+            run.join().expect("the shard's run");
+            report
+        })
+        .collect();
+    let (a, b) = (json(&reports[0]), json(&reports[1]));
+    assert_eq!(
+        (a["clients"]["target"].as_u64(), b["clients"]["target"].as_u64()),
+        (Some(3), Some(2)),
+        "viewers 0,2,4 and 1,3"
+    );
+    assert_eq!(a["shard"]["index"], 0);
+    let all = dir.join("all.json");
+    let (code, out, err) = hls_swarm(&[
+        "report",
+        "merge",
+        path(&reports[0]),
+        path(&reports[1]),
+        "-o",
+        path(&all),
+        "--fail-if",
+        "errors.count == 0",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("threshold pass  errors.count == 0  (0)"), "{out}");
+    let merged = json(&all);
+    assert_eq!(merged["clients"]["target"], 5);
+    assert_eq!(merged["shards"]["present"], serde_json::json!([0, 1]));
+    // The origin served what the shards together counted.
+    let counters = origin.counters();
+    for kind in [hls_swarm::origin::ServedKind::Segment, hls_swarm::origin::ServedKind::MediaPlaylist] {
+        let name = kind.as_str();
+        assert_eq!(merged["requests"][name]["count"].as_u64(), Some(counters.requests_all(kind)), "{name}");
+        assert_eq!(merged["requests"][name]["bytes"].as_u64(), Some(counters.body_bytes(kind)), "{name}");
+    }
+    // One shard alone is not the run.
+    let (code, _, err) =
+        hls_swarm(&["report", "merge", path(&reports[0]), path(&all), "-o", path(&dir.join("x.json"))]);
+    assert_eq!(code, 1, "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

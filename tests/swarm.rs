@@ -68,6 +68,7 @@ async fn swarm_url(url: Url, clients: u32, duration: Duration, policy: VariantPo
             seed: 1,
             threads: 2,
             max_lateness: hls_swarm::stats::generator::DEFAULT_MAX_LATENESS,
+            shard: hls_swarm::engine::RunShard::WHOLE,
         },
         viewer,
     };

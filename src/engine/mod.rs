@@ -20,6 +20,7 @@ use tokio::task::JoinSet;
 use crate::stats::generator::PROBE_EVERY;
 use crate::stats::{Aggregator, PlaybackEvent, Recorder, Snapshot};
 use crate::viewer::{ViewerConfig, run_session};
+pub use schedule::RunShard;
 use schedule::{Backoff, start_offset};
 pub use stop::{SessionEnd, StopSignal, Stopped};
 
@@ -39,6 +40,8 @@ pub struct Plan {
     pub threads: usize,
     /// `--max-lateness`: the generator is saturated when its viewer threads' timers fire later than this.
     pub max_lateness: Duration,
+    /// `--shard`: the part of the whole run's viewers this process runs (`clients` is the whole run's).
+    pub shard: RunShard,
 }
 
 /// How the native swarm runs.
@@ -104,9 +107,11 @@ where
         handle.spawn(lateness_probe(recorder.clone(), stop_rx.clone()));
     }
     let mut viewers = JoinSet::new();
-    for i in 0..plan.clients {
+    // Viewer numbers are the whole run's (their seeds and start times too); threads take this shard's
+    // viewers in turn.
+    for (n, i) in (0..plan.clients).filter(|i| plan.shard.owns(*i)).enumerate() {
         let at = started + start_offset(i, plan.ramp_rate, plan.ramp_jitter, plan.seed);
-        viewers.spawn_on(spawn_viewer(i, at, StopSignal::new(stop_rx.clone())), shards.handle(i as usize));
+        viewers.spawn_on(spawn_viewer(i, at, StopSignal::new(stop_rx.clone())), shards.handle(n));
     }
     let until_end = async {
         match plan.duration {

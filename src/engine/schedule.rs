@@ -15,6 +15,42 @@ pub fn start_offset(i: u32, rate_per_s: f64, jitter: Duration, seed: u64) -> Dur
     Duration::from_secs_f64(base + j)
 }
 
+/// `--shard INDEX/COUNT`: this process runs the viewers `i` of the whole run with `i mod COUNT ==
+/// INDEX`, each at the start time the whole run's ramp gives it, so shards side by side make the
+/// schedule one process would.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunShard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl RunShard {
+    /// The whole run in one process.
+    pub const WHOLE: RunShard = RunShard { index: 0, count: 1 };
+
+    /// `INDEX/COUNT`, e.g. `2/8`; the error says what is allowed.
+    pub fn parse(text: &str) -> Result<RunShard, String> {
+        let bad = || format!("'{text}' is not a shard: give INDEX/COUNT with 0 <= INDEX < COUNT, e.g. 0/4");
+        let (index, count) = text.trim().split_once('/').ok_or_else(bad)?;
+        let (index, count): (u32, u32) =
+            (index.trim().parse().map_err(|_| bad())?, count.trim().parse().map_err(|_| bad())?);
+        (count > 0 && index < count).then_some(RunShard { index, count }).ok_or_else(bad)
+    }
+
+    pub fn owns(self, viewer: u32) -> bool {
+        viewer % self.count == self.index
+    }
+
+    /// How many of the whole run's `clients` viewers this shard runs.
+    pub fn viewers(self, clients: u32) -> u32 {
+        clients / self.count + u32::from(clients % self.count > self.index)
+    }
+
+    pub fn is_whole(self) -> bool {
+        self.count == 1
+    }
+}
+
 /// Restart delays: 250 ms x 1.7^n up to 5 s, each +-20 % (deterministic per viewer and attempt); the
 /// count starts over once a viewer has been healthy for 30 s.
 #[derive(Clone, Debug)]
@@ -50,6 +86,26 @@ impl Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shards_together_start_the_same_viewers_at_the_same_offsets_as_one_run() {
+        let (clients, rate, jitter, seed) = (103, 7.5, Duration::from_millis(800), 42);
+        let whole: Vec<(u32, Duration)> = (0..clients).map(|i| (i, start_offset(i, rate, jitter, seed))).collect();
+        let mut sharded: Vec<(u32, Duration)> = (0..4)
+            .flat_map(|index| {
+                let shard = RunShard { index, count: 4 };
+                (0..clients).filter(move |i| shard.owns(*i)).map(move |i| (i, start_offset(i, rate, jitter, seed)))
+            })
+            .collect();
+        sharded.sort();
+        assert_eq!(sharded, whole);
+        let counts: Vec<u32> = (0..4).map(|index| RunShard { index, count: 4 }.viewers(clients)).collect();
+        assert_eq!(counts, [26, 26, 26, 25]);
+        assert_eq!(RunShard::parse("3/4"), Ok(RunShard { index: 3, count: 4 }));
+        for bad in ["4/4", "1", "a/2", "0/0", "-1/2"] {
+            assert!(RunShard::parse(bad).unwrap_err().contains("INDEX/COUNT"), "{bad}");
+        }
+    }
 
     #[test]
     fn ramp_is_rate_spaced_with_bounded_jitter() {

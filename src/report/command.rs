@@ -24,12 +24,17 @@ pub fn run(command: ReportCommand) -> Result<(), Error> {
             }
             Ok(())
         }
-        ReportCommand::Merge { reports, output } => {
+        ReportCommand::Merge { reports, output, allow_missing, fail_if } => {
+            let thresholds = fail_if
+                .iter()
+                .map(|e| super::thresholds::Threshold::parse(e).map_err(|err| Error::usage(err.to_string())))
+                .collect::<Result<Vec<_>, Error>>()?;
             let inputs = reports
                 .iter()
                 .map(|path| Ok((path.display().to_string(), read(path)?)))
                 .collect::<Result<Vec<_>, Error>>()?;
-            let merged = super::merge::merge(&inputs).map_err(|e| Error::Failed(e.into()))?;
+            let mut merged = super::merge::merge(&inputs, allow_missing).map_err(|e| Error::Failed(e.into()))?;
+            let failed = super::thresholds::check(&thresholds, &mut merged).map_err(Error::Failed)?;
             let targets = super::merge::targets(&merged);
             if targets.len() > 1 {
                 eprintln!("hls-swarm: warning: merged reports of different targets: {}", targets.join(", "));
@@ -37,6 +42,12 @@ pub fn run(command: ReportCommand) -> Result<(), Error> {
             let text = report_json(&merged).context("cannot serialize the merged report").map_err(Error::Failed)?;
             write_whole(&output, (text + "\n").as_bytes()).map_err(Error::Failed)?;
             eprintln!("hls-swarm: merged {} reports into {}", inputs.len(), output.display());
+            for t in &merged.thresholds {
+                println!("threshold {}  {}  ({})", if t.passed { "pass" } else { "FAIL" }, t.expression, t.shown());
+            }
+            if !failed.is_empty() {
+                return Err(Error::Thresholds { failed, of: thresholds.len() });
+            }
             Ok(())
         }
         ReportCommand::Html { report, output } => {

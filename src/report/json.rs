@@ -55,6 +55,12 @@ pub struct Report {
     /// `--abort-on-fail`: the threshold that ended the run early, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aborted: Option<Aborted>,
+    /// `--shard`: which part of a bigger run this report is, and where it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardReport>,
+    /// `hls-swarm report merge` of shards: the shards present and missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards: Option<MergedShards>,
     /// `hls-swarm report merge`: the reports merged into this one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<MergedInput>,
@@ -70,10 +76,30 @@ pub struct Aborted {
     pub at_seconds: f64,
 }
 
+/// A shard's place in its run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShardReport {
+    pub index: u32,
+    pub count: u32,
+    /// The machine (or pod) it ran on.
+    pub host: String,
+}
+
+/// The shards a merged report holds, of how many.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MergedShards {
+    pub count: u32,
+    pub present: Vec<u32>,
+    pub missing: Vec<u32>,
+}
+
 /// One report of a merge, as `merged_from` lists it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MergedInput {
     pub file: String,
+    /// `INDEX/COUNT` of a shard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
     pub target: String,
     pub engine: String,
     pub started_at: String,
@@ -452,6 +478,8 @@ fn build_report_with(snapshot: &Snapshot, meta: &RunMeta, histograms: bool) -> R
         },
         thresholds: Vec::new(),
         aborted: None,
+        shard: None,
+        shards: None,
         merged_from: Vec::new(),
     }
 }

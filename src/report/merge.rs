@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::json::{KindReport, MergedInput, Report, VariantReport};
+use super::json::{KindReport, MergedInput, MergedShards, Report, VariantReport};
 use crate::stats::{Kind, Metric, RunHistograms, StatsError, TimelinePoint};
 
 /// Why reports could not be merged; each names the report and what to change.
@@ -23,13 +23,23 @@ pub enum MergeError {
     StartedAt { file: String, value: String },
     #[error("{file}: {source}")]
     Histograms { file: String, source: StatsError },
+    #[error("shards of different runs: {0}; merge the shards of one run")]
+    ShardCounts(String),
+    #[error("shard {index}/{count} is given twice ({first} and {second})")]
+    ShardTwice { index: u32, count: u32, first: String, second: String },
+    #[error(
+        "shards {missing:?} of {count} are missing; give every shard's report, or --allow-missing to merge those present"
+    )]
+    MissingShards { missing: Vec<u32>, count: u32 },
 }
 
-/// Merges `inputs` (each with the file it was read from), in the order given.
-pub fn merge(inputs: &[(String, Report)]) -> Result<Report, MergeError> {
+/// Merges `inputs` (each with the file it was read from), in the order given. Shards of one run
+/// (`--shard`) must all be there, unless `allow_missing`.
+pub fn merge(inputs: &[(String, Report)], allow_missing: bool) -> Result<Report, MergeError> {
     if inputs.len() < 2 {
         return Err(MergeError::TooFew(inputs.len()));
     }
+    let shards = shards(inputs, allow_missing)?;
     let starts: Vec<i128> = inputs.iter().map(|(file, r)| start_ms(file, r)).collect::<Result<_, _>>()?;
     let first = starts.iter().copied().min().unwrap_or_default();
     let end = inputs.iter().zip(&starts).map(|((_, r), s)| s + (r.duration_seconds * 1e3) as i128).max();
@@ -64,7 +74,48 @@ pub fn merge(inputs: &[(String, Report)]) -> Result<Report, MergeError> {
     // The thresholds were each run's; the origin's scraped view was one origin's at one moment.
     all.thresholds.clear();
     all.origin_metrics = None;
+    all.shard = None;
+    all.shards = shards;
+    if let Some(s) = all.shards.as_ref().filter(|s| !s.missing.is_empty()) {
+        all.warnings.notes.push(format!("shards {:?} of {} missing (--allow-missing)", s.missing, s.count));
+    }
     Ok(all)
+}
+
+/// The shards among `inputs`: one count, each index once; those missing fail the merge unless allowed.
+fn shards(inputs: &[(String, Report)], allow_missing: bool) -> Result<Option<MergedShards>, MergeError> {
+    let given: Vec<(&String, &super::json::ShardReport)> =
+        inputs.iter().filter_map(|(file, r)| r.shard.as_ref().map(|s| (file, s))).collect();
+    let Some((_, first)) = given.first() else { return Ok(None) };
+    let count = first.count;
+    if given.len() < inputs.len() || given.iter().any(|(_, s)| s.count != count) {
+        let list: Vec<String> = inputs
+            .iter()
+            .map(|(file, r)| {
+                format!(
+                    "{file} {}",
+                    r.shard.as_ref().map_or("unsharded".into(), |s| format!("{}/{}", s.index, s.count))
+                )
+            })
+            .collect();
+        return Err(MergeError::ShardCounts(list.join(", ")));
+    }
+    let mut seen: BTreeMap<u32, &String> = BTreeMap::new();
+    for (file, s) in &given {
+        if let Some(first) = seen.insert(s.index, file) {
+            return Err(MergeError::ShardTwice {
+                index: s.index,
+                count,
+                first: first.clone(),
+                second: (*file).clone(),
+            });
+        }
+    }
+    let missing: Vec<u32> = (0..count).filter(|i| !seen.contains_key(i)).collect();
+    if !missing.is_empty() && !allow_missing {
+        return Err(MergeError::MissingShards { missing, count });
+    }
+    Ok(Some(MergedShards { count, present: seen.into_keys().collect(), missing }))
 }
 
 /// Reports of different targets, as the merged report's `merged_from` and the output name them.
@@ -91,6 +142,7 @@ fn start_ms(file: &str, r: &Report) -> Result<i128, MergeError> {
 fn merged_input(file: &str, r: &Report) -> MergedInput {
     MergedInput {
         file: file.to_owned(),
+        shard: r.shard.as_ref().map(|s| format!("{}/{}", s.index, s.count)),
         target: r.target.clone(),
         engine: r.engine.clone(),
         started_at: r.started_at.clone(),
@@ -318,7 +370,7 @@ mod tests {
         let (a, b, c) = (run(200, 4, 0), run(50, 40, 1_500), run(10, 400, 10_000));
         let inputs: Vec<(String, Report)> =
             [&a, &b, &c].iter().enumerate().map(|(i, r)| (format!("{i}.json"), (*r).clone())).collect();
-        let merged = merge(&inputs).unwrap().as_written().unwrap();
+        let merged = merge(&inputs, false).unwrap().as_written().unwrap();
         // The test's own addition of the three runs' histograms, made into a report's figures.
         let added = hists(&[&a, &b, &c], |r| &r.histograms);
         let mut expected = merged.clone();
@@ -366,16 +418,38 @@ mod tests {
     }
 
     #[test]
+    fn shards_of_one_run_merge_each_once_and_missing_ones_need_allowing() {
+        let shard = |index| {
+            let mut r = run(5, 4, 0);
+            r.shard = Some(crate::report::ShardReport { index, count: 3, host: format!("pod-{index}") });
+            (format!("s{index}.json"), r)
+        };
+        let all = merge(&[shard(0), shard(1), shard(2)], false).unwrap();
+        let s = all.shards.unwrap();
+        assert_eq!((s.count, s.present, s.missing), (3, vec![0, 1, 2], vec![]));
+        assert_eq!(all.merged_from[1].shard.as_deref(), Some("1/3"));
+        let err = merge(&[shard(0), shard(2)], false).unwrap_err().to_string();
+        assert!(err.contains("shards [1] of 3 are missing") && err.contains("--allow-missing"), "{err}");
+        let some = merge(&[shard(0), shard(2)], true).unwrap();
+        assert_eq!(some.shards.unwrap().missing, [1]);
+        assert!(some.warnings.notes.iter().any(|n| n.contains("missing")), "{:?}", some.warnings.notes);
+        let err = merge(&[shard(0), shard(0), shard(1), shard(2)], false).unwrap_err().to_string();
+        assert!(err.contains("shard 0/3 is given twice (s0.json and s0.json)"), "{err}");
+        let err = merge(&[shard(0), ("whole.json".into(), run(5, 4, 0))], false).unwrap_err().to_string();
+        assert!(err.contains("whole.json unsharded"), "{err}");
+    }
+
+    #[test]
     fn different_targets_merge_with_a_note_and_one_report_is_too_few() {
         let (a, mut b) = (run(5, 4, 0), run(5, 4, 0));
         b.target = "http://other/master.m3u8".into();
-        let merged = merge(&[("a".into(), a.clone()), ("b".into(), b)]).unwrap();
+        let merged = merge(&[("a".into(), a.clone()), ("b".into(), b)], false).unwrap();
         assert_eq!(targets(&merged).len(), 2);
         assert!(merged.warnings.notes.iter().any(|n| n.contains("2 different targets")), "{:?}", merged.warnings);
-        assert!(matches!(merge(&[("a".into(), a.clone())]), Err(MergeError::TooFew(1))));
+        assert!(matches!(merge(&[("a".into(), a.clone())], false), Err(MergeError::TooFew(1))));
         let mut bad = a.clone();
         bad.histograms.insert("ttfb_us.segment".into(), "not base64!".into());
-        let err = merge(&[("a".into(), a), ("bad.json".into(), bad)]).unwrap_err().to_string();
+        let err = merge(&[("a".into(), a), ("bad.json".into(), bad)], false).unwrap_err().to_string();
         assert!(err.contains("bad.json") && err.contains("ttfb_us.segment"), "{err}");
     }
 }

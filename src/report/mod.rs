@@ -19,7 +19,8 @@ use crate::metrics::origin_view::OriginView;
 use crate::origin::{Counters, ServedKind};
 
 pub use json::{
-    Aborted, MergedInput, REPORT_SCHEMA_VERSION, ReadError, Report, ThresholdReport, build_report, figures, report_json,
+    Aborted, MergedInput, MergedShards, REPORT_SCHEMA_VERSION, ReadError, Report, ShardReport, ThresholdReport,
+    build_report, figures, report_json,
 };
 pub use summary::{bytes, progress_line, summary};
 

@@ -151,6 +151,22 @@ impl Threshold {
     }
 }
 
+/// Evaluates `thresholds` on `report` and keeps their verdicts in it; returns the expressions that failed.
+pub fn check(thresholds: &[Threshold], report: &mut super::Report) -> anyhow::Result<Vec<String>> {
+    if thresholds.is_empty() {
+        return Ok(Vec::new());
+    }
+    let figures = serde_json::to_value(&*report)?;
+    report.thresholds = thresholds
+        .iter()
+        .map(|t| {
+            let verdict = t.evaluate(&figures);
+            super::ThresholdReport { expression: t.to_string(), value: verdict.value, passed: verdict.passed }
+        })
+        .collect();
+    Ok(report.thresholds.iter().filter(|r| !r.passed).map(|r| r.expression.clone()).collect())
+}
+
 impl fmt::Display for Threshold {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)

@@ -79,7 +79,7 @@ pub(super) fn prepare(
         eprintln!("hls-swarm: viewer 0's command; the proxy port (http_proxy) is picked anew by each run");
         return Ok(Prepared::Printed);
     }
-    checks(ffmpeg, settings.plan.clients, input.streams).map_err(Error::start)?;
+    checks(ffmpeg, settings.plan.shard.viewers(settings.plan.clients), input.streams).map_err(Error::start)?;
     let proxy =
         Arc::new(ProxyConfig { recorder, resolve: net.resolve, timeout: net.timeout, variants: input.variants.into() });
     Ok(Prepared::Swarm(FfmpegSwarmConfig { plan: settings.plan.clone(), options, proxy, term_grace: TERM_GRACE }))

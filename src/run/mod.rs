@@ -7,6 +7,7 @@ mod ffmpeg;
 
 use std::future::Future;
 use std::io::IsTerminal;
+use std::ops::Not as _;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -27,7 +28,7 @@ use crate::metrics::{ScrapeConfig, spawn_scraper};
 use crate::net::{BodyMode, Loader, NetConfig};
 use crate::origin::{self, OriginConfig, OriginHandle};
 use crate::report::thresholds::{Threshold, Verdict};
-use crate::report::{Aborted, BuiltinOriginCounts, RunMeta, ThresholdReport, build_report, report_json, summary};
+use crate::report::{Aborted, BuiltinOriginCounts, RunMeta, ShardReport, build_report, report_json, summary};
 use crate::settings::{Engine, RunSettings};
 use crate::stats::timeline::TIMELINE_CAP;
 use crate::stats::{ErrorClass, Kind, OriginSecond, Recorder, Snapshot};
@@ -120,7 +121,7 @@ fn local_limits(settings: &RunSettings, playlist: &hls::Playlist, origin_in_proc
     // Low-latency tracks hold more connections; known here only when the URL is a media playlist (a
     // multivariant one's media playlists are read by the viewers).
     let low_latency = settings.low_latency && matches!(playlist, hls::Playlist::Media(m) if m.part_target.is_some());
-    let clients = settings.plan.clients;
+    let clients = settings.plan.shard.viewers(settings.plan.clients);
     let needs = crate::limits::native_needs(clients, tracks, low_latency, origin_in_process);
     if let Some(ports) = crate::limits::local_ports() {
         crate::limits::check_ports(needs.connections, settings.net.sources.len(), ports)?;
@@ -285,9 +286,10 @@ fn run_info(settings: &RunSettings, url: &Url, playlist: &hls::Playlist) -> RunI
     RunInfo {
         target: url.to_string(),
         engine: settings.engine.name(),
-        clients_target: settings.plan.clients,
+        // This process's part of the run: its viewers, ramping at its share of the rate.
+        clients_target: settings.plan.shard.viewers(settings.plan.clients),
         duration: settings.plan.duration,
-        ramp_rate: settings.plan.ramp_rate,
+        ramp_rate: settings.plan.ramp_rate / f64::from(settings.plan.shard.count),
         started: Instant::now(),
         started_at: SystemTime::now(),
         ladder,
@@ -313,20 +315,12 @@ fn finish(
     let mut report = build_report(&outcome.snapshot, meta);
     report.aborted = aborted;
     origin_seconds.fill(&mut report.timeline);
-    if !settings.thresholds.is_empty() {
-        let figures = serde_json::to_value(&report).context("cannot serialize the report")?;
-        report.thresholds = settings
-            .thresholds
-            .iter()
-            .map(|t| {
-                let verdict = t.evaluate(&figures);
-                ThresholdReport { expression: t.to_string(), value: verdict.value, passed: verdict.passed }
-            })
-            .collect();
+    if let Some(shard) = settings.plan.shard.is_whole().not().then_some(settings.plan.shard) {
+        report.shard = Some(ShardReport { index: shard.index, count: shard.count, host: crate::limits::host_name() });
     }
+    let failed = crate::report::thresholds::check(&settings.thresholds, &mut report)?;
     let shown = report.as_written().context("cannot serialize the report")?;
     print!("{}", summary(&shown));
-    let failed: Vec<String> = report.thresholds.iter().filter(|r| !r.passed).map(|r| r.expression.clone()).collect();
     if let Some(path) = &settings.report {
         let text = report_json(&report).context("cannot serialize the report")?;
         crate::report::command::write_whole(path, (text + "\n").as_bytes())

@@ -129,6 +129,7 @@ pub fn swarm_config(
         seed: 1,
         threads,
         max_lateness: hls_swarm::stats::generator::DEFAULT_MAX_LATENESS,
+        shard: hls_swarm::engine::RunShard::WHOLE,
     };
     hls_swarm::engine::SwarmConfig { plan, viewer }
 }
