@@ -103,6 +103,11 @@ pub struct RunArgs {
     /// from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job's) and HLS_SWARM_SHARDS when both are set.
     #[arg(long, value_name = "INDEX/COUNT", value_parser = crate::engine::RunShard::parse)]
     pub shard: Option<crate::engine::RunShard>,
+    /// When the ramp starts: an RFC 3339 time (2026-12-01T10:00:00Z) or +DURATION from now (+30s), so
+    /// shards on several machines start together. A process that is late joins the schedule where it
+    /// stands (the viewers due by then start at once) and says so.
+    #[arg(long, value_name = "TIME|+DURATION", value_parser = crate::units::parse_start_at)]
+    pub start_at: Option<std::time::SystemTime>,
     /// Seed for jitter and backoff (and the built-in origin's faults).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

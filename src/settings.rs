@@ -51,6 +51,8 @@ pub struct RunSettings {
     pub report: Option<PathBuf>,
     /// `--fail-if`: checked on the report at the end.
     pub thresholds: Vec<Threshold>,
+    /// `--start-at`: when the ramp starts.
+    pub start_at: Option<std::time::SystemTime>,
     /// `--report-html`: the report as an HTML page.
     pub report_html: Option<PathBuf>,
     /// `--junit`: the thresholds as JUnit XML.
@@ -109,6 +111,7 @@ impl RunSettings {
             threads,
             max_lateness: args.max_lateness,
             shard,
+            behind: Duration::ZERO,
         };
         Ok(RunSettings {
             net: net_config(&args)?,
@@ -136,6 +139,7 @@ impl RunSettings {
             abort_on_fail: args.abort_on_fail.then_some(args.threshold_grace),
             junit: args.junit,
             report_html: args.report_html,
+            start_at: args.start_at,
             report: args.report,
             dashboard: !args.no_tui,
             log_file: args.log_file,

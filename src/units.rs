@@ -120,3 +120,18 @@ mod tests {
         assert!(parse_bytes("0").is_err());
     }
 }
+
+/// `--start-at`: an RFC 3339 time (`2026-12-01T10:00:00Z`) or `+DURATION` from now (`+30s`).
+pub fn parse_start_at(text: &str) -> Result<std::time::SystemTime, String> {
+    let t = text.trim();
+    if let Some(after) = t.strip_prefix('+') {
+        return parse_duration(after).map(|d| std::time::SystemTime::now() + d);
+    }
+    let at = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).map_err(|_| {
+        format!("'{text}' is not a start time: give an RFC 3339 time such as 2026-12-01T10:00:00Z, or +30s")
+    })?;
+    let nanos = at.unix_timestamp_nanos();
+    let since_epoch =
+        std::time::Duration::from_nanos(u64::try_from(nanos).map_err(|_| format!("'{text}' is before 1970"))?);
+    Ok(std::time::UNIX_EPOCH + since_epoch)
+}

@@ -343,3 +343,43 @@ fn two_shards_side_by_side_merge_into_the_whole_run_the_origin_served() {
     assert_eq!(code, 1, "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn start_at_waits_for_the_instant_and_a_late_process_joins_the_schedule_where_it_stands() {
+    let (_rt, origin) = origin(0.0);
+    let url = format!("{}master.m3u8", origin.url());
+    let dir = scratch("start-at");
+    let report = dir.join("run.json");
+    let base = ["run", &url, "--clients", "4", "--ramp-rate", "2", "--variant", "first", "--metrics-addr", "none"];
+    let asked = std::time::SystemTime::now();
+    let (code, out, err) =
+        hls_swarm(&[&base[..], &["--duration", "2s", "--start-at", "+2s", "--report", path(&report)]].concat());
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("waiting 2.0 s for --start-at") || err.contains("waiting 1.9 s for --start-at"), "{err}");
+    let started = time::OffsetDateTime::parse(
+        json(&report)["started_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let asked = time::OffsetDateTime::from(asked);
+    let waited = (started - asked).as_seconds_f64();
+    assert!((1.8..2.5).contains(&waited), "the run's clock starts at the instant asked for: {waited} s");
+
+    // 3 s late for a 4 s run at 2 viewers a second: the viewers due by then start at once, the run ends
+    // on the schedule's time.
+    let late = time::OffsetDateTime::now_utc() - time::Duration::seconds(3);
+    let late = late.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let begun = std::time::Instant::now();
+    let (code, out, err) =
+        hls_swarm(&[&base[..], &["--duration", "4s", "--start-at", &late, "--report", path(&report)]].concat());
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(begun.elapsed().as_secs_f64() < 3.9, "ended on the schedule's time: {:?}", begun.elapsed());
+    assert!(err.contains("after --start-at and joined the schedule"), "{err}");
+    let r = json(&report);
+    assert_eq!(r["clients"]["starts"], 4, "all four started: {}", r["clients"]);
+    assert!(r["warnings"]["notes"][0].as_str().unwrap().contains("joined the schedule"), "{}", r["warnings"]);
+    let (code, _, err) = hls_swarm(&["run", "--start-at", "tomorrow", "--metrics-addr", "none"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--start-at") && err.contains("RFC 3339"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -69,6 +69,7 @@ async fn swarm_url(url: Url, clients: u32, duration: Duration, policy: VariantPo
             threads: 2,
             max_lateness: hls_swarm::stats::generator::DEFAULT_MAX_LATENESS,
             shard: hls_swarm::engine::RunShard::WHOLE,
+            behind: std::time::Duration::ZERO,
         },
         viewer,
     };

@@ -42,6 +42,9 @@ pub struct Plan {
     pub max_lateness: Duration,
     /// `--shard`: the part of the whole run's viewers this process runs (`clients` is the whole run's).
     pub shard: RunShard,
+    /// How long ago the run's clock started (`--start-at` in the past): the viewers due by now start
+    /// at once, and the duration counts from then.
+    pub behind: Duration,
 }
 
 /// How the native swarm runs.
@@ -95,7 +98,7 @@ where
     F: Fn(u32, Instant, StopSignal) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let started = Instant::now();
+    let started = Instant::now().checked_sub(plan.behind).unwrap_or_else(Instant::now);
     let (stop_tx, stop_rx) = watch::channel(false);
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     let shards = shards::Shards::start(plan.threads);
@@ -115,7 +118,7 @@ where
     }
     let until_end = async {
         match plan.duration {
-            Some(d) => tokio::time::sleep(d).await,
+            Some(d) => tokio::time::sleep_until((started + d).into()).await,
             None => std::future::pending().await,
         }
     };

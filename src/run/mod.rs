@@ -48,9 +48,9 @@ pub fn run(settings: RunSettings) -> Result<(), Error> {
     runtime.block_on(run_async(settings))
 }
 
-async fn run_async(settings: RunSettings) -> Result<(), Error> {
+async fn run_async(mut settings: RunSettings) -> Result<(), Error> {
     // Ctrl-C and SIGTERM from here on end the run through the drain, summary and report.
-    let stop = crate::signals::shutdown_signal();
+    let mut stop = Box::pin(crate::signals::shutdown_signal());
     // First, so that a --metrics-addr that cannot be served stops the run before anything starts.
     let metrics = bind_metrics(settings.metrics_addr).await.map_err(Error::Start)?;
     let (url, origin) = target(&settings).await.map_err(Error::Start)?;
@@ -59,6 +59,32 @@ async fn run_async(settings: RunSettings) -> Result<(), Error> {
     let playlist = preflight(&url, &net, &recorder).await.map_err(Error::start)?;
     if let Engine::Native = settings.engine {
         local_limits(&settings, &playlist, origin.is_some()).map_err(Error::start)?;
+    }
+    let mut notes = Vec::new();
+    if let Some(at) = settings.start_at {
+        match SystemTime::now().duration_since(at) {
+            // Late: the schedule started without this process; it joins where the schedule stands.
+            Ok(behind) => {
+                settings.plan.behind = behind;
+                let note = format!(
+                    "started {:.1} s after --start-at and joined the schedule there (the viewers due by then started at once)",
+                    behind.as_secs_f64()
+                );
+                eprintln!("hls-swarm: {note}");
+                notes.push(note);
+            }
+            Err(early) => {
+                let wait = early.duration();
+                eprintln!("hls-swarm: waiting {:.1} s for --start-at", wait.as_secs_f64());
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = &mut stop => {
+                        eprintln!("hls-swarm: stopped before --start-at; nothing ran");
+                        return Ok(());
+                    }
+                }
+            }
+        }
     }
     let engine = match &settings.engine {
         Engine::Native => SwarmEngine::Native(Box::new(native_config(&settings, &url, &playlist, net, recorder))),
@@ -88,7 +114,7 @@ async fn run_async(settings: RunSettings) -> Result<(), Error> {
     display.close();
     let origin_metrics = scraper.finish().await;
     let origin = finish_origin(origin).await;
-    let notes = low_caps(&settings.network, &playlist).into_iter().collect();
+    notes.extend(low_caps(&settings.network, &playlist));
     let meta = RunMeta { info, abandoned: outcome.abandoned, origin, origin_metrics, notes };
     let aborted = aborted.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
     sampler.abort();
@@ -290,8 +316,9 @@ fn run_info(settings: &RunSettings, url: &Url, playlist: &hls::Playlist) -> RunI
         clients_target: settings.plan.shard.viewers(settings.plan.clients),
         duration: settings.plan.duration,
         ramp_rate: settings.plan.ramp_rate / f64::from(settings.plan.shard.count),
-        started: Instant::now(),
-        started_at: SystemTime::now(),
+        // The schedule's start: earlier than now when the process joined it late.
+        started: Instant::now().checked_sub(settings.plan.behind).unwrap_or_else(Instant::now),
+        started_at: SystemTime::now() - settings.plan.behind,
         ladder,
     }
 }

@@ -130,6 +130,7 @@ pub fn swarm_config(
         threads,
         max_lateness: hls_swarm::stats::generator::DEFAULT_MAX_LATENESS,
         shard: hls_swarm::engine::RunShard::WHOLE,
+        behind: std::time::Duration::ZERO,
     };
     hls_swarm::engine::SwarmConfig { plan, viewer }
 }
