@@ -78,9 +78,33 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
+/// `--start-at`: an RFC 3339 time (`2026-12-01T10:00:00Z`) or `+DURATION` from now (`+30s`).
+pub fn parse_start_at(text: &str) -> Result<std::time::SystemTime, String> {
+    let t = text.trim();
+    if let Some(after) = t.strip_prefix('+') {
+        return parse_duration(after).map(|d| std::time::SystemTime::now() + d);
+    }
+    let at = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).map_err(|_| {
+        format!("'{text}' is not a start time: give an RFC 3339 time such as 2026-12-01T10:00:00Z, or +30s")
+    })?;
+    let nanos = at.unix_timestamp_nanos();
+    let since_epoch =
+        std::time::Duration::from_nanos(u64::try_from(nanos).map_err(|_| format!("'{text}' is before 1970"))?);
+    Ok(std::time::UNIX_EPOCH + since_epoch)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_start_is_a_time_or_a_delay_from_now() {
+        let at = parse_start_at("2026-12-01T10:00:00Z").unwrap();
+        assert_eq!(at.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(), 1_796_119_200);
+        let soon = parse_start_at("+30s").unwrap().duration_since(std::time::SystemTime::now()).unwrap();
+        assert!(soon.as_secs_f64() > 29.0 && soon.as_secs_f64() <= 30.0, "{soon:?}");
+        assert!(parse_start_at("tomorrow").unwrap_err().contains("RFC 3339"));
+    }
 
     #[test]
     fn durations() {
@@ -119,19 +143,4 @@ mod tests {
         assert_eq!(parse_bytes("100").unwrap(), 100);
         assert!(parse_bytes("0").is_err());
     }
-}
-
-/// `--start-at`: an RFC 3339 time (`2026-12-01T10:00:00Z`) or `+DURATION` from now (`+30s`).
-pub fn parse_start_at(text: &str) -> Result<std::time::SystemTime, String> {
-    let t = text.trim();
-    if let Some(after) = t.strip_prefix('+') {
-        return parse_duration(after).map(|d| std::time::SystemTime::now() + d);
-    }
-    let at = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).map_err(|_| {
-        format!("'{text}' is not a start time: give an RFC 3339 time such as 2026-12-01T10:00:00Z, or +30s")
-    })?;
-    let nanos = at.unix_timestamp_nanos();
-    let since_epoch =
-        std::time::Duration::from_nanos(u64::try_from(nanos).map_err(|_| format!("'{text}' is before 1970"))?);
-    Ok(std::time::UNIX_EPOCH + since_epoch)
 }
