@@ -487,9 +487,7 @@ fn build_report_with(snapshot: &Snapshot, meta: &RunMeta, histograms: bool) -> R
 /// The report's figures as JSON without its histograms (what thresholds read), cheap enough to build
 /// each second from a live snapshot.
 pub fn figures(snapshot: &Snapshot, meta: &RunMeta) -> serde_json::Value {
-    let mut report = build_report_with(snapshot, meta, false);
-    report.histograms.clear();
-    serde_json::to_value(&report).unwrap_or(serde_json::Value::Null)
+    serde_json::to_value(build_report_with(snapshot, meta, false)).unwrap_or(serde_json::Value::Null)
 }
 
 #[cfg(test)]

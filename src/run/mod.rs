@@ -7,7 +7,6 @@ mod ffmpeg;
 
 use std::future::Future;
 use std::io::IsTerminal;
-use std::ops::Not as _;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -342,7 +341,8 @@ fn finish(
     let mut report = build_report(&outcome.snapshot, meta);
     report.aborted = aborted;
     origin_seconds.fill(&mut report.timeline);
-    if let Some(shard) = settings.plan.shard.is_whole().not().then_some(settings.plan.shard) {
+    let shard = settings.plan.shard;
+    if !shard.is_whole() {
         report.shard = Some(ShardReport { index: shard.index, count: shard.count, host: crate::limits::host_name() });
     }
     let failed = crate::report::thresholds::check(&settings.thresholds, &mut report)?;
