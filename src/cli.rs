@@ -57,7 +57,9 @@ pub enum ReportCommand {
     /// Merge reports of several runs (or shards of one) into one: counters summed, histograms added
     /// (exact percentiles of the union), timelines aligned by wall-clock second.
     Merge {
-        #[arg(value_name = "RUN.json", required = true, num_args = 2..)]
+        /// Reports; `-` reads standard input and takes every line that is a report (as `run --report -`
+        /// prints them, e.g. in `kubectl logs`), leaving the other lines.
+        #[arg(value_name = "RUN.json", required = true, num_args = 1..)]
         reports: Vec<std::path::PathBuf>,
         /// The merged report.
         #[arg(short, long, value_name = "ALL.json")]
@@ -253,7 +255,8 @@ pub struct RunArgs {
     /// Write the --fail-if thresholds as JUnit XML to this file (one test case each), for CI systems.
     #[arg(long, value_name = "FILE.xml", requires = "fail_if")]
     pub junit: Option<std::path::PathBuf>,
-    /// Write the JSON report (schema/report.schema.json) to this file.
+    /// Write the JSON report (schema/report.schema.json) to this file; `-` prints it on one line, the
+    /// last of stdout, where `hls-swarm report merge -` finds it in collected logs.
     #[arg(long, value_name = "FILE.json")]
     pub report: Option<std::path::PathBuf>,
     /// Print plain progress lines instead of the terminal dashboard (the dashboard is shown only when

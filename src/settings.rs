@@ -259,6 +259,7 @@ fn net_config(args: &RunArgs) -> Result<NetConfig> {
         max_redirects: MAX_REDIRECTS,
         h2_prior_knowledge: args.http2_prior_knowledge,
         sources: crate::net::SourceAddrs::new(args.source_addrs.clone()),
+        clock: None,
     })
 }
 

@@ -47,6 +47,8 @@ pub struct NetConfig {
     pub h2_prior_knowledge: bool,
     /// Local addresses connections are made from, in turn (`--source-addrs`); empty: the kernel's choice.
     pub sources: SourceAddrs,
+    /// Where responses' `Date` headers go to estimate the target's clock (a sharded run's).
+    pub clock: Option<Arc<super::TargetClock>>,
 }
 
 /// `--source-addrs`: each new connection binds the next of these local addresses, so a run can open
@@ -513,6 +515,7 @@ impl Loader {
                 // The request's way to the server and the response's back (inside TTFB, as on the wire).
                 tokio::time::sleep(rtt).await;
             }
+            let mut sent = Instant::now();
             let response = match Self::send(&self.config, &mut exchange, &url, fetch).await {
                 Err(SendFailed { error, stale: true }) if reused => {
                     // The kept connection had been closed by the server: once more on a new one, as
@@ -520,6 +523,7 @@ impl Loader {
                     tracing::debug!("retrying {url} on a new connection after: {error}");
                     fetch.reconnected = true;
                     (exchange, _) = self.exchange(&origin, fetch).await.map_err(|e| fetch.error = Some(e)).ok()?;
+                    sent = Instant::now();
                     Self::send(&self.config, &mut exchange, &url, fetch)
                         .await
                         .map_err(|f| fetch.error = Some(f.error))
@@ -531,7 +535,7 @@ impl Loader {
                 }
                 Ok(r) => r,
             };
-            Some((exchange, response))
+            Some((exchange, response, sent))
         };
         // Given up before the head came: the request and its connection are dropped.
         let head = tokio::select! {
@@ -542,8 +546,11 @@ impl Loader {
                 None
             }
         };
-        let (mut exchange, response) = head?;
+        let (mut exchange, response, sent) = head?;
         fetch.status = Some(response.status().as_u16());
+        if let Some(clock) = self.config.clock.as_deref().filter(|c| c.wants()) {
+            observe_date(clock, &response, sent);
+        }
         if fetch.range.is_some() {
             let value = response.headers().get(header::CONTENT_RANGE).and_then(|v| v.to_str().ok());
             fetch.content_range = value.map(str::to_owned);
@@ -809,6 +816,7 @@ impl NetConfig {
             max_redirects: 5,
             h2_prior_knowledge: false,
             sources: SourceAddrs::default(),
+            clock: None,
         })
     }
 
@@ -883,6 +891,14 @@ pub(crate) fn classify(e: &hyper::Error) -> NetError {
 }
 
 /// The body length the response announces; none for statuses that have no body (RFC 9110 8.6).
+/// A response's `Date` for the target's clock; one a cache served (it carries `Age`) is as old as the
+/// copy, so it is left out.
+fn observe_date<B>(clock: &super::TargetClock, r: &http::Response<B>, sent: Instant) {
+    if let (Some(date), None) = (r.headers().get(header::DATE), r.headers().get(header::AGE)) {
+        clock.observe(date.as_bytes(), sent, Instant::now());
+    }
+}
+
 fn content_length<B>(r: &http::Response<B>) -> Option<u64> {
     if r.status().is_informational() || matches!(r.status().as_u16(), 204 | 304) {
         return None;

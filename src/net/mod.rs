@@ -4,6 +4,7 @@
 //! byte-range request.
 
 mod client;
+mod clock;
 pub mod link;
 pub mod range;
 pub mod server;
@@ -12,6 +13,7 @@ mod tls;
 
 pub use client::{BodyMode, Fetch, H2Pool, Loader, NetConfig, NetError, Progress, SourceAddrs, Timings};
 pub(crate) use client::{classify, never_sent};
+pub use clock::{ClockOffset, TargetClock};
 pub use link::{Link, NetworkPlan};
 pub use shape::{Shaper, Trace};
 pub use tls::client_config;

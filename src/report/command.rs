@@ -29,10 +29,18 @@ pub fn run(command: ReportCommand) -> Result<(), Error> {
                 .iter()
                 .map(|e| super::thresholds::Threshold::parse(e).map_err(|err| Error::usage(err.to_string())))
                 .collect::<Result<Vec<_>, Error>>()?;
-            let inputs = reports
-                .iter()
-                .map(|path| Ok((path.display().to_string(), read(path)?)))
-                .collect::<Result<Vec<_>, Error>>()?;
+            let mut inputs = Vec::new();
+            for path in &reports {
+                if path == Path::new("-") {
+                    let mut text = String::new();
+                    std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut text)
+                        .context("cannot read standard input")
+                        .map_err(Error::Failed)?;
+                    inputs.extend(reports_in_log(&text)?);
+                } else {
+                    inputs.push((path.display().to_string(), read(path)?));
+                }
+            }
             let mut merged = super::merge::merge(&inputs, allow_missing).map_err(|e| Error::Failed(e.into()))?;
             let failed = super::thresholds::check(&thresholds, &mut merged).map_err(Error::Failed)?;
             let targets = super::merge::targets(&merged);
@@ -67,6 +75,36 @@ pub fn read(path: &Path) -> Result<Report, Error> {
     Report::from_json(&text, &path.display().to_string()).map_err(|e| Error::Failed(e.into()))
 }
 
+/// The reports in a log (`run --report -` prints each as one line, last): every line that starts with `{`,
+/// after the `[pod/NAME/CONTAINER] ` that `kubectl logs --prefix` puts before it, is read as a report and
+/// named `-:LINE`, or the shard it says it is; other lines are left. A line that begins as a report
+/// and does not read as one (cut off) is an error, not a shard quietly lost.
+pub fn reports_in_log(text: &str) -> Result<Vec<(String, Report)>, Error> {
+    let mut found = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = match line.strip_prefix('[').and_then(|rest| rest.split_once("] ")) {
+            Some((_, after)) if after.starts_with('{') => after,
+            _ => line,
+        };
+        if !line.starts_with('{') {
+            continue;
+        }
+        let name = format!("-:{}", number + 1);
+        let report = Report::from_json(line, &name).map_err(|e| Error::Failed(e.into()))?;
+        let name = match &report.shard {
+            Some(s) => format!("{name} (shard {}/{} on {})", s.index, s.count, s.host),
+            None => name,
+        };
+        found.push((name, report));
+    }
+    if found.is_empty() {
+        return Err(Error::Failed(anyhow::anyhow!(
+            "no report in standard input: each run prints its report as the last line of its output with --report -"
+        )));
+    }
+    Ok(found)
+}
+
 /// Writes `bytes` to `path` whole or not at all: into a temporary file beside it, then renamed over
 /// it, so an error (a full disk, a signal) never leaves a partial file where a reader expects one.
 pub fn write_whole(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
@@ -82,4 +120,36 @@ pub fn write_whole(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         return Err(e).with_context(|| format!("cannot write {}", path.display()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_are_found_among_the_other_lines_of_collected_logs() {
+        let (snapshot, meta) = crate::report::fixture::ll_run();
+        let mut report = crate::report::build_report(&snapshot, &meta).as_written().unwrap();
+        let one = serde_json::to_string(&report).unwrap();
+        report.shard =
+            Some(crate::report::ShardReport { index: 1, count: 2, host: "pod-b".into(), clock_offset: None });
+        let two = serde_json::to_string(&report).unwrap();
+        // As `kubectl logs --prefix` prints two pods: their summaries, a log line, each report last.
+        let log = format!(
+            "[pod/a/swarm] hls-swarm 0.1 run\n[pod/a/swarm] segments 10\n[pod/a/swarm] {one}\n\
+             [pod/b/swarm] 2026-12-04T10:00:00Z WARN [slow]\n[pod/b/swarm] {two}\n"
+        );
+        let found = reports_in_log(&log).unwrap();
+        let names: Vec<&str> = found.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["-:3", "-:5 (shard 1/2 on pod-b)"]);
+        assert_eq!(found[1].1, report);
+        // Without the prefix, as `kubectl logs` prints one pod.
+        assert_eq!(reports_in_log(&format!("summary\n{two}\n")).unwrap().len(), 1);
+        // A report cut off is an error that says where; no report at all says how to print one.
+        let cut = format!("{}\n", &two[..two.len() / 2]);
+        let err = reports_in_log(&cut).unwrap_err().to_string();
+        assert!(err.contains("-:1"), "{err}");
+        let err = reports_in_log("segments 10\n").unwrap_err().to_string();
+        assert!(err.contains("--report -"), "{err}");
+    }
 }

@@ -83,6 +83,9 @@ pub struct ShardReport {
     pub count: u32,
     /// The machine (or pod) it ran on.
     pub host: String,
+    /// Its clock against the target's, from the `Date` of the responses it got (`target − local`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_offset: Option<crate::net::ClockOffset>,
 }
 
 /// The shards a merged report holds, of how many.
@@ -100,6 +103,9 @@ pub struct MergedInput {
     /// `INDEX/COUNT` of a shard.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<String>,
+    /// A shard's clock against the target's (its report's `shard.clock_offset`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_offset: Option<crate::net::ClockOffset>,
     pub target: String,
     pub engine: String,
     pub started_at: String,

@@ -70,6 +70,7 @@ pub fn merge(inputs: &[(String, Report)], allow_missing: bool) -> Result<Report,
     if dedup(inputs.iter().map(|(_, r)| r.engine.as_str())).len() > 1 {
         all.engine = "mixed".into();
     }
+    all.warnings.notes.extend(clocks_apart(&all.merged_from));
     all.warnings.notes = dedup(all.warnings.notes.iter().map(String::as_str)).into_iter().map(str::to_owned).collect();
     // The thresholds were each run's; the origin's scraped view was one origin's at one moment.
     all.thresholds.clear();
@@ -139,10 +140,39 @@ fn start_ms(file: &str, r: &Report) -> Result<i128, MergeError> {
         .map_err(|_| MergeError::StartedAt { file: file.to_owned(), value: r.started_at.clone() })
 }
 
+/// Past this, shards' timelines merged by wall-clock second are off by a second or more.
+const CLOCKS_APART_MS: f64 = 500.0;
+
+/// A note when the shards' clocks, each measured against the target's, are surely further apart than
+/// [`CLOCKS_APART_MS`]: their `--start-at` and their timeline seconds were not the same instants.
+fn clocks_apart(inputs: &[MergedInput]) -> Option<String> {
+    let offsets: Vec<(&str, crate::net::ClockOffset)> =
+        inputs.iter().filter_map(|i| Some((i.file.as_str(), i.clock_offset?))).collect();
+    let (one, a) = offsets.iter().max_by(|x, y| low(&x.1).total_cmp(&low(&y.1)))?;
+    let (other, b) = offsets.iter().min_by(|x, y| high(&x.1).total_cmp(&high(&y.1)))?;
+    let apart = low(a) - high(b);
+    (apart > CLOCKS_APART_MS).then(|| {
+        format!(
+            "shard clocks differ by at least {apart:.0} ms (the target's clock minus each one's: {one} {:+.0} ms, \
+             {other} {:+.0} ms): they started and counted seconds at different instants; sync their clocks (NTP)",
+            a.offset_ms, b.offset_ms
+        )
+    })
+}
+
+fn low(c: &crate::net::ClockOffset) -> f64 {
+    c.offset_ms - c.uncertainty_ms
+}
+
+fn high(c: &crate::net::ClockOffset) -> f64 {
+    c.offset_ms + c.uncertainty_ms
+}
+
 fn merged_input(file: &str, r: &Report) -> MergedInput {
     MergedInput {
         file: file.to_owned(),
         shard: r.shard.as_ref().map(|s| format!("{}/{}", s.index, s.count)),
+        clock_offset: r.shard.as_ref().and_then(|s| s.clock_offset),
         target: r.target.clone(),
         engine: r.engine.clone(),
         started_at: r.started_at.clone(),
@@ -421,7 +451,8 @@ mod tests {
     fn shards_of_one_run_merge_each_once_and_missing_ones_need_allowing() {
         let shard = |index| {
             let mut r = run(5, 4, 0);
-            r.shard = Some(crate::report::ShardReport { index, count: 3, host: format!("pod-{index}") });
+            r.shard =
+                Some(crate::report::ShardReport { index, count: 3, host: format!("pod-{index}"), clock_offset: None });
             (format!("s{index}.json"), r)
         };
         let all = merge(&[shard(0), shard(1), shard(2)], false).unwrap();
@@ -437,6 +468,23 @@ mod tests {
         assert!(err.contains("shard 0/3 is given twice (s0.json and s0.json)"), "{err}");
         let err = merge(&[shard(0), ("whole.json".into(), run(5, 4, 0))], false).unwrap_err().to_string();
         assert!(err.contains("whole.json unsharded"), "{err}");
+    }
+
+    #[test]
+    fn shards_whose_clocks_surely_differ_get_a_note() {
+        let shard = |index, offset_ms, uncertainty_ms| {
+            let mut r = run(5, 4, 0);
+            let clock_offset = Some(crate::net::ClockOffset { offset_ms, uncertainty_ms, samples: 100 });
+            r.shard = Some(crate::report::ShardReport { index, count: 3, host: format!("pod-{index}"), clock_offset });
+            (format!("s{index}.json"), r)
+        };
+        // 900 ms apart, but each give or take 300: not surely more than 500 ms.
+        let close = merge(&[shard(0, 0.0, 300.0), shard(1, 900.0, 300.0), shard(2, 450.0, 2.0)], false).unwrap();
+        assert!(!close.warnings.notes.iter().any(|n| n.contains("clocks")), "{:?}", close.warnings.notes);
+        assert_eq!(close.merged_from[1].clock_offset.unwrap().offset_ms, 900.0);
+        let apart = merge(&[shard(0, -20.0, 3.0), shard(1, 1_210.0, 5.0), shard(2, 0.0, 2.0)], false).unwrap();
+        let note = apart.warnings.notes.iter().find(|n| n.contains("clocks")).expect("a note on the clocks");
+        assert!(note.contains("at least 1222 ms (") && note.contains("s1.json +1210 ms, s0.json -20 ms"), "{note}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod ffmpeg;
 
 use std::future::Future;
 use std::io::IsTerminal;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -53,6 +54,10 @@ async fn run_async(mut settings: RunSettings) -> Result<(), Error> {
     // First, so that a --metrics-addr that cannot be served stops the run before anything starts.
     let metrics = bind_metrics(settings.metrics_addr).await.map_err(Error::Start)?;
     let (url, origin) = target(&settings).await.map_err(Error::Start)?;
+    if !settings.plan.shard.is_whole() || settings.start_at.is_some() {
+        // Shards start and count seconds by their own clocks: the report says how each stood.
+        settings.net.clock = Some(Arc::new(crate::net::TargetClock::new()));
+    }
     let net = Arc::new(settings.net.clone());
     let recorder = Recorder::new();
     let playlist = preflight(&url, &net, &recorder).await.map_err(Error::start)?;
@@ -343,12 +348,24 @@ fn finish(
     origin_seconds.fill(&mut report.timeline);
     let shard = settings.plan.shard;
     if !shard.is_whole() {
-        report.shard = Some(ShardReport { index: shard.index, count: shard.count, host: crate::limits::host_name() });
+        report.shard = Some(ShardReport {
+            index: shard.index,
+            count: shard.count,
+            host: crate::limits::host_name(),
+            clock_offset: settings.net.clock.as_ref().and_then(|c| c.offset()),
+        });
     }
     let failed = crate::report::thresholds::check(&settings.thresholds, &mut report)?;
     let shown = report.as_written().context("cannot serialize the report")?;
     print!("{}", summary(&shown));
-    if let Some(path) = &settings.report {
+    if settings.report.as_deref() == Some(Path::new("-")) {
+        // `--report -`: one line, the last of stdout, for `kubectl logs ... | hls-swarm report merge -`.
+        // The figures as the file has them (tidied), on one line.
+        let text = report_json(&report).context("cannot serialize the report")?;
+        let line = serde_json::from_str::<serde_json::Value>(&text).and_then(|v| serde_json::to_string(&v));
+        let line = line.context("cannot serialize the report")?;
+        println!("{line}");
+    } else if let Some(path) = &settings.report {
         let text = report_json(&report).context("cannot serialize the report")?;
         crate::report::command::write_whole(path, (text + "\n").as_bytes())
             .with_context(|| format!("cannot write the report to {}; check --report", path.display()))?;
