@@ -17,6 +17,7 @@ have tmux || missing+=(tmux)
 have xmllint || missing+=(libxml2-utils)
 have chromium || missing+=(chromium)
 have unshare || missing+=(util-linux)
+have ip || missing+=(iproute2)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]}" >&2
   if [ "$(id -u)" -ne 0 ]; then

@@ -323,12 +323,22 @@ fn merge_timelines(inputs: &[(String, Report)], starts: &[i128], first: i128) ->
     let mut seconds: BTreeMap<i128, TimelinePoint> = BTreeMap::new();
     let base = first.div_euclid(1000);
     for ((_, r), start) in inputs.iter().zip(starts) {
+        // One run's points in the same second (its last tick and its end) are one point first: counts
+        // added, gauges the later's; then the runs' points of a second add up, gauges too.
+        let mut own: BTreeMap<i128, TimelinePoint> = BTreeMap::new();
         for p in &r.timeline {
             let second = (start + i128::from(p.t) * 1000).div_euclid(1000);
+            let point = match own.remove(&second) {
+                Some(earlier) => earlier.merge(p.clone()),
+                None => p.clone(),
+            };
+            own.insert(second, point);
+        }
+        for (second, p) in own {
             let t = u64::try_from(second - base).unwrap_or(0);
             let slot = seconds.entry(second).or_insert(TimelinePoint { t, ..TimelinePoint::default() });
             slot.ticks = slot.ticks.max(p.ticks);
-            slot.add(p, true);
+            slot.add(&p, true);
         }
     }
     seconds.into_values().collect()
@@ -485,6 +495,18 @@ mod tests {
         let apart = merge(&[shard(0, -20.0, 3.0), shard(1, 1_210.0, 5.0), shard(2, 0.0, 2.0)], false).unwrap();
         let note = apart.warnings.notes.iter().find(|n| n.contains("clocks")).expect("a note on the clocks");
         assert!(note.contains("at least 1222 ms (") && note.contains("s1.json +1210 ms, s0.json -20 ms"), "{note}");
+    }
+
+    #[test]
+    fn a_runs_last_tick_and_its_end_in_one_second_are_one_point_before_the_runs_add_up() {
+        let point =
+            |t, active_clients, requests| TimelinePoint { t, ticks: 1, active_clients, requests, ..Default::default() };
+        let mut a = run(5, 4, 0);
+        // As a run that stops on a tick ends: the tick's point, then the end's, both in second 2.
+        a.timeline = vec![point(1, 3, 10), point(2, 3, 10), point(2, 0, 1)];
+        let merged = merge(&[("a".into(), a.clone()), ("b".into(), a)], false).unwrap();
+        let seen: Vec<(u64, u64, u64)> = merged.timeline.iter().map(|p| (p.t, p.active_clients, p.requests)).collect();
+        assert_eq!(seen, [(1, 6, 20), (2, 0, 22)]);
     }
 
     #[test]

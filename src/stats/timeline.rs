@@ -128,7 +128,7 @@ pub(crate) fn highest(a: Option<f64>, b: Option<f64>) -> Option<f64> {
 impl TimelinePoint {
     /// `self` followed by `later`, as one point: counts add up, gauges are the later point's,
     /// percentiles the higher of the two.
-    fn merge(self, later: TimelinePoint) -> TimelinePoint {
+    pub fn merge(self, later: TimelinePoint) -> TimelinePoint {
         let mut merged = TimelinePoint {
             t: later.t,
             ticks: self.ticks + later.ticks,
