@@ -18,6 +18,8 @@ have xmllint || missing+=(libxml2-utils)
 have chromium || missing+=(chromium)
 have unshare || missing+=(util-linux)
 have ip || missing+=(iproute2)
+# A venv needs ensurepip, which Debian's python3 has only with python3-venv.
+python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]}" >&2
   if [ "$(id -u)" -ne 0 ]; then
@@ -41,6 +43,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# The deploy tests' checker (tests/deploy.rs), pinned: kubernetes-validate from PyPI in a venv.
+tools=target/tools
+if [ ! -x "$tools/venv/bin/kubernetes-validate" ]; then
+  python3 -m venv "$tools/venv"
+  "$tools/venv/bin/pip" install -q --disable-pip-version-check kubernetes-validate==1.37.0
+fi
+
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
-cargo test
+cargo test --locked
+# The image's build (Dockerfile): the release binary from the committed lockfile.
+cargo build --release --locked

@@ -90,16 +90,21 @@ fn shards(inputs: &[(String, Report)], allow_missing: bool) -> Result<Option<Mer
     let Some((_, first)) = given.first() else { return Ok(None) };
     let count = first.count;
     if given.len() < inputs.len() || given.iter().any(|(_, s)| s.count != count) {
-        let list: Vec<String> = inputs
+        // Grouped by what each report is, a few names each: with hundreds of shards, the odd one out
+        // must stand out.
+        let mut groups: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        for (file, r) in inputs {
+            let what = r.shard.as_ref().map_or("unsharded".into(), |s| format!("shards of {}", s.count));
+            groups.entry(what).or_default().push(file);
+        }
+        let list: Vec<String> = groups
             .iter()
-            .map(|(file, r)| {
-                format!(
-                    "{file} {}",
-                    r.shard.as_ref().map_or("unsharded".into(), |s| format!("{}/{}", s.index, s.count))
-                )
+            .map(|(what, files)| {
+                let more = if files.len() > 3 { format!(", and {} more", files.len() - 3) } else { String::new() };
+                format!("{} {what} ({}{more})", files.len(), files[..files.len().min(3)].join(", "))
             })
             .collect();
-        return Err(MergeError::ShardCounts(list.join(", ")));
+        return Err(MergeError::ShardCounts(list.join("; ")));
     }
     let mut seen: BTreeMap<u32, &String> = BTreeMap::new();
     for (file, s) in &given {
@@ -477,7 +482,15 @@ mod tests {
         let err = merge(&[shard(0), shard(0), shard(1), shard(2)], false).unwrap_err().to_string();
         assert!(err.contains("shard 0/3 is given twice (s0.json and s0.json)"), "{err}");
         let err = merge(&[shard(0), ("whole.json".into(), run(5, 4, 0))], false).unwrap_err().to_string();
-        assert!(err.contains("whole.json unsharded"), "{err}");
+        assert!(err.contains("1 unsharded (whole.json)") && err.contains("1 shards of 3 (s0.json)"), "{err}");
+        let many: Vec<(String, Report)> = (0..3).map(shard).chain([("whole.json".into(), run(5, 4, 0))]).collect();
+        let mut many = [&many[..], &many[..3]].concat();
+        many.extend((0..3).map(shard));
+        let err = merge(&many, false).unwrap_err().to_string();
+        assert!(
+            err.contains("9 shards of 3 (s0.json, s1.json, s2.json, and 6 more); 1 unsharded (whole.json)"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,0 +1,209 @@
+//! What `deploy/` and the `Dockerfile` promise, checked offline: the Kubernetes manifests validate
+//! against the Kubernetes schemas (kubernetes-validate, strict), hang together (shards, ConfigMap keys,
+//! Service and pod labels) and their Job's arguments run as shards whose logs merge; the image builds
+//! as CI does.
+//!
+//! `scripts/test.sh` installs the tool under `target/tools/` (a Python venv with kubernetes-validate).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn tool(relative: &str) -> PathBuf {
+    let path = repo().join(relative);
+    assert!(path.exists(), "{} is missing: scripts/test.sh installs it", path.display());
+    path
+}
+
+fn output(command: &mut Command) -> (bool, String) {
+    let out = command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// The YAML documents of `file`, read by the venv's PyYAML (kubernetes-validate's own parser).
+fn yaml(file: &Path) -> serde_json::Value {
+    let python = tool("target/tools/venv/bin/python");
+    let script = "import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))";
+    let (ok, text) = output(Command::new(python).args(["-c", script]).arg(file));
+    assert!(ok, "{text}");
+    let docs: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(docs.as_array().map(Vec::len), Some(1), "{}: one object per file", file.display());
+    docs[0].clone()
+}
+
+fn manifests() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join("deploy/kubernetes"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hls-swarm-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn the_manifests_validate_against_the_kubernetes_schemas_and_a_broken_one_does_not() {
+    let validate = tool("target/tools/venv/bin/kubernetes-validate");
+    let files = manifests();
+    let names: Vec<String> = files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, ["configmap.yaml", "job.yaml", "service.yaml"]);
+    // The newest Kubernetes the package knows, and an older one clusters still run.
+    for version in ["1.37.0", "1.30.0"] {
+        let (ok, text) = output(Command::new(&validate).args(["--strict", "-k", version]).args(&files));
+        assert!(ok, "Kubernetes {version}: {text}");
+        assert_eq!(text.matches(" passed for resource ").count(), 3, "{text}");
+    }
+    // The check can fail: a misspelt field and a wrong type in a copy of the Job.
+    let dir = scratch("deploy-broken");
+    let job = std::fs::read_to_string(repo().join("deploy/kubernetes/job.yaml")).unwrap();
+    for (from, to, says) in [
+        ("completionMode: Indexed", "completionMod: Indexed", "'completionMod' was unexpected"),
+        ("backoffLimit: 0", "backoffLimit: none", "is not of type 'integer'"),
+    ] {
+        assert!(job.contains(from));
+        let broken = dir.join("job.yaml");
+        std::fs::write(&broken, job.replace(from, to)).unwrap();
+        let (ok, text) = output(Command::new(&validate).arg("--strict").arg(&broken));
+        assert!(!ok && text.contains(says), "{to}: {text}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_job_config_map_and_service_hang_together() {
+    let dir = repo().join("deploy/kubernetes");
+    let (config, job, service) =
+        (yaml(&dir.join("configmap.yaml")), yaml(&dir.join("job.yaml")), yaml(&dir.join("service.yaml")));
+    let spec = &job["spec"];
+    let shards: u64 = config["data"]["HLS_SWARM_SHARDS"].as_str().unwrap().parse().unwrap();
+    assert_eq!(spec["completionMode"], "Indexed");
+    assert_eq!((spec["completions"].as_u64(), spec["parallelism"].as_u64()), (Some(shards), Some(shards)));
+    assert_eq!(spec["backoffLimit"], 0);
+    let pod = &spec["template"];
+    assert_eq!(pod["spec"]["restartPolicy"], "Never");
+    let container = &pod["spec"]["containers"][0];
+    assert_eq!(container["envFrom"][0]["configMapRef"]["name"], config["metadata"]["name"]);
+    // Every $(NAME) in the arguments is a key of the ConfigMap (Kubernetes leaves an unknown one as is).
+    let args: Vec<&str> = container["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    for arg in &args {
+        if let Some((_, rest)) = arg.split_once("$(") {
+            let name = rest.split_once(')').unwrap().0;
+            assert!(config["data"].get(name).is_some(), "{arg}: {name} is not in the ConfigMap");
+        }
+    }
+    assert!(args.contains(&"--metrics-addr=0.0.0.0:17091") && args.contains(&"--report=-"), "{args:?}");
+    // Prometheus finds every pod: by annotation, and through the headless Service by label and port name.
+    assert_eq!(pod["metadata"]["annotations"]["prometheus.io/port"], "17091");
+    assert_eq!(service["spec"]["clusterIP"], "None");
+    for (label, value) in service["spec"]["selector"].as_object().unwrap() {
+        assert_eq!(&pod["metadata"]["labels"][label], value, "the Service selects the shard pods");
+    }
+    assert_eq!(service["spec"]["ports"][0]["targetPort"], container["ports"][0]["name"]);
+    assert_eq!(pod["spec"]["subdomain"], service["metadata"]["name"]);
+    let spread = &pod["spec"]["topologySpreadConstraints"][0];
+    assert_eq!(spread["topologyKey"], "kubernetes.io/hostname");
+    assert_eq!(spread["labelSelector"]["matchLabels"], pod["metadata"]["labels"]);
+}
+
+/// The Job's arguments, the ConfigMap's values put in as Kubernetes does; the target, size and start
+/// made local and the metrics port a free one (the Job's fixed port is checked above).
+fn job_args(target: &str) -> Vec<String> {
+    let dir = repo().join("deploy/kubernetes");
+    let (config, job) = (yaml(&dir.join("configmap.yaml")), yaml(&dir.join("job.yaml")));
+    let mut values = config["data"].as_object().unwrap().clone();
+    for (key, value) in [("TARGET_URL", target), ("CLIENTS", "6"), ("RAMP_RATE", "6"), ("DURATION", "2s")] {
+        values.insert(key.into(), value.into());
+    }
+    values.insert("START_AT".into(), "+1s".into());
+    let args = job["spec"]["template"]["spec"]["containers"][0]["args"].as_array().unwrap().clone();
+    args.iter()
+        .map(|a| {
+            let mut arg = a.as_str().unwrap().to_owned();
+            for (key, value) in &values {
+                arg = arg.replace(&format!("$({key})"), value.as_str().unwrap());
+            }
+            arg.replace("--metrics-addr=0.0.0.0:17091", "--metrics-addr=127.0.0.1:0")
+        })
+        .collect()
+}
+
+#[test]
+fn the_jobs_arguments_run_as_shards_whose_logs_merge() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let config = hls_swarm::origin::OriginConfig {
+        segment_duration: std::time::Duration::from_millis(500),
+        ..hls_swarm::origin::OriginConfig::local_default()
+    };
+    let origin = rt.block_on(hls_swarm::origin::spawn(config)).unwrap();
+    let args = job_args(&format!("{}master.m3u8", origin.url()));
+    // Two pods of the Indexed Job (HLS_SWARM_SHARDS from the ConfigMap set to 2 here), side by side.
+    let pods: Vec<_> = (0..2)
+        .map(|index| {
+            Command::new(env!("CARGO_BIN_EXE_hls-swarm"))
+                .args(&args)
+                .env("JOB_COMPLETION_INDEX", index.to_string())
+                .env("HLS_SWARM_SHARDS", "2")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut logs = String::new();
+    for (index, pod) in pods.into_iter().enumerate() {
+        let out = pod.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+        for line in text.lines() {
+            logs.push_str(&format!("[pod/hls-swarm-{index}-x/hls-swarm] {line}\n"));
+        }
+    }
+    let dir = scratch("deploy-merge");
+    let all = dir.join("all.json");
+    let mut merge = Command::new(env!("CARGO_BIN_EXE_hls-swarm"))
+        .args(["report", "merge", "-", "-o"])
+        .arg(&all)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut merge.stdin.take().unwrap(), logs.as_bytes()).unwrap();
+    let out = merge.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let merged: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&all).unwrap()).unwrap();
+    assert_eq!(merged["shards"]["present"], serde_json::json!([0, 1]));
+    assert_eq!(merged["clients"]["target"], 6);
+    let segments = hls_swarm::origin::ServedKind::Segment;
+    assert_eq!(merged["requests"]["segment"]["count"].as_u64(), Some(origin.counters().requests_all(segments)));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_image_builds_as_ci_does() {
+    let dockerfile = std::fs::read_to_string(repo().join("Dockerfile")).unwrap();
+    let tests = std::fs::read_to_string(repo().join("scripts/test.sh")).unwrap();
+    let build = "cargo build --release --locked";
+    assert!(dockerfile.contains(&format!("RUN {build}")), "the image's build");
+    assert!(tests.lines().any(|l| l.trim() == build), "scripts/test.sh runs the image's build");
+    // The build stage's toolchain is the one CI has.
+    let (ok, rustc) = output(Command::new("rustc").arg("--version"));
+    assert!(ok, "{rustc}");
+    let version: Vec<&str> = rustc.split_whitespace().nth(1).unwrap().split('.').take(2).collect();
+    let image = format!("FROM rust:{}-bookworm AS build", version.join("."));
+    assert!(dockerfile.contains(&image), "the Dockerfile builds with {image} (this machine's rustc: {rustc})");
+    // Nothing the build needs is left out of the context.
+    let ignored = std::fs::read_to_string(repo().join(".dockerignore")).unwrap();
+    for needed in ["src", "Cargo.toml", "Cargo.lock", "schema"] {
+        assert!(!ignored.lines().any(|l| l.trim() == needed), "{needed} is ignored");
+    }
+}
