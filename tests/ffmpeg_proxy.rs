@@ -22,6 +22,7 @@ fn config(origin: &OriginHandle, recorder: &Recorder) -> Arc<ProxyConfig> {
         resolve: None,
         timeout: Duration::from_secs(3),
         variants: variants.into(),
+        clock: Some(Arc::new(hls_swarm::net::TargetClock::new())),
     })
 }
 
@@ -46,7 +47,8 @@ async fn relayed_requests_are_recorded_like_the_origin_counts_them() {
     let origin = origin::spawn(OriginConfig::local_default()).await.unwrap();
     let recorder = Recorder::new();
     let started = Instant::now();
-    let proxy = ViewerProxy::bind(0, config(&origin, &recorder)).await.unwrap();
+    let config = config(&origin, &recorder);
+    let proxy = ViewerProxy::bind(0, config.clone()).await.unwrap();
     let mut client = proxy_client(&proxy).await;
     let base = origin.url().trim_end_matches('/').to_string();
     let master = client.get(&format!("{base}/master.m3u8")).await;
@@ -77,6 +79,9 @@ async fn relayed_requests_are_recorded_like_the_origin_counts_them() {
         assert_eq!(kinds[kind.index()].bytes, c.body_bytes(served), "{kind:?} bytes");
     }
     assert_eq!(kinds[Kind::Segment.index()].bytes, seg.body.len() as u64);
+    // The origin's Date headers went to the target's clock: one machine, so zero within the bounds.
+    let clock = config.clock.as_ref().unwrap().offset().expect("the responses' Date");
+    assert!(clock.samples >= 3 && clock.offset_ms.abs() <= clock.uncertainty_ms + 1.0, "{clock:?}");
     proxy.shutdown(Duration::from_secs(1)).await;
     origin.shutdown().await;
 }

@@ -549,7 +549,7 @@ impl Loader {
         let (mut exchange, response, sent) = head?;
         fetch.status = Some(response.status().as_u16());
         if let Some(clock) = self.config.clock.as_deref().filter(|c| c.wants()) {
-            observe_date(clock, &response, sent);
+            clock.observe_response(response.headers(), sent);
         }
         if fetch.range.is_some() {
             let value = response.headers().get(header::CONTENT_RANGE).and_then(|v| v.to_str().ok());
@@ -891,14 +891,6 @@ pub(crate) fn classify(e: &hyper::Error) -> NetError {
 }
 
 /// The body length the response announces; none for statuses that have no body (RFC 9110 8.6).
-/// A response's `Date` for the target's clock; one a cache served (it carries `Age`) is as old as the
-/// copy, so it is left out.
-fn observe_date<B>(clock: &super::TargetClock, r: &http::Response<B>, sent: Instant) {
-    if let (Some(date), None) = (r.headers().get(header::DATE), r.headers().get(header::AGE)) {
-        clock.observe(date.as_bytes(), sent, Instant::now());
-    }
-}
-
 fn content_length<B>(r: &http::Response<B>) -> Option<u64> {
     if r.status().is_informational() || matches!(r.status().as_u16(), 204 | 304) {
         return None;

@@ -87,6 +87,14 @@ impl TargetClock {
         }
     }
 
+    /// A response's `Date`, its head come now; one a cache served (it carries `Age`) is as old as the
+    /// copy, so it is left out.
+    pub fn observe_response(&self, headers: &http::HeaderMap, sent: Instant) {
+        if let (Some(date), None) = (headers.get(http::header::DATE), headers.get(http::header::AGE)) {
+            self.observe(date.as_bytes(), sent, Instant::now());
+        }
+    }
+
     /// The estimate, once any response had a `Date`.
     pub fn offset(&self) -> Option<ClockOffset> {
         let (low, high) = (self.low_us.load(Relaxed), self.high_us.load(Relaxed));

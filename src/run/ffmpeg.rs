@@ -80,8 +80,13 @@ pub(super) fn prepare(
         return Ok(Prepared::Printed);
     }
     checks(ffmpeg, settings.plan.shard.viewers(settings.plan.clients), input.streams).map_err(Error::start)?;
-    let proxy =
-        Arc::new(ProxyConfig { recorder, resolve: net.resolve, timeout: net.timeout, variants: input.variants.into() });
+    let proxy = Arc::new(ProxyConfig {
+        recorder,
+        resolve: net.resolve,
+        timeout: net.timeout,
+        variants: input.variants.into(),
+        clock: net.clock.clone(),
+    });
     Ok(Prepared::Swarm(FfmpegSwarmConfig { plan: settings.plan.clone(), options, proxy, term_grace: TERM_GRACE }))
 }
 

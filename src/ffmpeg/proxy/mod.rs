@@ -55,6 +55,8 @@ pub struct ProxyConfig {
     /// The run's variants (media playlist URLs), so records carry the same variant index as the
     /// native engine's.
     pub variants: Arc<[Option<Url>]>,
+    /// Where the origin's `Date` headers go (a sharded run's clock offset).
+    pub clock: Option<Arc<crate::net::TargetClock>>,
 }
 
 /// A count of things in progress that can be awaited down to zero.

@@ -105,13 +105,19 @@ async fn send(
             *slot = Some(opened.stream);
         }
         let Some(conn) = slot.as_mut() else { continue };
+        let asked = Instant::now();
         let sent = timeout(limit, async {
             conn.sender.ready().await?;
             conn.sender.send_request(build()).await
         })
         .await;
         match sent {
-            Ok(Ok(resp)) => return Ok(resp),
+            Ok(Ok(resp)) => {
+                if let Some(clock) = state.config.clock.as_deref().filter(|c| c.wants()) {
+                    clock.observe_response(resp.headers(), asked);
+                }
+                return Ok(resp);
+            }
             Err(_) => {
                 *slot = None;
                 return Err((ErrorClass::Timeout, format!("no response head within {limit:?}")));
