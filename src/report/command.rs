@@ -41,7 +41,11 @@ pub fn run(command: ReportCommand) -> Result<(), Error> {
                     inputs.push((path.display().to_string(), read(path)?));
                 }
             }
-            let mut merged = super::merge::merge(&inputs, allow_missing).map_err(|e| Error::Failed(e.into()))?;
+            let mut merged = super::merge::merge(&inputs, allow_missing).map_err(|e| match e {
+                // Fewer than two reports is how the command was called, as clap's own checks are.
+                super::merge::MergeError::TooFew(_) => Error::usage(e.to_string()),
+                e => Error::Failed(e.into()),
+            })?;
             let failed = super::thresholds::check(&thresholds, &mut merged).map_err(Error::Failed)?;
             let targets = super::merge::targets(&merged);
             if targets.len() > 1 {
