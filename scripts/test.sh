@@ -18,6 +18,8 @@ have xmllint || missing+=(libxml2-utils)
 have chromium || missing+=(chromium)
 have unshare || missing+=(util-linux)
 have ip || missing+=(iproute2)
+have npm || missing+=(npm)
+have promtool || missing+=(prometheus)
 # A venv needs ensurepip, which Debian's python3 has only with python3-venv.
 python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -43,11 +45,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-# The deploy tests' checker (tests/deploy.rs), pinned: kubernetes-validate from PyPI in a venv.
+# The deploy tests' checkers (tests/deploy.rs), pinned: kubernetes-validate from PyPI in a venv, and
+# TypeScript with Grafana's schema types from tests/grafana's lockfile.
 tools=target/tools
 if [ ! -x "$tools/venv/bin/kubernetes-validate" ]; then
   python3 -m venv "$tools/venv"
   "$tools/venv/bin/pip" install -q --disable-pip-version-check kubernetes-validate==1.37.0
+fi
+if [ ! -d tests/grafana/node_modules ] || [ tests/grafana/package-lock.json -nt tests/grafana/node_modules ]; then
+  npm ci --prefix tests/grafana --no-audit --no-fund --loglevel=error
 fi
 
 cargo fmt --all -- --check

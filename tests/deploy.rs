@@ -1,9 +1,12 @@
 //! What `deploy/` and the `Dockerfile` promise, checked offline: the Kubernetes manifests validate
 //! against the Kubernetes schemas (kubernetes-validate, strict), hang together (shards, ConfigMap keys,
-//! Service and pod labels) and their Job's arguments run as shards whose logs merge; the image builds
-//! as CI does.
+//! Service and pod labels) and their Job's arguments run as shards whose logs merge; the Grafana
+//! dashboard is a dashboard model (Grafana's own TypeScript types) whose queries parse (promtool), name
+//! metrics the exporter writes and add up the shards; the image builds as CI does.
 //!
-//! `scripts/test.sh` installs the tool under `target/tools/` (a Python venv with kubernetes-validate).
+//! `scripts/test.sh` installs the tools: a Python venv with kubernetes-validate under `target/tools/`,
+//! TypeScript and @grafana/schema in `tests/grafana/node_modules/` (from its lockfile), and Debian's
+//! prometheus package for promtool.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -206,4 +209,109 @@ fn the_image_builds_as_ci_does() {
     for needed in ["src", "Cargo.toml", "Cargo.lock", "schema"] {
         assert!(!ignored.lines().any(|l| l.trim() == needed), "{needed} is ignored");
     }
+}
+
+/// The families the exporter writes, by name (`# TYPE` lines), for a run on a two-rung ladder.
+fn exported_families() -> Vec<String> {
+    use hls_swarm::live::{RunInfo, Rung};
+    let rung = |index: u16, label: &str| Rung {
+        index,
+        label: label.into(),
+        bandwidth: 1_000_000 * u64::from(index + 1),
+        uri: format!("http://o/{label}.m3u8"),
+        rendition: None,
+    };
+    let info = RunInfo {
+        target: "http://o/master.m3u8".into(),
+        engine: "native",
+        clients_target: 2,
+        duration: None,
+        ramp_rate: 1.0,
+        started: std::time::Instant::now(),
+        started_at: std::time::SystemTime::now(),
+        ladder: vec![rung(0, "low"), rung(1, "high")],
+    };
+    let text = hls_swarm::metrics::exposition::render(
+        &info,
+        &hls_swarm::stats::Snapshot::empty(),
+        &hls_swarm::metrics::origin_view::OriginView::default(),
+    );
+    text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).map(|l| l.split(' ').next().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn the_grafana_dashboard_is_a_dashboard_model_whose_queries_parse_and_add_up_the_shards() {
+    tool("tests/grafana/node_modules/typescript");
+    let check = |file: &Path| output(Command::new("node").arg(repo().join("tests/grafana/check.mjs")).arg(file));
+    let dashboard = repo().join("deploy/grafana/hls-swarm.json");
+    let (ok, text) = check(&dashboard);
+    assert!(ok, "{text}");
+    let model: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&dashboard).unwrap()).unwrap();
+    let queries: Vec<(String, String)> = model["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| {
+            let title = p["title"].as_str().unwrap_or_default().to_owned();
+            p["targets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(move |t| (title.clone(), t["expr"].as_str().unwrap().to_owned()))
+        })
+        .collect();
+    assert!(queries.len() >= 20, "{} queries", queries.len());
+    // Each shard is a pod: every query adds up the pods or takes the worst one, none reads one pod.
+    for (title, expr) in &queries {
+        assert!(
+            ["sum(", "sum by", "max(", "count(", "histogram_quantile("].iter().any(|f| expr.starts_with(f)),
+            "{title}: {expr}"
+        );
+    }
+    // Every metric is one the exporter writes.
+    let families = exported_families();
+    for (title, expr) in &queries {
+        for name in
+            expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| w.starts_with("hls_swarm_"))
+        {
+            let family = ["_bucket", "_sum", "_count"].iter().find_map(|s| name.strip_suffix(s)).unwrap_or(name);
+            assert!(families.iter().any(|f| f == name || f == family), "{title}: {name} is not exported");
+        }
+    }
+    // Every query is PromQL Prometheus parses (promtool, as recording rules; Grafana's variables put in).
+    let dir = scratch("grafana-rules");
+    let rules: String = queries
+        .iter()
+        .enumerate()
+        .map(|(i, (_, expr))| {
+            let expr = expr.replace("$__rate_interval", "1m").replace("$namespace", ".*");
+            format!("      - record: dashboard:query{i}\n        expr: '{}'\n", expr.replace('\'', "''"))
+        })
+        .collect();
+    let file = dir.join("rules.yaml");
+    std::fs::write(&file, format!("groups:\n  - name: dashboard\n    rules:\n{rules}")).unwrap();
+    let (ok, text) = output(Command::new("promtool").args(["check", "rules"]).arg(&file));
+    assert!(ok && text.contains(&format!("{} rules found", queries.len())), "{text}");
+    // The checks can fail: an unknown field, and a panel position that is not one.
+    for (i, broken) in [
+        {
+            let mut m = model.clone();
+            m["bogus"] = 1.into();
+            m
+        },
+        {
+            let mut m = model.clone();
+            m["panels"][0]["gridPos"] = "x".into();
+            m
+        },
+    ]
+    .iter()
+    .enumerate()
+    {
+        let file = dir.join(format!("broken{i}.json"));
+        std::fs::write(&file, serde_json::to_string_pretty(broken).unwrap()).unwrap();
+        let (ok, text) = check(&file);
+        assert!(!ok, "broken dashboard {i} passed: {text}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
