@@ -378,6 +378,10 @@ fn start_at_waits_for_the_instant_and_a_late_process_joins_the_schedule_where_it
     let r = json(&report);
     assert_eq!(r["clients"]["starts"], 4, "all four started: {}", r["clients"]);
     assert!(r["warnings"]["notes"][0].as_str().unwrap().contains("joined the schedule"), "{}", r["warnings"]);
+    // A start so far back that the whole run is over (a ConfigMap's left from an earlier run).
+    let (code, _, err) = hls_swarm(&[&base[..], &["--duration", "4s", "--start-at", "2026-01-01T00:00:00Z"]].concat());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("past the whole run") && err.contains("give a later --start-at"), "{err}");
     let (code, _, err) = hls_swarm(&["run", "--start-at", "tomorrow", "--metrics-addr", "none"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--start-at") && err.contains("RFC 3339"), "{err}");

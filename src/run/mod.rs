@@ -69,6 +69,15 @@ async fn run_async(mut settings: RunSettings) -> Result<(), Error> {
         match SystemTime::now().duration_since(at) {
             // Late: the schedule started without this process; it joins where the schedule stands.
             Ok(behind) => {
+                if let Some(duration) = settings.plan.duration.filter(|d| behind >= *d) {
+                    // Nothing left of the run: a start left over from an earlier one (a ConfigMap's).
+                    return Err(Error::usage(format!(
+                        "--start-at was {:.0} s ago, past the whole run ({} s of --duration): nothing is left to play; \
+                         give a later --start-at",
+                        behind.as_secs_f64(),
+                        duration.as_secs_f64()
+                    )));
+                }
                 settings.plan.behind = behind;
                 let note = format!(
                     "started {:.1} s after --start-at and joined the schedule there (the viewers due by then started at once)",
