@@ -139,6 +139,32 @@ async fn old_segments_leave_after_the_late_grace() {
 }
 
 #[tokio::test]
+async fn a_playlist_written_once_per_segment_is_what_every_request_of_that_segment_gets() {
+    let origin = origin::spawn(config()).await.unwrap();
+    let mut client = Client::connect(origin.addr()).await;
+    let sequence =
+        |t: &str| -> u64 { t.lines().find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:")).unwrap().parse().unwrap() };
+    let newest = |t: &str| segment_uris(t).last().unwrap().clone();
+    let first = client.get("/720p/stream.m3u8").await.text();
+    // Until the next segment exists the view is the same, and so is the text.
+    let mut again = client.get("/720p/stream.m3u8").await.text();
+    if newest(&again) == newest(&first) {
+        assert_eq!(again, first);
+    }
+    // The next segment: a new text, one segment on (200 ms segments).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while newest(&again) == newest(&first) {
+        assert!(tokio::time::Instant::now() < deadline, "the playlist never moved on");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        again = client.get("/720p/stream.m3u8").await.text();
+    }
+    assert!(sequence(&again) >= sequence(&first), "{first}\n{again}");
+    let seq_no = |uri: &str| -> u64 { uri.trim_start_matches("seg").trim_end_matches(".ts").parse().unwrap() };
+    assert_eq!(seq_no(&newest(&again)), seq_no(&newest(&first)) + 1, "{first}\n{again}");
+    origin.shutdown().await;
+}
+
+#[tokio::test]
 async fn vod_lists_everything_with_endlist() {
     let cfg = OriginConfig { vod: Some(Duration::from_secs(2)), start_sequence: 100, ..config() };
     let origin = origin::spawn(cfg).await.unwrap();

@@ -457,7 +457,7 @@ fn track(config: &OriginConfig, name: String, rendition: Rendition, keys: Option
             None => plain,
         }
     });
-    server::Track { name, cache: segments::SegmentCache::new(build, capacity), init }
+    server::Track { name, cache: segments::SegmentCache::new(build, capacity), init, rendered: Default::default() }
 }
 
 /// Serves until Ctrl-C or SIGTERM; prints the base URL as the first line on stdout.

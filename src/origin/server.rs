@@ -47,6 +47,16 @@ pub struct Track {
     pub cache: SegmentCache,
     /// The fMP4 init section.
     pub init: Option<Bytes>,
+    /// The regular media playlist last written, for the requests that ask for the same view: it changes
+    /// once a segment (formatting it, durations and dates, was most of a playlist request's CPU).
+    pub rendered: std::sync::Mutex<Option<Rendered>>,
+}
+
+/// A media playlist as written for one view and URI prefix.
+pub struct Rendered {
+    view: super::clock::PlaylistView,
+    prefix: String,
+    text: Bytes,
 }
 
 /// Everything a request handler reads; shared by all connections.
@@ -353,8 +363,24 @@ pub(super) fn playlist_reply(
         program_date_time: |i| state.clock.program_date_time(i),
         len: |i| cache.len(i, keep_lengths_from),
     };
-    let text = playlist::media_low_latency(&view, &state.params, prefix, facts, low_latency);
-    let mut r = Reply::new(ServedKind::MediaPlaylist, StatusCode::OK, PLAYLIST_TYPE, Bytes::from(text));
+    // Low-latency replies differ by their directives (delta, reports) and change every part: written each time.
+    let plain = !low_latency.delta && low_latency.reports.is_empty();
+    let rendered = &state.tracks[track].rendered;
+    let kept = plain
+        .then(|| {
+            let kept = rendered.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            kept.as_ref().filter(|r| r.view == view && r.prefix == prefix).map(|r| r.text.clone())
+        })
+        .flatten();
+    let text = kept.unwrap_or_else(|| {
+        let text = Bytes::from(playlist::media_low_latency(&view, &state.params, prefix, facts, low_latency));
+        if plain {
+            let fresh = Rendered { view, prefix: prefix.to_owned(), text: text.clone() };
+            *rendered.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(fresh);
+        }
+        text
+    });
+    let mut r = Reply::new(ServedKind::MediaPlaylist, StatusCode::OK, PLAYLIST_TYPE, text);
     let target = playlist::target_duration(state.params.segment_duration);
     r.delta = low_latency.delta
         && state.params.parts.is_some()
