@@ -82,9 +82,15 @@ swarm() { # VIEWERS SECONDS NAME
   /usr/bin/time -v $bin run "$url" "${flags[@]}" --variant first --clients "$1" --ramp-rate 500 --duration "$2" --report "$work/$3.json" \
     >"$work/$3.out" 2>"$work/$3.err"
 }
+# origin_cpu: the origin process's CPU seconds so far (user + system), from /proc
+origin_cpu() { echo "$(awk '{print $14 + $15}' "/proc/$origin/stat") / $(getconf CLK_TCK)" | bc -l; }
+# origin_served BASE_URL: requests the origin has answered, from its /metrics
+origin_served() { curl -s "${1}metrics" | awk '/^hls_origin_requests_total\{/{n += $2} END {print n}'; }
 measure() { # NAME ORIGIN_BASE_URL: the 1-viewer base run, the load run, and their figures
   swarm 1 10 "$1-base"
+  ocpu0=$(origin_cpu); oreq0=$(origin_served "$2")
   swarm "$viewers" "$secs" "$1"
+  ocpu1=$(origin_cpu); oreq1=$(origin_served "$2")
   base_kb=$(field 'Maximum resident set size' "$work/$1-base.err")
   load_kb=$(field 'Maximum resident set size' "$work/$1.err")
   reqs=$(total "$work/$1.json" count)
@@ -94,6 +100,8 @@ measure() { # NAME ORIGIN_BASE_URL: the 1-viewer base run, the load run, and the
   echo "swarm ($1): $viewers viewers, ${secs}s: requests $reqs, body bytes $bytes, (errors stalls segments by-kind) $errs"
   conns=$(curl -s "${2}metrics" | awk '/^hls_origin_connections_total /{print $2}')
   echo "swarm ($1): the origin accepted $conns connections"
+  [ "$mode" = plain ] && echo "origin ($1): CPU $(echo "$ocpu1 - $ocpu0" | bc -l | cut -c1-6) s for $((oreq1 - oreq0)) requests ->" \
+    "$(echo "($ocpu1 - $ocpu0) * 1000000 / ($oreq1 - $oreq0)" | bc -l | cut -c1-5) us per request"
   echo "swarm ($1): max RSS $load_kb KiB, base (1 viewer) $base_kb KiB -> $(( (load_kb - base_kb) * 1024 / viewers )) bytes per viewer"
   python3 -c "import json; g=json.load(open('$work/$1.json'))['generator']; l=g['lateness_ms'] or {}; print(f\"swarm ($1): generator timer lateness p50 {l.get('p50', 0):.1f} p99 {l.get('p99', 0):.1f} max {l.get('max', 0):.1f} ms, saturated {g['saturated_seconds']:.0f} s in {g['saturated_episodes']} episode(s), {g['threads']} thread(s)\")"
   echo "swarm ($1): CPU $c s -> $(echo "$c * 1000000 / $reqs" | bc -l | cut -c1-6) us per request," \
