@@ -71,7 +71,7 @@ fn the_manifests_validate_against_the_kubernetes_schemas_and_a_broken_one_does_n
     let job = std::fs::read_to_string(repo().join("deploy/kubernetes/job.yaml")).unwrap();
     for (from, to, says) in [
         ("completionMode: Indexed", "completionMod: Indexed", "'completionMod' was unexpected"),
-        ("backoffLimit: 0", "backoffLimit: none", "is not of type 'integer'"),
+        ("backoffLimitPerIndex: 0", "backoffLimitPerIndex: none", "is not of type 'integer'"),
     ] {
         assert!(job.contains(from));
         let broken = dir.join("job.yaml");
@@ -91,7 +91,10 @@ fn the_job_config_map_and_service_hang_together() {
     let shards: u64 = config["data"]["HLS_SWARM_SHARDS"].as_str().unwrap().parse().unwrap();
     assert_eq!(spec["completionMode"], "Indexed");
     assert_eq!((spec["completions"].as_u64(), spec["parallelism"].as_u64()), (Some(shards), Some(shards)));
-    assert_eq!(spec["backoffLimit"], 0);
+    // One failed shard neither runs again nor ends the others.
+    assert_eq!((spec["backoffLimitPerIndex"].as_u64(), spec["maxFailedIndexes"].as_u64()), (Some(0), Some(shards)));
+    assert!(spec.get("backoffLimit").is_none(), "backoffLimit would end every shard at the first failure");
+    assert!(spec["activeDeadlineSeconds"].as_u64().is_some());
     let pod = &spec["template"];
     assert_eq!(pod["spec"]["restartPolicy"], "Never");
     let container = &pod["spec"]["containers"][0];
@@ -113,6 +116,9 @@ fn the_job_config_map_and_service_hang_together() {
     }
     assert_eq!(service["spec"]["ports"][0]["targetPort"], container["ports"][0]["name"]);
     assert_eq!(pod["spec"]["subdomain"], service["metadata"]["name"]);
+    let apart = &pod["spec"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0];
+    assert_eq!(apart["topologyKey"], "kubernetes.io/hostname", "one pod per node, as a rule");
+    assert_eq!(apart["labelSelector"]["matchLabels"], pod["metadata"]["labels"]);
     let spread = &pod["spec"]["topologySpreadConstraints"][0];
     assert_eq!(spread["topologyKey"], "kubernetes.io/hostname");
     assert_eq!(spread["labelSelector"]["matchLabels"], pod["metadata"]["labels"]);
