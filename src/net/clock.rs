@@ -71,11 +71,17 @@ impl TargetClock {
         let low = date_us - self.wall_us(came);
         let high = date_us + 1_000_000 - self.wall_us(sent);
         self.samples.fetch_add(1, Relaxed);
-        // A sample that cannot hold with the bounds so far is a stale Date (a cache's copy): drop it
-        // rather than let it cross the bounds.
-        if low > self.high_us.load(Relaxed) || high < self.low_us.load(Relaxed) {
+        // A Date can only be too old (a cache's copy made earlier, `Age` or not), never too new: so a
+        // sample whose upper bound falls below the lower bound held is a stale one, dropped; and a sample
+        // whose lower bound rises above the upper bound held shows that bound came from a stale one, so
+        // this sample's upper bound replaces it.
+        if high < self.low_us.load(Relaxed) {
             self.outliers.fetch_add(1, Relaxed);
             return;
+        }
+        if low > self.high_us.load(Relaxed) {
+            self.outliers.fetch_add(1, Relaxed);
+            self.high_us.store(high, Relaxed);
         }
         // Most samples do not narrow the bounds: read before writing, so viewer threads do not fight
         // over the cache line.
@@ -167,6 +173,24 @@ mod tests {
         // A cache's copy made a minute ago: it would say the target is a minute behind.
         let later = sent + Duration::from_millis(500);
         clock.observe(date_at(&clock, later, -60_000_000).as_bytes(), later, later);
-        assert_eq!(clock.offset(), Some(one), "the stale Date moved nothing");
+        assert_eq!(clock.offset().map(|o| o.offset_ms), Some(one.offset_ms), "the stale Date moved nothing");
+    }
+
+    #[test]
+    fn a_stale_date_first_gives_way_to_the_fresh_ones_after_it() {
+        let clock = TargetClock::new();
+        let start = clock.base + Duration::from_secs(5);
+        // The first response a shield cache's copy, 30 s old and without Age; then fresh ones.
+        clock.observe(date_at(&clock, start, -30_000_000).as_bytes(), start, start + Duration::from_millis(2));
+        for i in 1..300 {
+            let sent = start + Duration::from_millis(1_003 * i);
+            clock.observe(
+                date_at(&clock, sent + Duration::from_millis(1), 250_000).as_bytes(),
+                sent,
+                sent + Duration::from_millis(2),
+            );
+        }
+        let got = clock.offset().unwrap();
+        assert!((got.offset_ms - 250.0).abs() <= got.uncertainty_ms + 1e-9 && got.uncertainty_ms < 5.0, "{got:?}");
     }
 }

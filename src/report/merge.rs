@@ -334,7 +334,11 @@ fn merge_timelines(inputs: &[(String, Report)], starts: &[i128], first: i128) ->
         for p in &r.timeline {
             let second = (start + i128::from(p.t) * 1000).div_euclid(1000);
             let point = match own.remove(&second) {
-                Some(earlier) => earlier.merge(p.clone()),
+                // The second's rates are over its ticks: the end's partial tick is in the same second.
+                Some(earlier) => {
+                    let ticks = earlier.ticks.max(p.ticks);
+                    TimelinePoint { ticks, ..earlier.merge(p.clone()) }
+                }
                 None => p.clone(),
             };
             own.insert(second, point);
@@ -520,6 +524,7 @@ mod tests {
         let merged = merge(&[("a".into(), a.clone()), ("b".into(), a)], false).unwrap();
         let seen: Vec<(u64, u64, u64)> = merged.timeline.iter().map(|p| (p.t, p.active_clients, p.requests)).collect();
         assert_eq!(seen, [(1, 6, 20), (2, 0, 22)]);
+        assert_eq!(merged.timeline[1].ticks, 1, "one second's rates: 22 requests in it, not 11 a tick");
     }
 
     #[test]
