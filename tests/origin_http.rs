@@ -160,7 +160,7 @@ async fn a_playlist_written_once_per_segment_is_what_every_request_of_that_segme
     }
     assert!(sequence(&again) >= sequence(&first), "{first}\n{again}");
     let seq_no = |uri: &str| -> u64 { uri.trim_start_matches("seg").trim_end_matches(".ts").parse().unwrap() };
-    assert_eq!(seq_no(&newest(&again)), seq_no(&newest(&first)) + 1, "{first}\n{again}");
+    assert!(seq_no(&newest(&again)) > seq_no(&newest(&first)), "{first}\n{again}");
     origin.shutdown().await;
 }
 

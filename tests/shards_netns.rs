@@ -145,9 +145,9 @@ fn histogram(report: &serde_json::Value, name: &str) -> hdrhistogram::Histogram<
     hdrhistogram::serialization::Deserializer::new().deserialize(&mut &bytes[..]).expect("an HdrHistogram")
 }
 
-/// An instant a few seconds ahead on a whole second, as RFC 3339.
+/// An instant at least `ahead` from now, on a whole second, as RFC 3339.
 fn start_at(ahead: Duration) -> String {
-    let at = (SystemTime::now() + ahead).duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let at = (SystemTime::now() + ahead).duration_since(UNIX_EPOCH).unwrap().as_secs() + 1;
     let at = time::OffsetDateTime::from_unix_timestamp(at as i64).unwrap();
     at.format(&time::format_description::well_known::Rfc3339).unwrap()
 }
