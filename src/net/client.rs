@@ -548,7 +548,7 @@ impl Loader {
         };
         let (mut exchange, response, sent) = head?;
         fetch.status = Some(response.status().as_u16());
-        if let Some(clock) = self.config.clock.as_deref().filter(|c| c.wants()) {
+        if let Some(clock) = &self.config.clock {
             clock.observe_response(response.headers(), sent);
         }
         if fetch.range.is_some() {

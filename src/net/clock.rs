@@ -56,11 +56,6 @@ impl TargetClock {
         }
     }
 
-    /// Whether another response is worth reading.
-    pub fn wants(&self) -> bool {
-        self.samples.load(Relaxed) < SAMPLES
-    }
-
     /// One response's `Date` (`value`), asked for at `sent`, its head come at `came`. Values that are not
     /// an HTTP date are left out.
     pub fn observe(&self, value: &[u8], sent: Instant, came: Instant) {
@@ -94,8 +89,11 @@ impl TargetClock {
     }
 
     /// A response's `Date`, its head come now; one a cache served (it carries `Age`) is as old as the
-    /// copy, so it is left out.
+    /// copy, so it is left out. Past [`SAMPLES`] responses, nothing is read.
     pub fn observe_response(&self, headers: &http::HeaderMap, sent: Instant) {
+        if self.samples.load(Relaxed) >= SAMPLES {
+            return;
+        }
         if let (Some(date), None) = (headers.get(http::header::DATE), headers.get(http::header::AGE)) {
             self.observe(date.as_bytes(), sent, Instant::now());
         }

@@ -365,21 +365,16 @@ pub(super) fn playlist_reply(
     };
     // Low-latency replies differ by their directives (delta, reports) and change every part: written each time.
     let plain = !low_latency.delta && low_latency.reports.is_empty();
-    let rendered = &state.tracks[track].rendered;
-    let kept = plain
-        .then(|| {
-            let kept = rendered.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            kept.as_ref().filter(|r| r.view == view && r.prefix == prefix).map(|r| r.text.clone())
-        })
-        .flatten();
-    let text = kept.unwrap_or_else(|| {
-        let text = Bytes::from(playlist::media_low_latency(&view, &state.params, prefix, facts, low_latency));
-        if plain {
-            let fresh = Rendered { view, prefix: prefix.to_owned(), text: text.clone() };
-            *rendered.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(fresh);
+    let render = || Bytes::from(playlist::media_low_latency(&view, &state.params, prefix, facts, low_latency));
+    let text = if plain {
+        let mut kept = state.tracks[track].rendered.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match kept.as_ref().filter(|r| r.view == view && r.prefix == prefix) {
+            Some(r) => r.text.clone(),
+            None => kept.insert(Rendered { view, prefix: prefix.to_owned(), text: render() }).text.clone(),
         }
-        text
-    });
+    } else {
+        render()
+    };
     let mut r = Reply::new(ServedKind::MediaPlaylist, StatusCode::OK, PLAYLIST_TYPE, text);
     let target = playlist::target_duration(state.params.segment_duration);
     r.delta = low_latency.delta
