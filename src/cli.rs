@@ -226,9 +226,8 @@ pub struct RunArgs {
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
     /// Threads the viewers run on (one single-threaded runtime each). Default, at most one per CPU: one per
-    /// 5,000 viewers for the native engine (one per 1,000 with --bandwidth, --rtt, --network or
-    /// --bandwidth-trace: paced downloads keep a thread busier), one per 100 for --engine ffmpeg (its
-    /// proxies relay every byte).
+    /// 5,000 viewers for the native engine, one per 100 for --engine ffmpeg (its proxies relay every
+    /// byte).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
     /// The generator is saturated (its own delay is in the latencies it measures) when its viewer

@@ -100,7 +100,7 @@ impl RunSettings {
         };
         let shard = run_shard(args.shard, args.clients, |name| std::env::var(name).ok())?;
         let here = shard.viewers(args.clients);
-        let threads = args.threads.map_or_else(|| default_threads(&engine, here, network.shapes()), usize::from);
+        let threads = args.threads.map_or_else(|| default_threads(&engine, here), usize::from);
         let plan = Plan {
             clients: args.clients,
             ramp_rate: args.ramp_rate,
@@ -187,17 +187,14 @@ fn engine(args: &RunArgs) -> Result<Engine> {
     }
 }
 
-/// The native engine: one viewer thread per 5,000 viewers, up to one per CPU. An idle-heavy swarm spends
-/// more on waking threads than on requests, so it uses as few as its load needs (see `engine::shards`).
-/// The FFmpeg engine: one proxy thread per 100 viewers, up to one per CPU; each viewer relays a whole
-/// stream's bytes through the proxy, far more work per viewer than a native viewer's requests.
-/// Viewer threads when `--threads` is not given: one per 5,000 native viewers, one per 1,000 when their
-/// links are shaped (`shaped`: a capped viewer keeps a paced download in flight most of the time, and 2,000
-/// of them kept one thread saturated, its timers 19 ms late, where two threads kept up; the README's ABR
-/// benchmark), one per 100 FFmpeg viewers; at most one per CPU.
-fn default_threads(engine: &Engine, clients: u32, shaped: bool) -> usize {
+/// Viewer threads when `--threads` is not given: one per 5,000 native viewers, up to one per CPU. An
+/// idle-heavy swarm spends more on waking threads than on requests, so it uses as few as its load needs
+/// (see `engine::shards`); shaped viewers too (2,000 capped by `--network` keep one thread's timers within
+/// 2.5 ms in the README's ABR benchmark, now that a paced download waits a few times, not once per frame).
+/// The FFmpeg engine: one proxy thread per 100 viewers; each viewer relays a whole stream's bytes through
+/// the proxy, far more work per viewer than a native viewer's requests.
+fn default_threads(engine: &Engine, clients: u32) -> usize {
     let per_thread = match engine {
-        Engine::Native if shaped => 1_000,
         Engine::Native => 5_000,
         Engine::Ffmpeg(_) => 100,
     };
@@ -425,7 +422,9 @@ mod tests {
         let plain = run_settings(&["--clients", "2000"]).unwrap();
         assert_eq!(plain.plan.threads, 1);
         let shaped = run_settings(&["--clients", "2000", "--network", "3g:20%,4g:50%,cable:30%"]).unwrap();
-        assert_eq!(shaped.plan.threads, 2.min(cpus), "paced viewers: one thread per 1,000");
+        assert_eq!(shaped.plan.threads, 1, "paced viewers as many per thread");
+        let many = run_settings(&["--clients", "10000"]).unwrap();
+        assert_eq!(many.plan.threads, 2.min(cpus), "one per 5,000");
     }
 
     #[test]

@@ -687,7 +687,14 @@ impl Loader {
                 () = given_up(progress) => break Some(NetError::Abandoned),
             };
             match next {
-                None => break None,
+                // All in, but ahead of the viewer's link: complete when the link would have brought it.
+                None => match shaper.and_then(|s| s.settle(Instant::now())) {
+                    Some(until) => {
+                        tokio::time::sleep_until(until.into()).await;
+                        break None;
+                    }
+                    None => break None,
+                },
                 Some(Err(e)) => break Some(reader.cut_short(&e)),
                 Some(Ok(frame)) => {
                     idle.push_back();
