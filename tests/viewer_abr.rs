@@ -305,3 +305,21 @@ async fn with_an_audio_rendition_the_ladders_startups_and_stalls_add_up_to_the_r
     assert_eq!((stalls, stalled_us, startups), (totals.stalls, totals.stalled_us, totals.startups), "{totals:?}");
     assert!(played.snapshot.variants.iter().all(|v| v.watching == 0), "every viewer's playback ended");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_vod_a_download_that_would_outlast_the_buffer_is_abandoned_for_a_lower_variant() {
+    // A 30 s VOD; from 3 s on the origin sends each response at 1 Mbit/s. A 5M segment (0.5 s, 312 kB)
+    // then takes 2.5 s, longer than the 2 s a viewer buffers: the emergency rule abandons it for a lower
+    // variant whose segment arrives in time, and the viewer fetches that segment from there.
+    let mut config = ladder_origin();
+    config.vod = Some(Duration::from_secs(30));
+    config.faults.schedule = origin::parse_fault_schedule("3s:bandwidth=1Mbit").unwrap();
+    let played = play_origin(config, VariantPolicy::Abr, NetworkPlan::default(), 2, 8).await;
+    let run = &played.snapshot.windows.run;
+    let abandoned = run.kinds[Kind::Segment].errors_by_class.get(ErrorClass::Abandoned);
+    assert!(abandoned > 0, "no download abandoned: {:?}", run.kinds[Kind::Segment].errors_by_class);
+    let totals = &played.snapshot.totals.playback;
+    assert!(totals.switches_down > 0, "{totals:?}");
+    // Each segment once and in order across variants (an abandoned one fetched again from the lower
+    // variant) is checked by `play_origin`.
+}

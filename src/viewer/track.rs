@@ -128,6 +128,11 @@ fn decrypt_check(segment: &Segment, done: &[(Planned, Fetch)]) -> Option<(ErrorC
 }
 
 /// The result of the requests in `slot`, or never when there are none (a `select!` branch).
+/// Whether a download was abandoned (by the emergency rule).
+fn abandoned(done: &Done) -> bool {
+    done.iter().any(|(_, f)| matches!(f.error, Some(crate::net::NetError::Abandoned)))
+}
+
 async fn landed<T, O>(slot: &mut Option<(T, InFlight<O>)>) -> (Loader, O) {
     match slot {
         Some((_, request)) => request.await,
@@ -318,13 +323,17 @@ impl<'a> Track<'a> {
             self.pace().await?;
             self.stop.check()?;
             let Some(plan) = self.plan_for(&segment) else { continue };
-            let (loader, done) = send_plan(self.main_loader(), plan, self.asker.config.decrypt_check, None).await;
+            let (loader, done) = self.download_watched(plan, segment.duration).await;
             self.main = Some(loader);
+            let abandoned = abandoned(&done);
             self.segment_done(&segment, &done, Kind::Segment)?;
             if let Some(url) = self.switch_rendition() {
-                // The new rendition's playlist, and its segments from the next one on.
-                let next = segment.sequence + 1;
+                // The new rendition's playlist, and its segments from the next one on (from this one,
+                // when it was abandoned for the switch).
+                let next = if abandoned { segment.sequence } else { segment.sequence + 1 };
                 queue = self.load(&url).await?.segments.into_iter().filter(|s| s.sequence >= next).collect();
+            } else if abandoned {
+                queue.push_front(segment);
             }
         }
         self.wait_until_played().await?;
@@ -404,7 +413,7 @@ impl<'a> Track<'a> {
                     self.main = Some(loader);
                     watched = None;
                     let (segment, _) = download.take().expect("a download landed");
-                    let abandoned = done.iter().any(|(_, f)| matches!(f.error, Some(crate::net::NetError::Abandoned)));
+                    let abandoned = abandoned(&done);
                     self.segment_done(&segment, &done, Kind::Segment)?;
                     if abandoned {
                         // The new rendition's segment of the same sequence number is fetched instead.
@@ -414,15 +423,10 @@ impl<'a> Track<'a> {
                 _ = &mut check_timer, if check_armed.is_some() => {
                     check_armed = None;
                     if let Some((progress, started, duration, next)) = watched.as_mut() {
-                        let now = Instant::now();
-                        let buffer = self.playback.as_ref().map_or(Duration::ZERO, |p| p.level(now));
-                        let adaptive = self.adaptive.as_mut().expect("watched downloads are adaptive");
-                        let (loaded, expected) = (progress.loaded(), progress.expected());
-                        if adaptive.emergency(loaded, expected, now - *started, *duration, buffer) {
-                            progress.abandon();
+                        if self.emergency(progress, *started, *duration) {
                             watched = None;
                         } else {
-                            *next = now + EMERGENCY_EVERY;
+                            *next = Instant::now() + EMERGENCY_EVERY;
                         }
                     }
                 }
@@ -446,6 +450,39 @@ impl<'a> Track<'a> {
                     self.buffer_ran_out();
                 }
                 _ = &mut stopped, if !stopping => {}
+            }
+        }
+    }
+
+    /// The emergency rule on a download in flight since `started` (of `duration` of media): when at its
+    /// speed so far it would end after the buffer runs out and a lower rendition's would not, it is
+    /// abandoned (true) and the switch decided.
+    fn emergency(&mut self, progress: &Progress, started: Instant, duration: Duration) -> bool {
+        let now = Instant::now();
+        let buffer = self.playback.as_ref().map_or(Duration::ZERO, |p| p.level(now));
+        let Some(adaptive) = self.adaptive.as_mut() else { return false };
+        let due = adaptive.emergency(progress.loaded(), progress.expected(), now - started, duration, buffer);
+        if due {
+            progress.abandon();
+        }
+        due
+    }
+
+    /// `plan` on the main loader, to its end; an adaptive viewer that is playing watches it by the
+    /// emergency rule meanwhile, as the live loop does.
+    async fn download_watched(&mut self, plan: Vec<Planned>, duration: Duration) -> (Loader, Done) {
+        let progress = self.adaptive.as_ref().and(self.playback.as_ref()).map(|_| Arc::new(Progress::default()));
+        let check = self.asker.config.decrypt_check;
+        let mut download = send_plan(self.main_loader(), plan, check, progress.clone());
+        let Some(progress) = progress else { return download.await };
+        let started = Instant::now();
+        let mut watching = true;
+        loop {
+            tokio::select! {
+                landed = &mut download => return landed,
+                () = tokio::time::sleep(EMERGENCY_EVERY), if watching => {
+                    watching = !self.emergency(&progress, started, duration);
+                }
             }
         }
     }
