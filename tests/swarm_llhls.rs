@@ -14,7 +14,7 @@ use hls_swarm::engine::run_swarm;
 use hls_swarm::hls::VariantPolicy;
 use hls_swarm::net::NetworkPlan;
 use hls_swarm::origin::{self, Container, LowLatency, OriginConfig, ServedKind, VariantSpec};
-use hls_swarm::stats::{Kind, Snapshot};
+use hls_swarm::stats::{ErrorClass, Kind, Snapshot};
 use hls_swarm::viewer::TapEvent;
 use tokio::sync::watch;
 use url::Url;
@@ -52,12 +52,13 @@ fn part_position(url: &Url) -> Option<(u64, u64)> {
 /// origin's (requests, bytes) and connections.
 async fn play(h2c: bool) -> (Vec<TapEvent>, Arc<Snapshot>, BTreeMap<&'static str, (u64, u64)>, u64) {
     let (clients, secs) = scale();
-    play_as(h2c, VariantPolicy::First, NetworkPlan::default(), clients, secs, |_| {}).await
+    play_origin(low_latency(), h2c, VariantPolicy::First, NetworkPlan::default(), clients, secs, |_| {}).await
 }
 
-/// [`play`] with a variant policy and a network, for `clients` and `secs`; `check_variants` sees the
-/// origin's counters before it stops.
-async fn play_as(
+/// [`play`] against an origin of `config`, with a variant policy and a network, for `clients` and
+/// `secs`; `check_variants` sees the origin's counters before it stops.
+async fn play_origin(
+    config: OriginConfig,
     h2c: bool,
     policy: VariantPolicy,
     network: NetworkPlan,
@@ -65,7 +66,7 @@ async fn play_as(
     secs: u64,
     check_variants: impl FnOnce(&origin::Counters),
 ) -> (Vec<TapEvent>, Arc<Snapshot>, BTreeMap<&'static str, (u64, u64)>, u64) {
-    let origin = origin::spawn(low_latency()).await.unwrap();
+    let origin = origin::spawn(config).await.unwrap();
     let url = Url::parse(&format!("{}master.m3u8", origin.url())).unwrap();
     let mut config = common::swarm_config(url, clients, Duration::from_secs(secs), 500.0, 2);
     config.viewer.policy = policy;
@@ -147,19 +148,20 @@ async fn the_same_over_h2c_on_one_connection_per_viewer() {
 async fn adaptive_viewers_switch_through_rendition_reports_part_by_part() {
     let (clients, secs) = (3, 5);
     let by_variant = Mutex::new(Vec::new());
-    let (taps, snapshot, _, _) = play_as(false, VariantPolicy::Abr, NetworkPlan::default(), clients, secs, |c| {
-        for name in ["240p", "360p", "480p"] {
-            let of = |k| (c.variant_requests(k, name), c.variant_body_bytes(k, name));
-            let (part, hint) = (of(ServedKind::Part), of(ServedKind::PreloadHint));
-            let mut seen = by_variant.lock().unwrap();
-            seen.push((name, Kind::Part, part.0 + hint.0, part.1 + hint.1));
-            let blocking = of(ServedKind::BlockingPlaylist);
-            seen.push((name, Kind::BlockingPlaylist, blocking.0, blocking.1));
-            let plain = of(ServedKind::MediaPlaylist);
-            seen.push((name, Kind::MediaPlaylist, plain.0, plain.1));
-        }
-    })
-    .await;
+    let (taps, snapshot, _, _) =
+        play_origin(low_latency(), false, VariantPolicy::Abr, NetworkPlan::default(), clients, secs, |c| {
+            for name in ["240p", "360p", "480p"] {
+                let of = |k| (c.variant_requests(k, name), c.variant_body_bytes(k, name));
+                let (part, hint) = (of(ServedKind::Part), of(ServedKind::PreloadHint));
+                let mut seen = by_variant.lock().unwrap();
+                seen.push((name, Kind::Part, part.0 + hint.0, part.1 + hint.1));
+                let blocking = of(ServedKind::BlockingPlaylist);
+                seen.push((name, Kind::BlockingPlaylist, blocking.0, blocking.1));
+                let plain = of(ServedKind::MediaPlaylist);
+                seen.push((name, Kind::MediaPlaylist, plain.0, plain.1));
+            }
+        })
+        .await;
     let run = &snapshot.windows.run;
     assert_eq!(run.errors, 0, "{:?}", run.errors_by_class);
     assert!(snapshot.totals.playback.switches_up >= u64::from(clients), "{:?}", snapshot.totals.playback);
@@ -203,5 +205,43 @@ async fn adaptive_viewers_switch_through_rendition_reports_part_by_part() {
             other => of(other),
         };
         assert_eq!(ours, (requests, bytes), "{name} {kind:?}");
+    }
+}
+
+/// The emergency rule on parts: adaptive viewers on the top rung when, from 4 s on, the origin sends each
+/// response at 200 kbit/s. A 480p part (22.5 kB) would then take 0.9 s, longer than the buffer a
+/// low-latency viewer keeps; a 240p one (7.5 kB) arrives in time. So a part in flight (or a hinted one,
+/// judged from its head: the hold is the server's) is abandoned, the viewer switches down through the
+/// rendition report and fetches that same part from the lower rung, and no part is skipped or fetched
+/// twice otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_part_that_would_outlast_the_buffer_is_abandoned_and_fetched_from_a_lower_rung() {
+    let mut config = low_latency();
+    config.faults.schedule = origin::parse_fault_schedule("4s:bandwidth=200kbit").unwrap();
+    let clients = 3;
+    let (taps, snapshot, _, _) =
+        play_origin(config, false, VariantPolicy::Abr, NetworkPlan::default(), clients, 8, |_| {}).await;
+    let run = &snapshot.windows.run;
+    let abandoned: u64 =
+        [Kind::Part, Kind::PreloadHint].iter().map(|k| run.kinds[*k].errors_by_class.get(ErrorClass::Abandoned)).sum();
+    assert!(abandoned > 0, "no part abandoned: {:?}", run.errors_by_class);
+    assert!(snapshot.totals.playback.switches_down > 0, "{:?}", snapshot.totals.playback);
+    let rung = |name: &str| ["240p", "360p", "480p"].iter().position(|n| *n == name);
+    for viewer in 0..clients {
+        let parts: Vec<((u64, u64), usize, bool)> = taps
+            .iter()
+            .filter(|t| t.viewer == viewer && matches!(t.kind, Kind::Part | Kind::PreloadHint))
+            .filter_map(|t| Some((part_position(&t.url)?, rung(t.url.path().split('/').nth(1)?)?, t.ok)))
+            .collect();
+        let had: Vec<(u64, u64)> = parts.iter().filter(|p| p.2).map(|p| p.0).collect();
+        assert!(had.windows(2).all(|w| w[0] < w[1]), "viewer {viewer}: each part once and in order: {parts:?}");
+        for (i, (at, from, _)) in parts.iter().enumerate().filter(|(_, p)| !p.2) {
+            if let Some((next, below, _)) = parts.get(i + 1) {
+                assert!(
+                    next == at && below < from,
+                    "viewer {viewer}: an abandoned part comes next from below: {parts:?}"
+                );
+            }
+        }
     }
 }

@@ -144,6 +144,8 @@ pub(crate) fn connect_error(addr: SocketAddr, e: &std::io::Error) -> NetError {
 pub struct Progress {
     loaded: AtomicU64,
     expected: AtomicU64,
+    /// When the response head came in (after the server's hold, for a held request).
+    head: std::sync::OnceLock<Instant>,
     abandon: AtomicBool,
     /// Wakes the download when it is abandoned, wherever it waits (the head, a stalled body, the cap).
     abandoned: tokio::sync::Notify,
@@ -152,6 +154,11 @@ pub struct Progress {
 impl Progress {
     pub fn loaded(&self) -> u64 {
         self.loaded.load(Relaxed)
+    }
+
+    /// When the response head came in.
+    pub fn head_at(&self) -> Option<Instant> {
+        self.head.get().copied()
     }
 
     /// The Content-Length, once the head is in and gave one.
@@ -563,6 +570,7 @@ impl Loader {
         let shaper = self.link.as_ref().and_then(|l| l.shaper.as_ref());
         if let Some(p) = progress {
             p.expected.store(expected.unwrap_or(0), Relaxed);
+            let _ = p.head.set(Instant::now());
         }
         let watch = (mode, shaper, progress);
         Self::read_body(self.config.timeout, body, &mut exchange.conn, fetch, watch, expected).await;

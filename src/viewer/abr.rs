@@ -186,8 +186,9 @@ pub struct InFlight {
 }
 
 /// hls.js's emergency switch: when the download at its current speed would end after the buffer runs
-/// out, and a lower rendition's whole segment would arrive before that, abandon it for the highest
-/// such rendition. `None`: go on.
+/// out, abandon it for the highest lower rendition whose whole segment would arrive before that; when none
+/// would (the buffer is about empty), for the lowest, if its segment would still come sooner than the rest
+/// of this one. `None`: go on.
 pub fn emergency(ladder: &[Rung], current: usize, flight: InFlight, buffer: Duration) -> Option<usize> {
     if flight.elapsed < MIN_SAMPLE || flight.loaded_bytes >= flight.expected_bytes {
         return None;
@@ -198,13 +199,11 @@ pub fn emergency(ladder: &[Rung], current: usize, flight: InFlight, buffer: Dura
         return None;
     }
     let current_bw = ladder.get(current)?.bandwidth;
-    let arrives = |r: &Rung| r.bandwidth as f64 / 8.0 * flight.duration.as_secs_f64() / speed < buffer.as_secs_f64();
-    ladder
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.bandwidth < current_bw && arrives(r))
-        .max_by_key(|(_, r)| r.bandwidth)
-        .map(|(i, _)| i)
+    let takes = |r: &Rung| r.bandwidth as f64 / 8.0 * flight.duration.as_secs_f64() / speed;
+    let lower = || ladder.iter().enumerate().filter(|(_, r)| r.bandwidth < current_bw);
+    let in_time = lower().filter(|(_, r)| takes(r) < buffer.as_secs_f64()).max_by_key(|(_, r)| r.bandwidth);
+    let (i, rung) = in_time.or_else(|| lower().min_by_key(|(_, r)| r.bandwidth))?;
+    (takes(rung) < remaining).then_some(i)
 }
 
 #[cfg(test)]
@@ -310,5 +309,13 @@ mod tests {
         assert_eq!(emergency(&LADDER, 0, flight, secs(1.0)), None, "nothing lower");
         let early = InFlight { elapsed: secs(0.01), ..flight };
         assert_eq!(emergency(&LADDER, 2, early, secs(1.0)), None, "too early to judge");
+        // 720p's 625 kB would take 2.5 s: with 3 s of buffer it is the highest that arrives in time.
+        assert_eq!(emergency(&LADDER, 2, flight, secs(3.0)), Some(1));
+        // The buffer is empty: none arrives before it runs out, but 360p's segment (0.8 s) comes sooner
+        // than the 4 s left of this one, as hls.js falls back to its lowest level.
+        assert_eq!(emergency(&LADDER, 2, flight, Duration::ZERO), Some(0));
+        let nearly_done =
+            InFlight { expected_bytes: 1_250_000, loaded_bytes: 1_200_000, elapsed: secs(4.8), duration: secs(2.0) };
+        assert_eq!(emergency(&LADDER, 2, nearly_done, Duration::ZERO), None, "its end comes sooner than 360p's");
     }
 }

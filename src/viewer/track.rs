@@ -454,12 +454,14 @@ impl<'a> Track<'a> {
         }
     }
 
-    /// The emergency rule on a download in flight since `started` (of `duration` of media): when at its
-    /// speed so far it would end after the buffer runs out and a lower rendition's would not, it is
+    /// The emergency rule on a download in flight since `started` (of `duration` of media), once playback
+    /// has started: when at its speed so far it would end after the buffer runs out and a lower
+    /// rendition's would not (or, with no such rendition, the lowest's would still come sooner), it is
     /// abandoned (true) and the switch decided.
     fn emergency(&mut self, progress: &Progress, started: Instant, duration: Duration) -> bool {
         let now = Instant::now();
-        let buffer = self.playback.as_ref().map_or(Duration::ZERO, |p| p.level(now));
+        // Judged while playing (or stalled), not before the first frame, as hls.js does.
+        let Some(buffer) = self.playback.as_ref().and_then(|p| p.playhead_level(now)) else { return false };
         let Some(adaptive) = self.adaptive.as_mut() else { return false };
         let due = adaptive.emergency(progress.loaded(), progress.expected(), now - started, duration, buffer);
         if due {

@@ -18,18 +18,19 @@
 //! requests are the same, the start waits for the next part).
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::time::sleep_until;
 use url::Url;
 
-use super::{InFlight, Track, landed, rearm, send, send_plan};
+use super::{EMERGENCY_EVERY, InFlight, Track, abandoned, landed, rearm, send, send_plan};
 use crate::engine::SessionEnd;
 use crate::hls::{
     self, LowLatencyFetch, MediaPlaylist, PartPosition, PartTracker, Segment, apply_delta, blocking_query, lists_part,
     next_part_after, parent_of, part_as_segment, part_hint, reported_part, skip_directive,
 };
-use crate::net::{BodyMode, Fetch, Loader};
+use crate::net::{BodyMode, Fetch, Loader, Progress};
 use crate::stats::{ErrorClass, Hold, Kind, PlaybackEvent};
 use crate::viewer::request::{Asker, Halt, SessionError, media_only, parse, record_with};
 
@@ -220,7 +221,11 @@ impl Track<'_> {
     }
 
     async fn play_low_latency_loop(&mut self, mut ll: LowLatency) -> Result<SessionEnd, Halt> {
-        let mut download: Option<((Segment, Kind), InFlight<super::Done>)> = None;
+        let mut download: Option<((Segment, Kind, PartPosition), InFlight<super::Done>)> = None;
+        // An adaptive viewer's part in flight, watched for the emergency rule: its progress, when it was
+        // asked for, its media duration, whether the server holds it (a hinted part: judged from its head,
+        // the hold is not the network's), and the next look at it.
+        let mut watched: Option<(Arc<Progress>, Instant, Duration, bool, Instant)> = None;
         let mut reload: Option<(Reload, InFlight)> = None;
         // The old rendition's reload still held when the viewer switched: counted when it lands, under
         // the variant it asked, and otherwise let go (as hls.js aborts it).
@@ -228,8 +233,9 @@ impl Track<'_> {
         let mut stop = self.stop.clone();
         let stopped = stop.stopped();
         let (reload_timer, empty_timer) = (sleep_until(Instant::now().into()), sleep_until(Instant::now().into()));
-        tokio::pin!(stopped, reload_timer, empty_timer);
-        let (mut reload_armed, mut empty_at) = (None, None);
+        let check_timer = sleep_until(Instant::now().into());
+        tokio::pin!(stopped, reload_timer, empty_timer, check_timer);
+        let (mut reload_armed, mut empty_at, mut check_armed) = (None, None, None);
         loop {
             let stopping = self.stop.is_set();
             let before = self.asker;
@@ -249,21 +255,27 @@ impl Track<'_> {
             // nothing more of the old rendition starts (a part, or the hinted one).
             let switching = ll.switch.is_some() || self.adaptive.as_ref().is_some_and(super::Adaptive::switch_due);
             if !stopping && download.is_none() && !switching {
-                let next = ll.queue.pop_front().map(|(s, k, _)| (s, k, None)).or_else(|| {
+                let next = ll.queue.pop_front().map(|(s, k, at)| (s, k, None, at)).or_else(|| {
                     let (segment, range) = ll.join_at.is_none().then(|| ll.hint()).flatten()?;
                     let at = next_part_after(&ll.held);
                     ll.hinted = Some((segment.uri.clone(), range_start(range.as_deref()), at));
-                    Some((segment, Kind::PreloadHint, range))
+                    Some((segment, Kind::PreloadHint, range, at))
                 });
-                if let Some((segment, kind, hint_range)) = next {
+                if let Some((segment, kind, hint_range, at)) = next {
                     if let Some(mut plan) = self.plan_for(&segment) {
                         if let (Some(range), Some(hls::Planned::Segment { range: asked, .. })) =
                             (hint_range, plan.last_mut())
                         {
                             *asked = Some(range);
                         }
+                        let progress =
+                            self.adaptive.as_ref().and(self.playback.as_ref()).map(|_| Arc::new(Progress::default()));
+                        let now = Instant::now();
+                        let held = kind == Kind::PreloadHint;
+                        watched = progress.clone().map(|p| (p, now, segment.duration, held, now + EMERGENCY_EVERY));
                         let check = self.asker.config.decrypt_check;
-                        download = Some(((segment, kind), send_plan(self.main_loader(), plan, check, None)));
+                        let sent = send_plan(self.main_loader(), plan, check, progress);
+                        download = Some(((segment, kind, at), sent));
                     }
                     continue;
                 }
@@ -282,12 +294,38 @@ impl Track<'_> {
             let due = (!stopping && !ll.ended && reload.is_none() && !waits).then_some(ll.reload_at);
             rearm(reload_timer.as_mut(), &mut reload_armed, due);
             rearm(empty_timer.as_mut(), &mut empty_at, self.playback.as_ref().and_then(|p| p.empty_at()));
+            rearm(check_timer.as_mut(), &mut check_armed, watched.as_ref().map(|w| w.4));
             self.sample_latency();
             tokio::select! {
                 (loader, done) = landed(&mut download) => {
                     self.main = Some(loader);
-                    let ((segment, kind), _) = download.take().expect("a download landed");
+                    watched = None;
+                    let ((segment, kind, at), _) = download.take().expect("a download landed");
+                    let abandoned = abandoned(&done);
                     self.segment_done(&segment, &done, kind)?;
+                    if abandoned {
+                        // Fetched again from the lower rendition: the switch goes on from the queue's front
+                        // (the hinted part is a part by now, or will be).
+                        let kind = if kind == Kind::PreloadHint {
+                            ll.hinted = None;
+                            Kind::Part
+                        } else {
+                            kind
+                        };
+                        ll.queue.push_front((segment, kind, at));
+                    }
+                }
+                _ = &mut check_timer, if check_armed.is_some() => {
+                    check_armed = None;
+                    if let Some((progress, sent, duration, held, next)) = watched.as_mut() {
+                        // A held part is judged from its head on; until then it is the server's wait.
+                        let from = if *held { progress.head_at() } else { Some(*sent) };
+                        if from.is_some_and(|from| self.emergency(progress, from, *duration)) {
+                            watched = None;
+                        } else {
+                            *next = Instant::now() + EMERGENCY_EVERY;
+                        }
+                    }
                 }
                 (loader, fetch) = landed(&mut stale) => {
                     let ((asker, kind), _) = stale.take().expect("a stale reload landed");
