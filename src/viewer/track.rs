@@ -463,7 +463,9 @@ impl<'a> Track<'a> {
         // Judged while playing (or stalled), not before the first frame, as hls.js does.
         let Some(buffer) = self.playback.as_ref().and_then(|p| p.playhead_level(now)) else { return false };
         let Some(adaptive) = self.adaptive.as_mut() else { return false };
-        let due = adaptive.emergency(progress.loaded(), progress.expected(), now - started, duration, buffer);
+        let streaming = progress.head_at().map(|head| now.saturating_duration_since(head));
+        let bytes = (progress.loaded(), progress.expected());
+        let due = adaptive.emergency(bytes, (now.saturating_duration_since(started), streaming), duration, buffer);
         if due {
             progress.abandon();
         }
