@@ -127,12 +127,12 @@ fn decrypt_check(segment: &Segment, done: &[(Planned, Fetch)]) -> Option<(ErrorC
     })
 }
 
-/// The result of the requests in `slot`, or never when there are none (a `select!` branch).
 /// Whether a download was abandoned (by the emergency rule).
 fn abandoned(done: &Done) -> bool {
     done.iter().any(|(_, f)| matches!(f.error, Some(crate::net::NetError::Abandoned)))
 }
 
+/// The result of the requests in `slot`, or never when there are none (a `select!` branch).
 async fn landed<T, O>(slot: &mut Option<(T, InFlight<O>)>) -> (Loader, O) {
     match slot {
         Some((_, request)) => request.await,
@@ -455,9 +455,9 @@ impl<'a> Track<'a> {
     }
 
     /// The emergency rule on a download in flight since `started` (of `duration` of media), once playback
-    /// has started: when at its speed so far it would end after the buffer runs out and a lower
-    /// rendition's would not (or, with no such rendition, the lowest's would still come sooner), it is
-    /// abandoned (true) and the switch decided.
+    /// has started: when at its body's speed since the response head it would end after the buffer runs
+    /// out and a lower rendition's would not (or, with no such rendition, the lowest's would still come
+    /// sooner), it is abandoned (true) and the switch decided.
     fn emergency(&mut self, progress: &Progress, started: Instant, duration: Duration) -> bool {
         let now = Instant::now();
         // Judged while playing (or stalled), not before the first frame, as hls.js does.
