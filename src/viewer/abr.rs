@@ -182,8 +182,6 @@ pub struct InFlight {
     /// when the size is not known yet).
     pub expected_bytes: u64,
     pub loaded_bytes: u64,
-    /// Since the request (hls.js's time loading).
-    pub elapsed: Duration,
     /// Since the response head, whose speed the body's is (hls.js's time streaming); `None` before it.
     pub streaming: Option<Duration>,
     /// Media duration of what is being downloaded.
@@ -198,7 +196,7 @@ pub fn emergency(ladder: &[Rung], current: usize, flight: InFlight, buffer: Dura
     // The speed is the body's since the response head: the round trip before it (a viewer's added RTT, a
     // server's hold) says nothing of how fast the rest comes.
     let streaming = flight.streaming.filter(|s| *s >= MIN_SAMPLE)?;
-    if flight.elapsed < MIN_SAMPLE || flight.loaded_bytes >= flight.expected_bytes {
+    if flight.loaded_bytes >= flight.expected_bytes {
         return None;
     }
     let speed = flight.loaded_bytes.max(1) as f64 / streaming.as_secs_f64();
@@ -313,18 +311,16 @@ mod tests {
         let flight = InFlight {
             expected_bytes: 1_250_000,
             loaded_bytes: 250_000,
-            elapsed: secs(1.1),
             streaming: Some(secs(1.0)),
             duration: secs(2.0),
         };
         assert_eq!(emergency(&LADDER, 2, flight, secs(1.0)), Some(0));
         assert_eq!(emergency(&LADDER, 2, flight, secs(10.0)), None, "enough buffer: go on");
         assert_eq!(emergency(&LADDER, 0, flight, secs(1.0)), None, "nothing lower");
-        let early = InFlight { elapsed: secs(0.01), streaming: Some(secs(0.01)), ..flight };
+        let early = InFlight { streaming: Some(secs(0.01)), ..flight };
         assert_eq!(emergency(&LADDER, 2, early, secs(1.0)), None, "too early to judge");
-        // 250 kB in 1 s since the head, after a 3 s round trip: 4 s to go, not 16.
-        let far = InFlight { elapsed: secs(4.0), ..flight };
-        assert_eq!(emergency(&LADDER, 2, far, secs(3.5)), Some(1), "720p in 2.5 s (not 10 s at 62.5 kB/s)");
+        // 250 kB in 1 s since the head (whatever the round trip before it): 4 s to go.
+        assert_eq!(emergency(&LADDER, 2, flight, secs(3.5)), Some(1), "720p in 2.5 s (not 10 s at 62.5 kB/s)");
         let headless = InFlight { streaming: None, ..flight };
         assert_eq!(emergency(&LADDER, 2, headless, secs(1.0)), None, "no speed before the first byte");
         // 720p's 625 kB would take 2.5 s: with 3 s of buffer it is the highest that arrives in time.
@@ -332,8 +328,7 @@ mod tests {
         // The buffer is empty: none arrives before it runs out, but 360p's segment (0.8 s) comes sooner
         // than the 4 s left of this one, as hls.js falls back to its lowest level.
         assert_eq!(emergency(&LADDER, 2, flight, Duration::ZERO), Some(0));
-        let nearly_done =
-            InFlight { loaded_bytes: 1_200_000, elapsed: secs(4.8), streaming: Some(secs(4.8)), ..flight };
+        let nearly_done = InFlight { loaded_bytes: 1_200_000, streaming: Some(secs(4.8)), ..flight };
         assert_eq!(emergency(&LADDER, 2, nearly_done, Duration::ZERO), None, "its end comes sooner than 360p's");
     }
 }

@@ -352,9 +352,9 @@ impl<'a> Track<'a> {
         let check_timer = sleep_until(Instant::now().into());
         tokio::pin!(stopped, reload_timer, empty_timer, check_timer);
         let (mut reload_at, mut empty_at, mut check_armed) = (None, None, None);
-        // An adaptive track's download in flight, watched for the emergency rule: its progress, when it
-        // began, its media duration, and the next look at it.
-        let mut watched: Option<(Arc<Progress>, Instant, Duration, Instant)> = None;
+        // An adaptive track's download in flight, watched for the emergency rule: its progress, its media
+        // duration, and the next look at it.
+        let mut watched: Option<(Arc<Progress>, Duration, Instant)> = None;
         loop {
             let stopping = self.stop.is_set();
             if !stopping
@@ -383,7 +383,7 @@ impl<'a> Track<'a> {
                 let progress =
                     self.adaptive.as_ref().and(self.playback.as_ref()).map(|_| Arc::new(Progress::default()));
                 let now = Instant::now();
-                watched = progress.clone().map(|p| (p, now, segment.duration, now + EMERGENCY_EVERY));
+                watched = progress.clone().map(|p| (p, segment.duration, now + EMERGENCY_EVERY));
                 let check = self.asker.config.decrypt_check;
                 download = Some((segment, send_plan(self.main_loader(), plan, check, progress)));
                 if live.queue.is_empty() {
@@ -406,7 +406,7 @@ impl<'a> Track<'a> {
             });
             rearm(reload_timer.as_mut(), &mut reload_at, due);
             rearm(empty_timer.as_mut(), &mut empty_at, self.playback.as_ref().and_then(PlaybackLane::empty_at));
-            rearm(check_timer.as_mut(), &mut check_armed, watched.as_ref().map(|w| w.3));
+            rearm(check_timer.as_mut(), &mut check_armed, watched.as_ref().map(|w| w.2));
             self.sample_latency();
             tokio::select! {
                 (loader, done) = landed(&mut download) => {
@@ -422,8 +422,8 @@ impl<'a> Track<'a> {
                 }
                 _ = &mut check_timer, if check_armed.is_some() => {
                     check_armed = None;
-                    if let Some((progress, started, duration, next)) = watched.as_mut() {
-                        if self.emergency(progress, *started, *duration) {
+                    if let Some((progress, duration, next)) = watched.as_mut() {
+                        if self.emergency(progress, *duration) {
                             watched = None;
                         } else {
                             *next = Instant::now() + EMERGENCY_EVERY;
@@ -454,18 +454,18 @@ impl<'a> Track<'a> {
         }
     }
 
-    /// The emergency rule on a download in flight since `started` (of `duration` of media), once playback
+    /// The emergency rule on a download in flight (of `duration` of media), once playback
     /// has started: when at its body's speed since the response head it would end after the buffer runs
     /// out and a lower rendition's would not (or, with no such rendition, the lowest's would still come
     /// sooner), it is abandoned (true) and the switch decided.
-    fn emergency(&mut self, progress: &Progress, started: Instant, duration: Duration) -> bool {
+    fn emergency(&mut self, progress: &Progress, duration: Duration) -> bool {
         let now = Instant::now();
         // Judged while playing (or stalled), not before the first frame, as hls.js does.
         let Some(buffer) = self.playback.as_ref().and_then(|p| p.playhead_level(now)) else { return false };
         let Some(adaptive) = self.adaptive.as_mut() else { return false };
         let streaming = progress.head_at().map(|head| now.saturating_duration_since(head));
         let bytes = (progress.loaded(), progress.expected());
-        let due = adaptive.emergency(bytes, (now.saturating_duration_since(started), streaming), duration, buffer);
+        let due = adaptive.emergency(bytes, streaming, duration, buffer);
         if due {
             progress.abandon();
         }
@@ -479,13 +479,12 @@ impl<'a> Track<'a> {
         let check = self.asker.config.decrypt_check;
         let mut download = send_plan(self.main_loader(), plan, check, progress.clone());
         let Some(progress) = progress else { return download.await };
-        let started = Instant::now();
         let mut watching = true;
         loop {
             tokio::select! {
                 landed = &mut download => return landed,
                 () = tokio::time::sleep(EMERGENCY_EVERY), if watching => {
-                    watching = !self.emergency(&progress, started, duration);
+                    watching = !self.emergency(&progress, duration);
                 }
             }
         }

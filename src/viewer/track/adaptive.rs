@@ -79,18 +79,17 @@ impl Adaptive {
     }
 
     /// The emergency rule on the download in flight (`loaded` of `expected` bytes, or of what the
-    /// current rendition's `BANDWIDTH` makes of `duration`, `elapsed` since the request and `streaming`
-    /// since its head) with `buffer` left: whether to abandon it, a switch to the lower rendition decided.
+    /// current rendition's `BANDWIDTH` makes of `duration`, `streaming` since its response head) with `buffer` left: whether to abandon it, a switch to the lower rendition decided.
     pub fn emergency(
         &mut self,
         (loaded, expected): (u64, Option<u64>),
-        (elapsed, streaming): (Duration, Option<Duration>),
+        streaming: Option<Duration>,
         duration: Duration,
         buffer: Duration,
     ) -> bool {
         let expected_bytes = expected
             .unwrap_or_else(|| (self.ladder[self.current].bandwidth as f64 / 8.0 * duration.as_secs_f64()) as u64);
-        let flight = abr::InFlight { expected_bytes, loaded_bytes: loaded, elapsed, streaming, duration };
+        let flight = abr::InFlight { expected_bytes, loaded_bytes: loaded, streaming, duration };
         match abr::emergency(&self.ladder, self.current, flight, buffer) {
             Some(lower) => {
                 // The estimate starts over from the lower rendition's bandwidth, as hls.js resets its
@@ -167,10 +166,7 @@ mod tests {
         assert_eq!(a.switch(), Some(PlaybackEvent::VariantSwitch { up: true }));
         assert_eq!((a.current(), a.url().path()), (2, "/high.m3u8"));
         let sec = Duration::from_secs(1);
-        assert!(
-            a.emergency((250_000, Some(1_250_000)), (sec, Some(sec)), 2 * sec, sec),
-            "5 s to go with 1 s of buffer"
-        );
+        assert!(a.emergency((250_000, Some(1_250_000)), Some(sec), 2 * sec, sec), "5 s to go with 1 s of buffer");
         assert_eq!(a.switch(), Some(PlaybackEvent::VariantSwitch { up: false }));
         assert_eq!(a.bandwidth(), 800_000);
         assert_eq!(a.switch(), None, "one switch per decision");

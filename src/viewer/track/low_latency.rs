@@ -222,10 +222,10 @@ impl Track<'_> {
 
     async fn play_low_latency_loop(&mut self, mut ll: LowLatency) -> Result<SessionEnd, Halt> {
         let mut download: Option<((Segment, Kind, PartPosition), InFlight<super::Done>)> = None;
-        // An adaptive viewer's part in flight, watched for the emergency rule: its progress, when it was
-        // asked for, its media duration, whether the server holds it (a hinted part: judged from its head,
-        // the hold is not the network's), and the next look at it.
-        let mut watched: Option<(Arc<Progress>, Instant, Duration, bool, Instant)> = None;
+        // An adaptive viewer's part in flight, watched for the emergency rule (from its response head: a
+        // hinted part's hold is the server's, not the network's): its progress, its media duration, and
+        // the next look at it.
+        let mut watched: Option<(Arc<Progress>, Duration, Instant)> = None;
         let mut reload: Option<(Reload, InFlight)> = None;
         // The old rendition's reload still held when the viewer switched: counted when it lands, under
         // the variant it asked, and otherwise let go (as hls.js aborts it).
@@ -271,8 +271,7 @@ impl Track<'_> {
                         let progress =
                             self.adaptive.as_ref().and(self.playback.as_ref()).map(|_| Arc::new(Progress::default()));
                         let now = Instant::now();
-                        let held = kind == Kind::PreloadHint;
-                        watched = progress.clone().map(|p| (p, now, segment.duration, held, now + EMERGENCY_EVERY));
+                        watched = progress.clone().map(|p| (p, segment.duration, now + EMERGENCY_EVERY));
                         let check = self.asker.config.decrypt_check;
                         let sent = send_plan(self.main_loader(), plan, check, progress);
                         download = Some(((segment, kind, at), sent));
@@ -294,7 +293,7 @@ impl Track<'_> {
             let due = (!stopping && !ll.ended && reload.is_none() && !waits).then_some(ll.reload_at);
             rearm(reload_timer.as_mut(), &mut reload_armed, due);
             rearm(empty_timer.as_mut(), &mut empty_at, self.playback.as_ref().and_then(|p| p.empty_at()));
-            rearm(check_timer.as_mut(), &mut check_armed, watched.as_ref().map(|w| w.4));
+            rearm(check_timer.as_mut(), &mut check_armed, watched.as_ref().map(|w| w.2));
             self.sample_latency();
             tokio::select! {
                 (loader, done) = landed(&mut download) => {
@@ -317,10 +316,8 @@ impl Track<'_> {
                 }
                 _ = &mut check_timer, if check_armed.is_some() => {
                     check_armed = None;
-                    if let Some((progress, sent, duration, held, next)) = watched.as_mut() {
-                        // A held part is judged from its head on; until then it is the server's wait.
-                        let from = if *held { progress.head_at() } else { Some(*sent) };
-                        if from.is_some_and(|from| self.emergency(progress, from, *duration)) {
+                    if let Some((progress, duration, next)) = watched.as_mut() {
+                        if self.emergency(progress, *duration) {
                             watched = None;
                         } else {
                             *next = Instant::now() + EMERGENCY_EVERY;
