@@ -178,9 +178,11 @@ mod tests {
     fn a_stale_date_first_gives_way_to_the_fresh_ones_after_it() {
         let clock = TargetClock::new();
         let start = clock.base + Duration::from_secs(5);
-        // The first response a shield cache's copy, 30 s old and without Age; then fresh ones.
+        // The first response a shield cache's copy, 30 s old and without Age; then fresh ones, 1.003 s
+        // apart, 400 of them: their phases in the second sweep more than a whole second, wherever the
+        // local clock's stood (300 swept 0.9 s, and the bounds stayed wide when the boundary fell outside).
         clock.observe(date_at(&clock, start, -30_000_000).as_bytes(), start, start + Duration::from_millis(2));
-        for i in 1..300 {
+        for i in 1..400 {
             let sent = start + Duration::from_millis(1_003 * i);
             clock.observe(
                 date_at(&clock, sent + Duration::from_millis(1), 250_000).as_bytes(),
