@@ -382,6 +382,12 @@ pub struct OriginArgs {
     /// faults, the same seed the same keys.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Processes serving the stream, all on --listen (SO_REUSEPORT: the kernel spreads new connections
+    /// among them), with one stream clock and one set of counters (any worker's /metrics counts them
+    /// all). Each process has its own open-file limit, so N workers hold N times the connections, as
+    /// nginx's worker processes do; faults are rolled by each worker on its own requests.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub workers: u16,
     /// Segment container: MPEG-TS, or fMP4 (CMAF) with an init section per variant (EXT-X-MAP)
     /// [default: ts; fmp4 with --low-latency].
     #[arg(long, value_enum)]

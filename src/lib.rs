@@ -63,11 +63,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Origin(args) => {
             let config = settings::origin_config(&args)?;
             init_logging(None)?;
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| Error::start(format!("cannot start the origin's runtime: {e}")))?;
-            runtime.block_on(origin::serve_until_signal(config)).map_err(Error::Start)
+            origin::serve_until_signal(config, usize::from(args.workers)).map_err(Error::Start)
         }
         Command::Report { command } => report::command::run(command),
     }

@@ -49,12 +49,25 @@ pub fn ensure_open_files(needed: u64) -> Result<FdLimit, FilesError> {
     Ok(FdLimit { was: soft, now: needed })
 }
 
+/// Raises the soft open-file limit to the hard one (a server that takes whatever connections come).
+pub fn raise_open_files() -> Result<FdLimit, FilesError> {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes into the struct we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(FilesError::Rlimit(std::io::Error::last_os_error()));
+    }
+    #[allow(clippy::unnecessary_cast)]
+    ensure_open_files(lim.rlim_max as u64)
+}
+
 /// What a native swarm holds open: connections per viewer to the target, and descriptors in all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Needs {
     /// Connections to the one destination the target URL names.
     pub connections: u64,
     pub files: u64,
+    /// The built-in origin runs in the same process (its ends of the connections count here too).
+    pub with_origin: bool,
 }
 
 /// A native swarm of `clients` viewers playing `tracks` tracks each (a variant, plus an audio or
@@ -65,20 +78,38 @@ pub fn native_needs(clients: u32, tracks: u32, low_latency: bool, origin_in_proc
     let per_track = if low_latency { 3 } else { 1 };
     let connections = u64::from(clients) * u64::from(tracks.max(1)) * per_track;
     let ends = if origin_in_process { 2 } else { 1 };
-    Needs { connections, files: FDS_BASE + connections * ends }
+    Needs { connections, files: FDS_BASE + connections * ends, with_origin: origin_in_process }
 }
 
 /// The open-file limit for a native run: raised when the hard limit allows, else a message that says
 /// what to change.
 pub fn check_open_files(clients: u32, needs: Needs) -> Result<FdLimit, String> {
     ensure_open_files(needs.files).map_err(|e| match e {
-        FilesError::TooFew { needed, hard } => format!(
-            "{clients} viewers need about {needed} open files and this process may open {hard} (ulimit -Hn): \
-             raise the hard limit (limits.conf, or LimitNOFILE= for a service), run fewer viewers per \
-             process, or shard the run"
-        ),
+        FilesError::TooFew { needed, hard } => too_few_files(clients, needs, needed, hard),
         other => other.to_string(),
     })
+}
+
+/// What to change when `needed` descriptors are more than the `hard` limit: with the built-in origin in
+/// the process, move it out (a shard each would start one of its own); else, as many shards as fit.
+fn too_few_files(clients: u32, needs: Needs, needed: u64, hard: u64) -> String {
+    let start = format!(
+        "{clients} viewers need about {needed} open files and this process may open {hard} (ulimit -Hn): \
+         raise the hard limit (limits.conf, or LimitNOFILE= for a service)"
+    );
+    if needs.with_origin {
+        return format!(
+            "{start}, or serve the origin from processes of its own (`hls-swarm origin --workers N`, each \
+             with its own limit) and give its URL"
+        );
+    }
+    let per_process = hard.saturating_sub(FDS_BASE).max(1);
+    let shards = needs.files.saturating_sub(FDS_BASE).div_ceil(per_process).max(2);
+    format!(
+        "{start}, or shard the run: {shards} processes, --shard 0/{shards} to --shard {}/{shards} with one \
+         --start-at (on this machine or several), then `hls-swarm report merge`",
+        shards - 1
+    )
 }
 
 /// Local ports to one destination: the size of `net.ipv4.ip_local_port_range`, `None` where it cannot
@@ -132,7 +163,10 @@ mod tests {
 
     #[test]
     fn needs_grow_with_viewers_tracks_low_latency_and_an_origin_in_the_process() {
-        assert_eq!(native_needs(1_000, 1, false, false), Needs { connections: 1_000, files: 1_064 });
+        assert_eq!(
+            native_needs(1_000, 1, false, false),
+            Needs { connections: 1_000, files: 1_064, with_origin: false }
+        );
         assert_eq!(native_needs(1_000, 2, true, false).connections, 6_000);
         assert_eq!(native_needs(1_000, 1, false, true).files, 2_064);
     }
@@ -155,10 +189,23 @@ mod tests {
     }
 
     #[test]
+    fn too_few_files_names_shards_that_fit_or_the_origin_workers() {
+        // 20,000 viewers and 20,000 descriptors a process (this machine's): two shards of 10,000.
+        let err = too_few_files(20_000, native_needs(20_000, 1, false, false), 20_064, 20_000);
+        assert!(err.contains("shard the run: 2 processes, --shard 0/2 to --shard 1/2"), "{err}");
+        let err = too_few_files(50_000, native_needs(50_000, 1, false, false), 50_064, 20_000);
+        assert!(err.contains("3 processes"), "{err}");
+        let err = too_few_files(20_000, native_needs(20_000, 1, false, true), 40_064, 20_000);
+        assert!(err.contains("hls-swarm origin --workers N") && !err.contains("--shard"), "{err}");
+    }
+
+    #[test]
     fn the_limit_is_raised_within_the_hard_one_or_says_so() {
         assert!(ensure_open_files(FDS_BASE).is_ok());
         assert!(matches!(ensure_open_files(u64::MAX), Err(FilesError::TooFew { .. })));
         let err = check_open_files(u32::MAX, native_needs(u32::MAX, 1, false, false)).unwrap_err();
         assert!(err.contains("ulimit -Hn") && err.contains("shard the run"), "{err}");
+        let err = check_open_files(u32::MAX, native_needs(u32::MAX, 1, false, true)).unwrap_err();
+        assert!(err.contains("hls-swarm origin --workers"), "{err}");
     }
 }

@@ -8,7 +8,9 @@
 //! prometheus-client, used here before, writes OpenMetrics only, and one project should speak one
 //! exposition format.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+use super::cells::Cells;
 
 use crate::metrics::text_writer::{Exposition, Type};
 
@@ -121,21 +123,47 @@ fn status_name(index: usize) -> &'static str {
     STATUS_LABELS.get(index).map_or("other", |(s, _)| *s)
 }
 
-/// Counters shared by every connection.
+/// Counters shared by every connection (and, with `hls-swarm origin --workers N`, by every worker
+/// process: their cells then live in a shared mapping, see [`Cells`]).
 #[derive(Debug)]
 pub struct Counters {
     /// Variant names in the ladder's order; requests of no variant (the multivariant playlist, other
     /// paths) count in the slot after them.
     variants: Vec<String>,
-    /// `[slot][kind][status]`, flattened.
-    requests: Box<[AtomicU64]>,
-    /// `[slot][kind]`, flattened.
-    bytes: Box<[AtomicU64]>,
-    /// Delta updates (`_HLS_skip`) answered in full, per slot.
-    deltas: Box<[AtomicU64]>,
-    faults: [AtomicU64; Fault::ALL.len()],
-    connections_active: AtomicI64,
-    connections_total: AtomicU64,
+    /// Every count, in the order of [`Layout`]: requests `[slot][kind][status]`, body bytes
+    /// `[slot][kind]`, delta playlists `[slot]`, faults, the open and accepted connections, and the
+    /// connections each worker accepted.
+    cells: Cells,
+    layout: Layout,
+    /// This process's worker index. Process-local on purpose: it lives on the heap, which each forked
+    /// worker has a copy of, while the cells are shared.
+    worker: AtomicUsize,
+}
+
+/// Where each group of counters starts in [`Counters::cells`].
+#[derive(Clone, Copy, Debug)]
+struct Layout {
+    bytes: usize,
+    deltas: usize,
+    faults: usize,
+    active: usize,
+    total: usize,
+    workers: usize,
+    worker_count: usize,
+    len: usize,
+}
+
+impl Layout {
+    fn new(variants: usize, workers: usize) -> Self {
+        let slots = variants + 1;
+        let bytes = slots * KINDS * STATUSES;
+        let deltas = bytes + slots * KINDS;
+        let faults = deltas + slots;
+        let active = faults + Fault::ALL.len();
+        let (total, workers_at) = (active + 1, active + 2);
+        let worker_count = workers.max(1);
+        Self { bytes, deltas, faults, active, total, workers: workers_at, worker_count, len: workers_at + worker_count }
+    }
 }
 
 impl Default for Counters {
@@ -150,19 +178,35 @@ impl Counters {
         Self::with_variants(Vec::new())
     }
 
-    /// Counters for a ladder of these variant names.
+    /// Counters for a ladder of these variant names, in this process's memory.
     pub fn with_variants(variants: Vec<String>) -> Self {
-        let slots = variants.len() + 1;
-        let zeros = |n: usize| (0..n).map(|_| AtomicU64::new(0)).collect();
-        Self {
-            variants,
-            requests: zeros(slots * KINDS * STATUSES),
-            bytes: zeros(slots * KINDS),
-            deltas: zeros(slots),
-            faults: Default::default(),
-            connections_active: AtomicI64::new(0),
-            connections_total: AtomicU64::new(0),
-        }
+        let layout = Layout::new(variants.len(), 1);
+        Self { variants, cells: Cells::heap(layout.len), layout, worker: AtomicUsize::new(0) }
+    }
+
+    /// Counters for a ladder of these variant names, in memory that processes forked after this call
+    /// share with this one (`workers` of them, counting this one), so each one's `/metrics` has all
+    /// of theirs.
+    pub fn shared(variants: Vec<String>, workers: usize) -> std::io::Result<Self> {
+        let layout = Layout::new(variants.len(), workers);
+        Ok(Self { variants, cells: Cells::shared(layout.len)?, layout, worker: AtomicUsize::new(0) })
+    }
+
+    /// Which worker this process is (0 the first); its accepted connections count in that worker's cell.
+    pub fn set_worker(&self, index: usize) {
+        self.worker.store(index.min(self.layout.worker_count - 1), Relaxed);
+    }
+
+    fn request_cell(&self, slot: usize, kind: ServedKind, status: usize) -> &AtomicU64 {
+        &self.cells[(slot * KINDS + kind.index()) * STATUSES + status]
+    }
+
+    fn bytes_cell(&self, slot: usize, kind: ServedKind) -> &AtomicU64 {
+        &self.cells[self.layout.bytes + slot * KINDS + kind.index()]
+    }
+
+    fn delta_cell(&self, slot: usize) -> &AtomicU64 {
+        &self.cells[self.layout.deltas + slot]
     }
 
     fn slot(&self, variant: Option<usize>) -> usize {
@@ -177,42 +221,43 @@ impl Counters {
     /// Records one finished response of `variant` (its index in the ladder).
     pub fn record_for(&self, kind: ServedKind, variant: Option<usize>, status: &str, bytes: u64) {
         let slot = self.slot(variant);
-        let at = (slot * KINDS + kind.index()) * STATUSES + status_index(status);
-        self.requests[at].fetch_add(1, Relaxed);
-        self.bytes[slot * KINDS + kind.index()].fetch_add(bytes, Relaxed);
+        self.request_cell(slot, kind, status_index(status)).fetch_add(1, Relaxed);
+        self.bytes_cell(slot, kind).fetch_add(bytes, Relaxed);
     }
 
     /// Records a delta playlist (`EXT-X-SKIP`) sent in full for `variant`; it is also counted by
     /// kind (`media_playlist` or `blocking_playlist`) as its request is.
     pub fn delta_playlist(&self, variant: Option<usize>) {
-        self.deltas[self.slot(variant)].fetch_add(1, Relaxed);
+        self.delta_cell(self.slot(variant)).fetch_add(1, Relaxed);
     }
 
     /// Delta playlists sent, every variant.
     pub fn delta_playlists(&self) -> u64 {
-        self.deltas.iter().map(|d| d.load(Relaxed)).sum()
+        self.slots().map(|slot| self.delta_cell(slot).load(Relaxed)).sum()
     }
 
     /// Delta playlists sent for the variant named `name`.
     pub fn variant_delta_playlists(&self, name: &str) -> u64 {
-        self.variants.iter().position(|v| v == name).map_or(0, |slot| self.deltas[slot].load(Relaxed))
+        self.variants.iter().position(|v| v == name).map_or(0, |slot| self.delta_cell(slot).load(Relaxed))
     }
 
     pub fn fault(&self, fault: Fault) {
-        self.faults[fault as usize].fetch_add(1, Relaxed);
+        self.cells[self.layout.faults + fault as usize].fetch_add(1, Relaxed);
     }
 
     pub fn connection_opened(&self) {
-        self.connections_active.fetch_add(1, Relaxed);
-        self.connections_total.fetch_add(1, Relaxed);
+        // The open count is an i64 kept in a u64 cell: wrapping adds and subtracts are the same bits.
+        self.cells[self.layout.active].fetch_add(1, Relaxed);
+        self.cells[self.layout.total].fetch_add(1, Relaxed);
+        self.cells[self.layout.workers + self.worker.load(Relaxed)].fetch_add(1, Relaxed);
     }
 
     pub fn connection_closed(&self) {
-        self.connections_active.fetch_sub(1, Relaxed);
+        self.cells[self.layout.active].fetch_sub(1, Relaxed);
     }
 
     fn requests_in(&self, slot: usize, kind: ServedKind, status: usize) -> u64 {
-        self.requests[(slot * KINDS + kind.index()) * STATUSES + status].load(Relaxed)
+        self.request_cell(slot, kind, status).load(Relaxed)
     }
 
     fn slots(&self) -> std::ops::RangeInclusive<usize> {
@@ -233,7 +278,7 @@ impl Counters {
     }
 
     pub fn body_bytes(&self, kind: ServedKind) -> u64 {
-        self.slots().map(|slot| self.bytes[slot * KINDS + kind.index()].load(Relaxed)).sum()
+        self.slots().map(|slot| self.bytes_cell(slot, kind).load(Relaxed)).sum()
     }
 
     /// Responses of `kind` for the variant named `name`, every status; 0 for a name not in the ladder.
@@ -245,19 +290,24 @@ impl Counters {
     /// Body bytes of `kind` for the variant named `name`.
     pub fn variant_body_bytes(&self, kind: ServedKind, name: &str) -> u64 {
         let Some(slot) = self.variants.iter().position(|v| v == name) else { return 0 };
-        self.bytes[slot * KINDS + kind.index()].load(Relaxed)
+        self.bytes_cell(slot, kind).load(Relaxed)
     }
 
     pub fn faults(&self, fault: Fault) -> u64 {
-        self.faults[fault as usize].load(Relaxed)
+        self.cells[self.layout.faults + fault as usize].load(Relaxed)
     }
 
     pub fn connections_active(&self) -> i64 {
-        self.connections_active.load(Relaxed)
+        self.cells[self.layout.active].load(Relaxed) as i64
     }
 
     pub fn connections_total(&self) -> u64 {
-        self.connections_total.load(Relaxed)
+        self.cells[self.layout.total].load(Relaxed)
+    }
+
+    /// Connections accepted by each worker process, the first worker's first.
+    pub fn worker_connections(&self) -> Vec<u64> {
+        (0..self.layout.worker_count).map(|w| self.cells[self.layout.workers + w].load(Relaxed)).collect()
     }
 
     fn variant_label(&self, slot: usize) -> &str {
@@ -285,7 +335,7 @@ impl Counters {
             out.family("response_body_bytes_total", Type::Counter, "Body bytes written, by kind and variant");
         for slot in self.slots() {
             for kind in ServedKind::ALL {
-                let bytes = self.bytes[slot * KINDS + kind.index()].load(Relaxed);
+                let bytes = self.bytes_cell(slot, kind).load(Relaxed);
                 if bytes > 0 || slot == self.variants.len() {
                     family.sample(&[("kind", kind.as_str()), ("variant", self.variant_label(slot))], bytes);
                 }
@@ -294,8 +344,8 @@ impl Counters {
         let help = "Delta playlists (EXT-X-SKIP, asked with _HLS_skip) sent in full, by variant; also counted in \
                     requests_total by their kind";
         let mut family = out.family("delta_playlists_total", Type::Counter, help);
-        for slot in self.slots().filter(|s| self.deltas[*s].load(Relaxed) > 0) {
-            family.sample(&[("variant", self.variant_label(slot))], self.deltas[slot].load(Relaxed));
+        for slot in self.slots().filter(|s| self.delta_cell(*s).load(Relaxed) > 0) {
+            family.sample(&[("variant", self.variant_label(slot))], self.delta_cell(slot).load(Relaxed));
         }
         let mut family = out.family("faults_total", Type::Counter, "Injected faults, by fault");
         for fault in Fault::ALL.into_iter().filter(|f| self.faults(*f) > 0) {
@@ -305,6 +355,13 @@ impl Counters {
         out.family("connections_active", Type::Gauge, "Open client connections").sample(&[], active);
         out.family("connections_total", Type::Counter, "Accepted client connections")
             .sample(&[], self.connections_total());
+        if self.layout.worker_count > 1 {
+            let help = "Client connections accepted by each worker process (hls-swarm origin --workers)";
+            let mut family = out.family("worker_connections_total", Type::Counter, help);
+            for (worker, accepted) in self.worker_connections().into_iter().enumerate() {
+                family.sample(&[("worker", &worker.to_string())], accepted);
+            }
+        }
         out.finish()
     }
 }

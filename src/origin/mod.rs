@@ -7,12 +7,14 @@
 //! - `llhls`: low-latency HLS, pure: part names, the low-latency tags, delivery directives;
 //! - `hold`: held requests (blocking reloads, preload hints), woken as parts are produced;
 //! - `server`: the hyper server, routing, Range, byte-range resources, faults and counting bodies;
-//! - `counters`: the ground truth it exposes on `/metrics`.
+//! - `counters`: the ground truth it exposes on `/metrics` (`cells`: the memory it lives in);
+//! - `workers`: `hls-swarm origin --workers N`, one origin served by N processes on one port.
 //!
 //! The stream forms combine freely: MPEG-TS or fMP4 (`Container`), audio muxed or an audio rendition
 //! of its own, a file per segment or byte ranges of a resource per N segments, clear or AES-128.
 
 mod body;
+mod cells;
 pub mod clock;
 pub mod counters;
 mod faults;
@@ -28,6 +30,7 @@ pub mod playlist;
 mod range;
 mod segments;
 mod server;
+mod workers;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -39,6 +42,7 @@ use bytes::Bytes;
 use http::HeaderValue;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+use workers::Role;
 
 pub use counters::{Counters, Fault, ServedKind};
 pub use faults::parse_schedule as parse_fault_schedule;
@@ -295,7 +299,7 @@ pub async fn spawn(config: OriginConfig) -> Result<OriginHandle, OriginError> {
     config.check().map_err(OriginError::Config)?;
     let listener = listen(config.listen).map_err(|source| OriginError::Bind { addr: config.listen, source })?;
     let (stop, stopped) = oneshot::channel::<()>();
-    let state = Arc::new(build_state(&config));
+    let state = Arc::new(build_state(&config, Counters::with_variants(variant_labels(&config))));
     let handle = OriginHandle::new(&listener, &config, &state, stop)?;
     let task = tokio::spawn(server::run(listener, state, async move {
         let _ = stopped.await;
@@ -325,7 +329,7 @@ pub fn spawn_dedicated(config: OriginConfig, threads: usize) -> Result<OriginHan
         listen(config.listen).map_err(bind)?
     };
     let (stop, stopped) = oneshot::channel::<()>();
-    let state = Arc::new(build_state(&config));
+    let state = Arc::new(build_state(&config, Counters::with_variants(variant_labels(&config))));
     let handle = OriginHandle::new(&listener, &config, &state, stop)?;
     let thread = std::thread::Builder::new()
         .name("hls-swarm-origin".into())
@@ -362,7 +366,7 @@ impl OriginHandle {
     }
 }
 
-fn build_state(config: &OriginConfig) -> server::OriginState {
+fn build_state(config: &OriginConfig, counters: Counters) -> server::OriginState {
     let segment = config.effective_segment_duration();
     let clock = clock::StreamClock::new(
         Instant::now(),
@@ -400,7 +404,7 @@ fn build_state(config: &OriginConfig) -> server::OriginState {
         tracks: renditions.into_iter().map(|(name, rendition)| track(config, name, rendition, keys.clone())).collect(),
         params,
         keys,
-        counters: Arc::new(Counters::with_variants(variant_labels(config))),
+        counters: Arc::new(counters),
         faults: faults::FaultPlan::new(config.faults.clone(), config.seed),
         playlist_cache_control: HeaderValue::from_str(&format!("max-age={max_age}"))
             .unwrap_or(HeaderValue::from_static("max-age=1")),
@@ -460,28 +464,93 @@ fn track(config: &OriginConfig, name: String, rendition: Rendition, keys: Option
     server::Track { name, cache: segments::SegmentCache::new(build, capacity), init, rendered: Default::default() }
 }
 
-/// Serves until Ctrl-C or SIGTERM; prints the base URL as the first line on stdout.
-pub async fn serve_until_signal(config: OriginConfig) -> anyhow::Result<()> {
-    let stop = crate::signals::shutdown_signal();
-    let origin = spawn(config.clone()).await?;
-    println!("{}", origin.url());
-    tracing::info!(
-        "origin: {} variant(s), {:.3} s segments, {}, {:?}{}{}{}{}",
-        config.variants.len(),
-        config.effective_segment_duration().as_secs_f64(),
-        if config.vod.is_some() { "VOD" } else { "live" },
-        config.container,
-        if config.audio_rendition { ", audio rendition" } else { "" },
-        config.byterange.map_or(String::new(), |n| format!(", byte ranges of {n} segment(s)")),
-        config.encryption.map_or(String::new(), |e| format!(", AES-128 (a key per {} segments)", e.key_rotation)),
-        config.low_latency.map_or(String::new(), |_| format!(
-            ", low-latency ({} parts of {} frames a segment)",
-            config.parts_per_segment(),
-            config.frames_per_part()
-        )),
-    );
-    stop.await;
-    tracing::info!("origin: shutting down");
-    origin.shutdown().await;
+/// `hls-swarm origin`: serves `config` from `workers` processes (this one and `workers - 1` forked from
+/// it, see [`workers`]) until SIGINT or SIGTERM, printing the base URL first. Call it before any thread
+/// or runtime exists: it forks, then makes each process's runtime.
+pub fn serve_until_signal(config: OriginConfig, workers: usize) -> anyhow::Result<()> {
+    use std::io::Write;
+    config.check().map_err(OriginError::Config)?;
+    // Each connection is a descriptor: take what the hard limit allows, as the swarm does.
+    if let Err(e) = crate::limits::raise_open_files() {
+        tracing::warn!("origin: {e}");
+    }
+    let workers = workers.max(1);
+    let listeners =
+        workers::bind(config.listen, workers).map_err(|source| OriginError::Bind { addr: config.listen, source })?;
+    let labels = variant_labels(&config);
+    let counters = if workers > 1 {
+        Counters::shared(labels, workers)
+            .map_err(|e| anyhow::anyhow!("cannot map the workers' shared counters: {e}"))?
+    } else {
+        Counters::with_variants(labels)
+    };
+    let state = Arc::new(build_state(&config, counters));
+    let addr = listeners[0].local_addr().map_err(|source| OriginError::Bind { addr: config.listen, source })?;
+    let (index, listener, mut role) = workers::fork(listeners).map_err(|e| anyhow::anyhow!("origin: {e}"))?;
+    state.counters.set_worker(index);
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads((cpus / workers).max(1))
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the origin's runtime: {e}"))?;
+    runtime.block_on(async {
+        let listener = TcpListener::from_std(listener)?;
+        let stop = crate::signals::shutdown_signal();
+        // The URL once every worker exists and this one answers SIGTERM: whoever reads it may count
+        // on all of them, and stop them.
+        if matches!(role, Role::First { .. }) {
+            println!("http://{addr}/");
+            std::io::stdout().flush()?;
+            tracing::info!(
+                "origin: {} variant(s), {:.3} s segments, {}, {:?}{}{}{}{}{}",
+                config.variants.len(),
+                config.effective_segment_duration().as_secs_f64(),
+                if config.vod.is_some() { "VOD" } else { "live" },
+                config.container,
+                if config.audio_rendition { ", audio rendition" } else { "" },
+                config.byterange.map_or(String::new(), |n| format!(", byte ranges of {n} segment(s)")),
+                config
+                    .encryption
+                    .map_or(String::new(), |e| format!(", AES-128 (a key per {} segments)", e.key_rotation)),
+                config.low_latency.map_or(String::new(), |_| format!(
+                    ", low-latency ({} parts of {} frames a segment)",
+                    config.parts_per_segment(),
+                    config.frames_per_part()
+                )),
+                if workers > 1 { format!(", {workers} worker processes") } else { String::new() },
+            );
+        }
+        let role = &mut role;
+        let stopped = async move {
+            let Role::First { others } = role else { return stop.await };
+            let mut ended = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child()) {
+                Ok(signal) => Some(signal),
+                Err(e) => {
+                    tracing::warn!("origin: cannot watch the worker processes (SIGCHLD): {e}");
+                    None
+                }
+            };
+            tokio::pin!(stop);
+            loop {
+                tokio::select! {
+                    _ = &mut stop => break,
+                    Some(()) = async { ended.as_mut()?.recv().await } => workers::reap_ended(others),
+                }
+            }
+            // The others drain their responses while this one drains its own.
+            workers::signal_stop(others);
+        };
+        server::run(listener, state, async move {
+            stopped.await;
+            tracing::info!("origin: shutting down");
+        })
+        .await;
+        anyhow::Ok(())
+    })?;
+    drop(runtime);
+    if let Role::First { others } = &mut role {
+        workers::stop(others);
+    }
     Ok(())
 }
