@@ -8,13 +8,20 @@
 # With `fmp4`, the same run is then repeated against a second origin serving CMAF fMP4 with audio as its
 # own rendition (`--container fmp4 --audio-rendition`: each viewer plays a video and an audio track),
 # and both sets of figures are printed, TS first.
-# Usage: scripts/bench-swarm.sh [VIEWERS] [SECONDS] [plain|tls|h2|fmp4]
+# With PROCESSES above 1 (plain only), the origin serves from that many worker processes (`--workers`)
+# and the swarm runs as that many shards on this machine (`--shard i/P`, one `--start-at`), each process
+# with its own open-file limit; the shards' reports are merged (`report merge`), their CPU and RSS added
+# up, and the origin's CPU is its workers' together.
+# Usage: scripts/bench-swarm.sh [VIEWERS] [SECONDS] [plain|tls|h2|fmp4] [PROCESSES]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 viewers=${1:-5000}
 secs=${2:-60}
 mode=${3:-plain}
+procs=${4:-1}
 case $mode in plain|tls|h2|fmp4) ;; *) echo "mode must be plain, tls, h2 or fmp4, not '$mode'" >&2; exit 2;; esac
+case $procs in [1-9]) ;; *) echo "PROCESSES must be 1 to 9, not '$procs'" >&2; exit 2;; esac
+if [ "$procs" -gt 1 ] && [ "$mode" != plain ]; then echo "PROCESSES above 1 needs mode plain" >&2; exit 2; fi
 forms=false
 if [ "$mode" = fmp4 ]; then forms=true; mode=plain; fi
 need=()
@@ -30,7 +37,8 @@ ulimit -n "$(ulimit -Hn)"  # 2 connections per viewer
 cargo build --release -q
 bin=${CARGO_TARGET_DIR:-target}/release/hls-swarm  # where cargo build put it
 work=$(mktemp -d)
-$bin origin --listen 127.0.0.1:0 --variants 240p:256k --segment-duration 2 --window 10 >"$work/origin" 2>/dev/null &
+$bin origin --listen 127.0.0.1:0 --variants 240p:256k --segment-duration 2 --window 10 --workers "$procs" \
+  >"$work/origin" 2>/dev/null &
 origin=$!
 nginx=""
 trap 'kill $origin $nginx 2>/dev/null; rm -rf "$work"' EXIT
@@ -78,31 +86,58 @@ cpu() { echo "$(field 'User time' "$1") + $(field 'System time' "$1")" | bc -l; 
 # requests and bytes from a report
 total() { python3 -c "import json,sys; r=json.load(open('$1')); print(sum(k['$2'] for k in r['requests'].values()))"; }
 
-swarm() { # VIEWERS SECONDS NAME
-  /usr/bin/time -v $bin run "$url" "${flags[@]}" --variant first --clients "$1" --ramp-rate 500 --duration "$2" --report "$work/$3.json" \
-    >"$work/$3.out" 2>"$work/$3.err"
+swarm() { # VIEWERS SECONDS NAME [PROCESSES]: PROCESSES shards (NAME-s0.err ...) merged into NAME.json
+  local p=${4:-1}
+  if [ "$p" -eq 1 ]; then
+    /usr/bin/time -v $bin run "$url" "${flags[@]}" --variant first --clients "$1" --ramp-rate 500 --duration "$2" \
+      --report "$work/$3.json" >"$work/$3.out" 2>"$work/$3.err"
+    return
+  fi
+  local i pids=()
+  for i in $(seq 0 $((p - 1))); do
+    /usr/bin/time -v $bin run "$url" --variant first --clients "$1" --ramp-rate 500 --duration "$2" \
+      --shard "$i/$p" --start-at +3s --metrics-addr none --report "$work/$3-s$i.json" \
+      >"$work/$3-s$i.out" 2>"$work/$3-s$i.err" &
+    pids+=($!)
+  done
+  for i in "${pids[@]}"; do wait "$i"; done
+  $bin report merge "$work"/"$3"-s*.json -o "$work/$3.json" >/dev/null
 }
-# origin_cpu: the origin process's CPU seconds so far (user + system), from /proc
-origin_cpu() { echo "$(awk '{print $14 + $15}' "/proc/$origin/stat") / $(getconf CLK_TCK)" | bc -l; }
+# sum_field NAME PATTERN: a GNU time field added up over the files matching PATTERN
+sum_field() { local f t=0; for f in $2; do t=$(echo "$t + $(field "$1" "$f")" | bc -l); done; echo "$t"; }
+# origin_cpu: the origin's CPU seconds so far (user + system, its worker processes' too), from /proc
+origin_cpu() {
+  local p t=0
+  for p in $origin $(cat "/proc/$origin/task/$origin/children" 2>/dev/null); do
+    t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+  done
+  echo "$t / $(getconf CLK_TCK)" | bc -l
+}
 # origin_served BASE_URL: requests the origin has answered, from its /metrics
 origin_served() { curl -s "${1}metrics" | awk '/^hls_origin_requests_total\{/{n += $2} END {print n}'; }
 measure() { # NAME ORIGIN_BASE_URL: the 1-viewer base run, the load run, and their figures
   swarm 1 10 "$1-base"
   ocpu0=$(origin_cpu); oreq0=$(origin_served "$2")
-  swarm "$viewers" "$secs" "$1"
+  swarm "$viewers" "$secs" "$1" "$procs"
   ocpu1=$(origin_cpu); oreq1=$(origin_served "$2")
   base_kb=$(field 'Maximum resident set size' "$work/$1-base.err")
-  load_kb=$(field 'Maximum resident set size' "$work/$1.err")
+  if [ "$procs" -eq 1 ]; then
+    load_kb=$(field 'Maximum resident set size' "$work/$1.err"); c=$(cpu "$work/$1.err")
+  else # each shard's RSS above its own 1-viewer base, and the shards' CPU, added up
+    load_kb=$(( $(sum_field 'Maximum resident set size' "$work/$1-s*.err") - (procs - 1) * base_kb ))
+    c=$(echo "$(sum_field 'User time' "$work/$1-s*.err") + $(sum_field 'System time' "$work/$1-s*.err")" | bc -l)
+    echo "swarm ($1): $procs shards on this machine, the origin with --workers $procs"
+  fi
   reqs=$(total "$work/$1.json" count)
   bytes=$(total "$work/$1.json" bytes)
   errs=$(python3 -c "import json; r=json.load(open('$work/$1.json')); print(sum(r['errors'].values()), r['playback']['stall_count'], r['segments']['downloaded'], {k: v['count'] for k, v in r['requests'].items()})")
-  c=$(cpu "$work/$1.err")
   echo "swarm ($1): $viewers viewers, ${secs}s: requests $reqs, body bytes $bytes, (errors stalls segments by-kind) $errs"
   conns=$(curl -s "${2}metrics" | awk '/^hls_origin_connections_total /{print $2}')
   echo "swarm ($1): the origin accepted $conns connections"
   [ "$mode" = plain ] && echo "origin ($1): CPU $(echo "$ocpu1 - $ocpu0" | bc -l | cut -c1-6) s for $((oreq1 - oreq0)) requests ->" \
     "$(echo "($ocpu1 - $ocpu0) * 1000000 / ($oreq1 - $oreq0)" | bc -l | cut -c1-5) us per request"
   echo "swarm ($1): max RSS $load_kb KiB, base (1 viewer) $base_kb KiB -> $(( (load_kb - base_kb) * 1024 / viewers )) bytes per viewer"
+  python3 -c "import json; t=json.load(open('$work/$1.json'))['requests']['segment']['ttfb_ms']; print(f\"swarm ($1): segment TTFB p50 {t['p50']:.2f} p99 {t['p99']:.2f} max {t['max']:.1f} ms\")"
   python3 -c "import json; g=json.load(open('$work/$1.json'))['generator']; l=g['lateness_ms'] or {}; print(f\"swarm ($1): generator timer lateness p50 {l.get('p50', 0):.1f} p99 {l.get('p99', 0):.1f} max {l.get('max', 0):.1f} ms, saturated {g['saturated_seconds']:.0f} s in {g['saturated_episodes']} episode(s), {g['threads']} thread(s)\")"
   echo "swarm ($1): CPU $c s -> $(echo "$c * 1000000 / $reqs" | bc -l | cut -c1-6) us per request," \
     "$(echo "$c / ($bytes / 1000000000)" | bc -l | cut -c1-6) s per GB, $(echo "$c * 1000 / $reqs" | bc -l | cut -c1-6) s per 1,000 requests"
