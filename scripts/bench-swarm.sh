@@ -8,23 +8,30 @@
 # With `fmp4`, the same run is then repeated against a second origin serving CMAF fMP4 with audio as its
 # own rendition (`--container fmp4 --audio-rendition`: each viewer plays a video and an audio track),
 # and both sets of figures are printed, TS first.
+# With `nginx`, the plain run is then repeated against Debian's nginx serving the same live stream as
+# files (a loop copies each new segment, then the playlist, from the origin four times a second), so the
+# origin's CPU per request on the swarm's mix is printed next to nginx's on the same mix.
 # With PROCESSES above 1 (plain only), the origin serves from that many worker processes (`--workers`)
 # and the swarm runs as that many shards on this machine (`--shard i/P`, one `--start-at`), each process
 # with its own open-file limit; the shards' reports are merged (`report merge`), their CPU and RSS added
 # up, and the origin's CPU is its workers' together.
-# Usage: scripts/bench-swarm.sh [VIEWERS] [SECONDS] [plain|tls|h2|fmp4] [PROCESSES]
+# Usage: scripts/bench-swarm.sh [VIEWERS] [SECONDS] [plain|tls|h2|fmp4|nginx] [PROCESSES]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 viewers=${1:-5000}
 secs=${2:-60}
 mode=${3:-plain}
 procs=${4:-1}
-case $mode in plain|tls|h2|fmp4) ;; *) echo "mode must be plain, tls, h2 or fmp4, not '$mode'" >&2; exit 2;; esac
+case $mode in plain|tls|h2|fmp4|nginx) ;; *) echo "mode must be plain, tls, h2, fmp4 or nginx, not '$mode'" >&2; exit 2;; esac
 case $procs in [1-9]) ;; *) echo "PROCESSES must be 1 to 9, not '$procs'" >&2; exit 2;; esac
 if [ "$procs" -gt 1 ] && [ "$mode" != plain ]; then echo "PROCESSES above 1 needs mode plain" >&2; exit 2; fi
 forms=false
 if [ "$mode" = fmp4 ]; then forms=true; mode=plain; fi
+mirror=false
+if [ "$mode" = nginx ]; then mirror=true; mode=plain; fi
 need=()
+if $mirror && [ ! -x /usr/sbin/nginx ]; then need+=(nginx); fi
+command -v curl >/dev/null || need+=(curl)
 if [ "$mode" != plain ]; then
   [ -x /usr/sbin/nginx ] || need+=(nginx)
   command -v openssl >/dev/null || need+=(openssl)
@@ -41,7 +48,8 @@ $bin origin --listen 127.0.0.1:0 --variants 240p:256k --segment-duration 2 --win
   >"$work/origin" 2>/dev/null &
 origin=$!
 nginx=""
-trap 'kill $origin $nginx 2>/dev/null; rm -rf "$work"' EXIT
+copier=""
+trap 'kill $origin $nginx $copier 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 50); do [ -s "$work/origin" ] && break; sleep 0.1; done
 base="$(head -1 "$work/origin")"
 flags=()
@@ -162,4 +170,66 @@ if $forms; then
   for _ in $(seq 50); do [ -s "$work/origin" ] && break; sleep 0.1; done
   base="$(head -1 "$work/origin")"; url="${base}master.m3u8"
   measure fmp4-audio "$base"
+fi
+
+if $mirror; then
+  # The origin's live stream as files, served by nginx: each new segment copied before the playlist
+  # that lists it, each file renamed into place whole.
+  obase="$(head -1 "$work/origin")"
+  mkdir -p "$work/www/240p"
+  curl -s -o "$work/www/master.m3u8" "${obase}master.m3u8"
+  copy() {
+    while true; do
+      local pl seg
+      pl=$(curl -s "${obase}240p/stream.m3u8")
+      for seg in $(grep -v '^#' <<<"$pl"); do
+        [ -e "$work/www/240p/$seg" ] && continue
+        curl -s -o "$work/www/240p/.$seg" "${obase}240p/$seg" && mv "$work/www/240p/.$seg" "$work/www/240p/$seg"
+      done
+      printf '%s\n' "$pl" >"$work/www/240p/.stream.m3u8" && mv "$work/www/240p/.stream.m3u8" "$work/www/240p/stream.m3u8"
+      chmod -R a+rX "$work/www"
+      sleep 0.25
+    done
+  }
+  copy &
+  copier=$!
+  chmod 755 "$work"  # nginx's workers run as nobody
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  cat >"$work/nginx.conf" <<CONF
+worker_processes $(nproc);
+worker_rlimit_nofile 30000;
+daemon off;
+pid $work/nginx.pid;
+error_log $work/error.log;
+events { worker_connections 25000; }
+http {
+  access_log off;
+  sendfile on; tcp_nopush on; tcp_nodelay on;
+  keepalive_requests 1000000;
+  types { application/vnd.apple.mpegurl m3u8; video/mp2t ts; }
+  client_body_temp_path $work/body; proxy_temp_path $work/proxy; fastcgi_temp_path $work/fastcgi;
+  uwsgi_temp_path $work/uwsgi; scgi_temp_path $work/scgi;
+  server { listen 127.0.0.1:$port; root $work/www; }
+}
+CONF
+  /usr/sbin/nginx -c "$work/nginx.conf" -p "$work" -e "$work/error.log" &
+  nginx=$!
+  for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/240p/stream.m3u8" && break; sleep 0.1; done
+  nginx_cpu() { # the master's and its workers' CPU seconds so far
+    local p t=0
+    for p in $nginx $(pgrep -P "$nginx"); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+    echo "$t / $(getconf CLK_TCK)" | bc -l
+  }
+  url="http://127.0.0.1:$port/master.m3u8"
+  n0=$(nginx_cpu)
+  swarm "$viewers" "$secs" nginx "$procs"
+  n1=$(nginx_cpu)
+  reqs=$(total "$work/nginx.json" count)
+  errs=$(python3 -c "import json; r=json.load(open('$work/nginx.json')); print(sum(r['errors'].values()), r['playback']['stall_count'], {k: v['count'] for k, v in r['requests'].items() if v['count']})")
+  echo "swarm (nginx): $viewers viewers, ${secs}s: requests $reqs, (errors stalls by-kind) $errs"
+  if [ "$procs" -eq 1 ]; then c=$(cpu "$work/nginx.err"); else
+    c=$(echo "$(sum_field 'User time' "$work/nginx-s*.err") + $(sum_field 'System time' "$work/nginx-s*.err")" | bc -l); fi
+  echo "swarm (nginx): CPU $c s -> $(echo "$c * 1000000 / $reqs" | bc -l | cut -c1-6) us per request"
+  echo "nginx (the same stream as files): CPU $(echo "$n1 - $n0" | bc -l | cut -c1-6) s for the swarm's $reqs requests ->" \
+    "$(echo "($n1 - $n0) * 1000000 / $reqs" | bc -l | cut -c1-5) us per request"
 fi
