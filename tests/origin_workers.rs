@@ -131,3 +131,17 @@ fn sigterm_stops_every_worker() {
     // The first waits for the others before it exits, so they are gone (reaped) by now.
     assert!(workers.iter().all(|w| !alive(*w)), "workers left running: {workers:?}");
 }
+
+#[test]
+fn a_worker_that_does_not_stop_is_killed_after_the_grace() {
+    let (origin, _) = origin(&["--workers", "2"], Stdio::piped());
+    let workers = children(origin.id());
+    assert_eq!(workers.len(), 1, "{workers:?}");
+    kill("-STOP", workers[0]); // a stopped process does not answer SIGTERM
+    kill("-TERM", origin.id());
+    let out = origin.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains(&format!("worker 1 (pid {}) did not stop in time: killed", workers[0])), "{log}");
+    assert!(!alive(workers[0]), "the stopped worker was killed and reaped");
+}

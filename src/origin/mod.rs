@@ -550,7 +550,8 @@ pub fn serve_until_signal(config: OriginConfig, workers: usize) -> anyhow::Resul
     })?;
     drop(runtime);
     if let Role::First { others } = &mut role {
-        workers::stop(others);
+        // Their own grace, and a little for their runtimes to wind down.
+        workers::stop(others, server::SHUTDOWN_GRACE + Duration::from_secs(2));
     }
     Ok(())
 }

@@ -36,7 +36,7 @@ use super::segments::SegmentCache;
 use crate::net::server::{Http1Limits, serve_http};
 
 /// How long shutdown waits for open responses before dropping them.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+pub(super) const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Largest request head accepted (hyper answers 431 beyond it).
 const MAX_HEAD_BYTES: usize = 16 * 1024;
 

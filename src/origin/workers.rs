@@ -91,7 +91,7 @@ pub fn fork(listeners: Vec<std::net::TcpListener>) -> io::Result<(usize, std::ne
         let pid = unsafe { libc::fork() };
         if pid < 0 {
             let err = io::Error::last_os_error();
-            stop(&mut others);
+            stop(&mut others, std::time::Duration::from_secs(1));
             return Err(err);
         }
         if pid == 0 {
@@ -143,13 +143,27 @@ pub fn signal_stop(others: &[Worker]) {
     }
 }
 
-/// Stops the workers still running and waits for each (they finish within the origin's shutdown grace).
-pub fn stop(others: &mut [Worker]) {
+/// Stops the workers still running and waits for each: they finish within the origin's shutdown grace;
+/// one still running `grace` later is killed, so stopping never hangs.
+pub fn stop(others: &mut [Worker], grace: std::time::Duration) {
     signal_stop(others);
+    let deadline = std::time::Instant::now() + grace;
+    while others.iter().any(|w| !w.ended) && std::time::Instant::now() < deadline {
+        for worker in others.iter_mut().filter(|w| !w.ended) {
+            let mut status = 0;
+            // SAFETY: waits (without blocking) for our own child.
+            worker.ended = unsafe { libc::waitpid(worker.pid, &mut status, libc::WNOHANG) } != 0;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     for worker in others.iter_mut().filter(|w| !w.ended) {
+        tracing::warn!("origin: worker {} (pid {}) did not stop in time: killed", worker.index, worker.pid);
         let mut status = 0;
-        // SAFETY: waits for our own child.
-        unsafe { libc::waitpid(worker.pid, &mut status, 0) };
+        // SAFETY: kills and then reaps our own child, not yet reaped (so the pid is still its).
+        unsafe {
+            libc::kill(worker.pid, libc::SIGKILL);
+            libc::waitpid(worker.pid, &mut status, 0);
+        }
         worker.ended = true;
     }
 }
