@@ -15,13 +15,14 @@
 # and the swarm runs as that many shards on this machine (`--shard i/P`, one `--start-at`), each process
 # with its own open-file limit; the shards' reports are merged (`report merge`), their CPU and RSS added
 # up, and the origin's CPU is its workers' together.
-# Usage: scripts/bench-swarm.sh [VIEWERS] [SECONDS] [plain|tls|h2|fmp4|nginx] [PROCESSES]
+# Usage: [RAMP=viewers/s] scripts/bench-swarm.sh [VIEWERS] [SECONDS] [plain|tls|h2|fmp4|nginx] [PROCESSES]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 viewers=${1:-5000}
 secs=${2:-60}
 mode=${3:-plain}
 procs=${4:-1}
+ramp=${RAMP:-500}  # viewers started a second
 case $mode in plain|tls|h2|fmp4|nginx) ;; *) echo "mode must be plain, tls, h2, fmp4 or nginx, not '$mode'" >&2; exit 2;; esac
 case $procs in [1-9]) ;; *) echo "PROCESSES must be 1 to 9, not '$procs'" >&2; exit 2;; esac
 if [ "$procs" -gt 1 ] && [ "$mode" != plain ]; then echo "PROCESSES above 1 needs mode plain" >&2; exit 2; fi
@@ -97,13 +98,13 @@ total() { python3 -c "import json,sys; r=json.load(open('$1')); print(sum(k['$2'
 swarm() { # VIEWERS SECONDS NAME [PROCESSES]: PROCESSES shards (NAME-s0.err ...) merged into NAME.json
   local p=${4:-1}
   if [ "$p" -eq 1 ]; then
-    /usr/bin/time -v $bin run "$url" "${flags[@]}" --variant first --clients "$1" --ramp-rate 500 --duration "$2" \
+    /usr/bin/time -v $bin run "$url" "${flags[@]}" --variant first --clients "$1" --ramp-rate "$ramp" --duration "$2" \
       --report "$work/$3.json" >"$work/$3.out" 2>"$work/$3.err"
     return
   fi
   local i pids=()
   for i in $(seq 0 $((p - 1))); do
-    /usr/bin/time -v $bin run "$url" --variant first --clients "$1" --ramp-rate 500 --duration "$2" \
+    /usr/bin/time -v $bin run "$url" --variant first --clients "$1" --ramp-rate "$ramp" --duration "$2" \
       --shard "$i/$p" --start-at +3s --metrics-addr none --report "$work/$3-s$i.json" \
       >"$work/$3-s$i.out" 2>"$work/$3-s$i.err" &
     pids+=($!)
