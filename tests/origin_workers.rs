@@ -145,3 +145,40 @@ fn a_worker_that_does_not_stop_is_killed_after_the_grace() {
     assert!(log.contains(&format!("worker 1 (pid {}) did not stop in time: killed", workers[0])), "{log}");
     assert!(!alive(workers[0]), "the stopped worker was killed and reaped");
 }
+
+/// An origin out of descriptors says so once, with what to change, and again when it accepts again (not a
+/// line every 50 ms while it waits).
+#[test]
+fn running_out_of_open_files_is_said_once_with_what_to_change() {
+    use std::sync::mpsc;
+    // `ulimit -n` sets the hard limit too, so the origin cannot raise it.
+    let mut origin = Command::new("sh")
+        .args(["-c", "ulimit -n 40 && exec \"$0\" origin --listen 127.0.0.1:0", env!("CARGO_BIN_EXE_hls-swarm")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    BufReader::new(origin.stdout.take().unwrap()).read_line(&mut url).unwrap();
+    let addr: std::net::SocketAddr = url.trim().trim_start_matches("http://").trim_end_matches('/').parse().unwrap();
+    let (lines, log) = mpsc::channel();
+    let stderr = BufReader::new(origin.stderr.take().unwrap());
+    std::thread::spawn(move || stderr.lines().map_while(Result::ok).for_each(|l| drop(lines.send(l))));
+    let wait_for = |what: &str, seen: &mut Vec<String>| {
+        while !seen.iter().any(|l| l.contains(what)) {
+            seen.push(log.recv_timeout(Duration::from_secs(10)).unwrap_or_else(|_| panic!("no {what:?} in {seen:?}")));
+        }
+    };
+    let mut seen = Vec::new();
+    // More connections than 40 descriptors hold: the kernel queues them, the origin cannot take them all.
+    let held: Vec<_> = (0..60).map(|_| std::net::TcpStream::connect(addr).unwrap()).collect();
+    wait_for("accept failed", &mut seen);
+    std::thread::sleep(Duration::from_millis(300)); // six retries at least, each of them silent
+    drop(held);
+    wait_for("accepting again, after", &mut seen);
+    kill("-TERM", origin.id());
+    assert_eq!(origin.wait().unwrap().code(), Some(0));
+    let failed: Vec<_> = seen.iter().filter(|l| l.contains("accept failed")).collect();
+    assert_eq!(failed.len(), 1, "{seen:?}");
+    assert!(failed[0].contains("out of open files") && failed[0].contains("ulimit -n"), "{seen:?}");
+}

@@ -36,17 +36,27 @@ pub async fn accept_until<F, Fut>(
     let limit = limit.map(|n| Arc::new(Semaphore::new(n)));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
+    // Accept failures since the last connection accepted: said once when they start and once when they end.
+    let mut failures = 0u64;
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = accept(&listener, limit.as_ref()) => match accepted {
                 Ok((stream, permit)) => {
+                    if failures > 0 {
+                        tracing::info!("{name}: accepting again, after {failures} failed accepts");
+                        failures = 0;
+                    }
                     let _ = stream.set_nodelay(true);
                     connections.spawn(serve(stream, stop_rx.clone(), permit));
                 }
-                // Out of file descriptors and the like: back off instead of spinning.
+                // Out of file descriptors and the like: back off instead of spinning; new connections
+                // wait in the accept queue meanwhile.
                 Err(err) => {
-                    tracing::warn!("{name}: accept failed: {err}");
+                    if failures == 0 {
+                        tracing::warn!("{name}: accept failed: {err}{}", accept_hint(&err));
+                    }
+                    failures += 1;
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
@@ -59,6 +69,18 @@ pub async fn accept_until<F, Fut>(
     let drained = tokio::time::timeout(grace, async { while connections.join_next().await.is_some() {} });
     if drained.await.is_err() {
         connections.abort_all();
+    }
+}
+
+/// What to change when accepting fails for want of descriptors.
+fn accept_hint(err: &io::Error) -> &'static str {
+    match err.raw_os_error() {
+        Some(libc::EMFILE) => {
+            "; this process is out of open files (each connection is one): raise `ulimit -n`, or spread the \
+             connections over more processes (`hls-swarm origin --workers N`); new connections wait meanwhile"
+        }
+        Some(libc::ENFILE) => "; the system is out of open files (fs.file-max); new connections wait meanwhile",
+        _ => "",
     }
 }
 
