@@ -15,7 +15,7 @@
 # and the swarm runs as that many shards on this machine (`--shard i/P`, one `--start-at`), each process
 # with its own open-file limit; the shards' reports are merged (`report merge`), their CPU and RSS added
 # up, and the origin's CPU is its workers' together.
-# Usage: [RAMP=viewers/s] scripts/bench-swarm.sh [VIEWERS] [SECONDS] [plain|tls|h2|fmp4|nginx] [PROCESSES]
+# Usage: [RAMP=viewers/s] [THREADS=per shard] scripts/bench-swarm.sh [VIEWERS] [SECONDS] [plain|tls|h2|fmp4|nginx] [PROCESSES]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 viewers=${1:-5000}
@@ -23,6 +23,8 @@ secs=${2:-60}
 mode=${3:-plain}
 procs=${4:-1}
 ramp=${RAMP:-500}  # viewers started a second
+threads=()  # THREADS=N: viewer threads of each shard (the default is per process, blind to the other shards)
+[ -n "${THREADS:-}" ] && threads=(--threads "$THREADS")
 case $mode in plain|tls|h2|fmp4|nginx) ;; *) echo "mode must be plain, tls, h2, fmp4 or nginx, not '$mode'" >&2; exit 2;; esac
 case $procs in [1-9]) ;; *) echo "PROCESSES must be 1 to 9, not '$procs'" >&2; exit 2;; esac
 if [ "$procs" -gt 1 ] && [ "$mode" != plain ]; then echo "PROCESSES above 1 needs mode plain" >&2; exit 2; fi
@@ -105,7 +107,7 @@ swarm() { # VIEWERS SECONDS NAME [PROCESSES]: PROCESSES shards (NAME-s0.err ...)
   local i pids=()
   for i in $(seq 0 $((p - 1))); do
     /usr/bin/time -v $bin run "$url" --variant first --clients "$1" --ramp-rate "$ramp" --duration "$2" \
-      --shard "$i/$p" --start-at +3s --metrics-addr none --report "$work/$3-s$i.json" \
+      --shard "$i/$p" "${threads[@]}" --start-at +3s --metrics-addr none --report "$work/$3-s$i.json" \
       >"$work/$3-s$i.out" 2>"$work/$3-s$i.err" &
     pids+=($!)
   done
