@@ -422,13 +422,7 @@ impl<'a> Track<'a> {
                 }
                 _ = &mut check_timer, if check_armed.is_some() => {
                     check_armed = None;
-                    if let Some((progress, duration, next)) = watched.as_mut() {
-                        if self.emergency(progress, *duration) {
-                            watched = None;
-                        } else {
-                            *next = Instant::now() + EMERGENCY_EVERY;
-                        }
-                    }
+                    self.check_watched(&mut watched);
                 }
                 (mut loader, fetch) = landed(&mut reload) => {
                     let (lane, _) = reload.take().expect("a reload landed");
@@ -450,6 +444,18 @@ impl<'a> Track<'a> {
                     self.buffer_ran_out();
                 }
                 _ = &mut stopped, if !stopping => {}
+            }
+        }
+    }
+
+    /// A watched download's check, when its timer fires: no longer watched once abandoned, else
+    /// checked again [`EMERGENCY_EVERY`] from now.
+    fn check_watched(&mut self, watched: &mut Option<(Arc<Progress>, Duration, Instant)>) {
+        if let Some((progress, duration, next)) = watched.as_mut() {
+            if self.emergency(progress, *duration) {
+                *watched = None;
+            } else {
+                *next = Instant::now() + EMERGENCY_EVERY;
             }
         }
     }

@@ -316,13 +316,7 @@ impl Track<'_> {
                 }
                 _ = &mut check_timer, if check_armed.is_some() => {
                     check_armed = None;
-                    if let Some((progress, duration, next)) = watched.as_mut() {
-                        if self.emergency(progress, *duration) {
-                            watched = None;
-                        } else {
-                            *next = Instant::now() + EMERGENCY_EVERY;
-                        }
-                    }
+                    self.check_watched(&mut watched);
                 }
                 (loader, fetch) = landed(&mut stale) => {
                     let ((asker, kind), _) = stale.take().expect("a stale reload landed");
