@@ -35,6 +35,7 @@ if [ "$mode" = nginx ]; then mirror=true; mode=plain; fi
 need=()
 if $mirror && [ ! -x /usr/sbin/nginx ]; then need+=(nginx); fi
 command -v curl >/dev/null || need+=(curl)
+command -v pgrep >/dev/null || need+=(procps)
 if [ "$mode" != plain ]; then
   [ -x /usr/sbin/nginx ] || need+=(nginx)
   command -v openssl >/dev/null || need+=(openssl)
@@ -116,14 +117,14 @@ swarm() { # VIEWERS SECONDS NAME [PROCESSES]: PROCESSES shards (NAME-s0.err ...)
 }
 # sum_field NAME PATTERN: a GNU time field added up over the files matching PATTERN
 sum_field() { local f t=0; for f in $2; do t=$(echo "$t + $(field "$1" "$f")" | bc -l); done; echo "$t"; }
-# origin_cpu: the origin's CPU seconds so far (user + system, its worker processes' too), from /proc
-origin_cpu() {
+# tree_cpu PID: CPU seconds so far (user + system) of a process and its children (the origin's workers,
+# nginx's), from /proc
+tree_cpu() {
   local p t=0
-  for p in $origin $(cat "/proc/$origin/task/$origin/children" 2>/dev/null); do
-    t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
-  done
+  for p in "$1" $(pgrep -P "$1"); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
   echo "$t / $(getconf CLK_TCK)" | bc -l
 }
+origin_cpu() { tree_cpu "$origin"; }
 # origin_served BASE_URL: requests the origin has answered, from its /metrics
 origin_served() { curl -s "${1}metrics" | awk '/^hls_origin_requests_total\{/{n += $2} END {print n}'; }
 measure() { # NAME ORIGIN_BASE_URL: the 1-viewer base run, the load run, and their figures
@@ -218,15 +219,10 @@ CONF
   /usr/sbin/nginx -c "$work/nginx.conf" -p "$work" -e "$work/error.log" &
   nginx=$!
   for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/240p/stream.m3u8" && break; sleep 0.1; done
-  nginx_cpu() { # the master's and its workers' CPU seconds so far
-    local p t=0
-    for p in $nginx $(pgrep -P "$nginx"); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
-    echo "$t / $(getconf CLK_TCK)" | bc -l
-  }
   url="http://127.0.0.1:$port/master.m3u8"
-  n0=$(nginx_cpu)
+  n0=$(tree_cpu "$nginx")
   swarm "$viewers" "$secs" nginx "$procs"
-  n1=$(nginx_cpu)
+  n1=$(tree_cpu "$nginx")
   reqs=$(total "$work/nginx.json" count)
   errs=$(python3 -c "import json; r=json.load(open('$work/nginx.json')); print(sum(r['errors'].values()), r['playback']['stall_count'], {k: v['count'] for k, v in r['requests'].items() if v['count']})")
   echo "swarm (nginx): $viewers viewers, ${secs}s: requests $reqs, (errors stalls by-kind) $errs"
