@@ -17,17 +17,29 @@ pub enum DeltaError {
 /// The whole playlist `delta` stands for: the skipped segments from `held`, then the delta's own. A
 /// playlist that skips nothing is returned as it is.
 pub fn apply_delta(held: Option<&MediaPlaylist>, delta: MediaPlaylist) -> Result<MediaPlaylist, DeltaError> {
+    check_delta(held, &delta)?;
+    let Some(held) = held.filter(|_| delta.skipped_segments > 0) else { return Ok(delta) };
+    let (first, end) = skipped(&delta);
+    let mut segments: Vec<_> = held.segments.iter().filter(|s| (first..end).contains(&s.sequence)).cloned().collect();
+    segments.extend(delta.segments);
+    Ok(MediaPlaylist { segments, skipped_segments: 0, ..delta })
+}
+
+/// Whether [`apply_delta`] can complete `delta` from `held`, and if not why, without taking `delta`.
+pub fn check_delta(held: Option<&MediaPlaylist>, delta: &MediaPlaylist) -> Result<(), DeltaError> {
     if delta.skipped_segments == 0 {
-        return Ok(delta);
+        return Ok(());
     }
     let held = held.ok_or(DeltaError::NothingHeld)?;
-    let first = delta.media_sequence;
-    let end = first.saturating_add(delta.skipped_segments);
+    let (first, end) = skipped(delta);
     let held_first = held.segments.first().map_or(held.end_sequence(), |s| s.sequence);
     if first < held_first || end > held.end_sequence() {
         return Err(DeltaError::NotHeld { first, end, held_first, held_end: held.end_sequence() });
     }
-    let mut segments: Vec<_> = held.segments.iter().filter(|s| (first..end).contains(&s.sequence)).cloned().collect();
-    segments.extend(delta.segments);
-    Ok(MediaPlaylist { segments, skipped_segments: 0, ..delta })
+    Ok(())
+}
+
+/// The sequence numbers a delta update skips, `first..end`.
+fn skipped(delta: &MediaPlaylist) -> (u64, u64) {
+    (delta.media_sequence, delta.media_sequence.saturating_add(delta.skipped_segments))
 }

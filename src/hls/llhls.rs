@@ -10,12 +10,17 @@ use super::attr::{Attributes, byte_range};
 use super::error::{ParseError, clip};
 use super::model::{ByteRange, HintKind, Part, PreloadHint, RenditionReport};
 use super::tags::resolve_at;
+use super::uri::Base;
 
 /// A part's written byte range: length, and the offset when given.
 pub(crate) type WrittenRange = (u64, Option<u64>);
 
 /// `EXT-X-PART`: the part with its byte range still as written (the builder fills the offset in).
-pub(crate) fn part(line: usize, value: Option<&str>, base: &Url) -> Result<(Part, Option<WrittenRange>), ParseError> {
+pub(crate) fn part(
+    line: usize,
+    value: Option<&str>,
+    base: &Base<'_>,
+) -> Result<(Part, Option<WrittenRange>), ParseError> {
     const TAG: &str = "#EXT-X-PART";
     let attrs = Attributes::parse(value.unwrap_or_default(), line, TAG)?;
     let uri = resolve_at(base, line, attrs.required("URI", attrs.quoted("URI")?)?)?;
@@ -62,7 +67,7 @@ pub(crate) fn part_range(
 }
 
 /// `EXT-X-PRELOAD-HINT`.
-pub(crate) fn preload_hint(line: usize, value: Option<&str>, base: &Url) -> Result<PreloadHint, ParseError> {
+pub(crate) fn preload_hint(line: usize, value: Option<&str>, base: &Base<'_>) -> Result<PreloadHint, ParseError> {
     const TAG: &str = "#EXT-X-PRELOAD-HINT";
     let attrs = Attributes::parse(value.unwrap_or_default(), line, TAG)?;
     let kind = match attrs.required("TYPE", attrs.enumerated("TYPE")?)? {
@@ -87,7 +92,11 @@ pub(crate) fn preload_hint(line: usize, value: Option<&str>, base: &Url) -> Resu
 }
 
 /// `EXT-X-RENDITION-REPORT`.
-pub(crate) fn rendition_report(line: usize, value: Option<&str>, base: &Url) -> Result<RenditionReport, ParseError> {
+pub(crate) fn rendition_report(
+    line: usize,
+    value: Option<&str>,
+    base: &Base<'_>,
+) -> Result<RenditionReport, ParseError> {
     let attrs = Attributes::parse(value.unwrap_or_default(), line, "#EXT-X-RENDITION-REPORT")?;
     Ok(RenditionReport {
         uri: resolve_at(base, line, attrs.required("URI", attrs.quoted("URI")?)?)?,

@@ -19,10 +19,20 @@ use super::lines::{Line, LineKind};
 use super::llhls;
 use super::model::{ByteRange, InitSection, Key, MediaPlaylist, Part, PlaylistType, Segment};
 use super::tags::{self, integer_tag, invalid_value, resolve_at, value_of};
+use super::uri::Base;
 
-/// Builds a media playlist from the lines after `#EXTM3U`.
-pub(crate) fn parse<'a>(lines: impl Iterator<Item = Line<'a>>, base: &Url) -> Result<MediaPlaylist, ParseError> {
-    let mut builder = Builder::new(base);
+/// Builds a media playlist from the lines after `#EXTM3U`; `held`: the last load of the same playlist,
+/// whose resolved URLs are reused where a reference resolves to one of them.
+pub(crate) fn parse<'a>(
+    lines: impl Iterator<Item = Line<'a>>,
+    base: &Url,
+    held: Option<&MediaPlaylist>,
+) -> Result<MediaPlaylist, ParseError> {
+    let base = match held {
+        Some(held) => Base::reusing(base, urls_of(held)),
+        None => Base::new(base),
+    };
+    let mut builder = Builder::new(&base);
     for line in lines {
         match line.kind {
             LineKind::Tag { name, value } => builder.tag(line.number, name, value)?,
@@ -30,6 +40,24 @@ pub(crate) fn parse<'a>(lines: impl Iterator<Item = Line<'a>>, base: &Url) -> Re
         }
     }
     builder.finish()
+}
+
+/// The URLs `playlist` resolved, in the order its lines gave them.
+fn urls_of(playlist: &MediaPlaylist) -> Vec<&Url> {
+    let mut urls = Vec::with_capacity(playlist.segments.len() * 2 + playlist.pending_parts.len() + 4);
+    let mut map = None;
+    for segment in &playlist.segments {
+        if let Some(m) = segment.map.as_ref().filter(|m| map != Some(&m.uri)) {
+            map = Some(&m.uri);
+            urls.push(&m.uri);
+        }
+        urls.extend(segment.parts.iter().map(|p| &p.uri));
+        urls.push(&segment.uri);
+    }
+    urls.extend(playlist.pending_parts.iter().map(|p| &p.uri));
+    urls.extend(playlist.preload_hints.iter().map(|h| &h.uri));
+    urls.extend(playlist.rendition_reports.iter().map(|r| &r.uri));
+    urls
 }
 
 /// Segment tags seen since the last URI line.
@@ -44,7 +72,7 @@ struct Pending<'a> {
 }
 
 struct Builder<'a, 'b> {
-    base: &'b Url,
+    base: &'b Base<'b>,
     out: MediaPlaylist,
     /// Parts seen since the last segment: they belong to the next one (or are pending at the end).
     parts: Vec<Part>,
@@ -55,7 +83,7 @@ struct Builder<'a, 'b> {
 }
 
 impl<'a, 'b> Builder<'a, 'b> {
-    fn new(base: &'b Url) -> Self {
+    fn new(base: &'b Base<'b>) -> Self {
         let out = MediaPlaylist {
             version: None,
             target_duration: Duration::ZERO,

@@ -46,13 +46,13 @@ mod variant;
 mod tests;
 
 pub use defines::Variables;
-pub use delta::{DeltaError, apply_delta};
+pub use delta::{DeltaError, apply_delta, check_delta};
 pub use error::{ParseError, ParseWarning, SequenceError};
 pub use model::{
     ByteRange, HintKind, InitSection, Key, KeyMethod, MediaPlaylist, MultivariantPlaylist, Part, Playlist,
     PlaylistType, PreloadHint, Rendition, RenditionReport, RenditionType, Segment, ServerControl, Variant,
 };
-pub use parse::{parse_playlist, parse_playlist_with};
+pub use parse::{parse_playlist, parse_playlist_with, parse_reload};
 pub use parts::{
     LowLatencyFetch, PartPosition, PartTracker, PartUpdate, blocking_query, fill_program_date_times, lists_part,
     next_part_after, parent_of, part_as_segment, part_hint, part_hold_back, reported_part, skip_directive,

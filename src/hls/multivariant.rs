@@ -9,9 +9,11 @@ use super::error::{ParseError, ParseWarning, clip};
 use super::lines::{Line, LineKind};
 use super::model::{MultivariantPlaylist, Variant};
 use super::tags::{self, StreamInf, resolve_at};
+use super::uri::Base;
 
 /// Builds a multivariant playlist from the lines after `#EXTM3U`.
 pub(crate) fn parse<'a>(lines: impl Iterator<Item = Line<'a>>, base: &Url) -> Result<MultivariantPlaylist, ParseError> {
+    let base = &Base::new(base);
     let mut out = MultivariantPlaylist::default();
     let mut pending: Option<(usize, StreamInf)> = None;
     // The line before was a tag other than EXT-X-STREAM-INF: a URI line now is stray, not a variant.
@@ -64,7 +66,7 @@ fn tag(
     line: usize,
     name: &str,
     value: Option<&str>,
-    base: &Url,
+    base: &Base<'_>,
 ) -> Result<(), ParseError> {
     match name {
         "#EXT-X-MEDIA" => out.renditions.push(tags::rendition(line, value, base)?),

@@ -16,7 +16,7 @@ use url::Url;
 use super::defines::{self, Variables};
 use super::error::ParseError;
 use super::lines::{self, LineKind};
-use super::model::{MultivariantPlaylist, Playlist};
+use super::model::{MediaPlaylist, MultivariantPlaylist, Playlist};
 use super::tags::{MEDIA_TAGS, MULTIVARIANT_TAGS};
 use super::{media, multivariant};
 
@@ -29,12 +29,24 @@ pub fn parse_playlist(body: &[u8], base: &Url) -> Result<Playlist, ParseError> {
 /// [`parse_playlist`] for a media playlist of a multivariant playlist: `parent` holds the variables
 /// its `EXT-X-DEFINE:IMPORT` tags may take.
 pub fn parse_playlist_with(body: &[u8], base: &Url, parent: Option<&Variables>) -> Result<Playlist, ParseError> {
+    parse_reload(body, base, parent, None)
+}
+
+/// [`parse_playlist_with`] for a reload of a media playlist whose last load, `held`, the viewer keeps:
+/// the same playlist, parsed faster, with the URLs `held` resolved reused where a reference resolves
+/// to one of them.
+pub fn parse_reload(
+    body: &[u8],
+    base: &Url,
+    parent: Option<&Variables>,
+    held: Option<&MediaPlaylist>,
+) -> Result<Playlist, ParseError> {
     let text = lines::decode(body)?;
     let (text, variables) = defines::expand(text, base, parent)?;
     match kind(&text)? {
         Kind::Multivariant => multivariant::parse(lines::lines(&text), base)
             .map(|m| Playlist::Multivariant(MultivariantPlaylist { variables, ..m })),
-        Kind::Media => media::parse(lines::lines(&text), base).map(Playlist::Media),
+        Kind::Media => media::parse(lines::lines(&text), base, held).map(Playlist::Media),
     }
 }
 

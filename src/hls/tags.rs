@@ -9,7 +9,7 @@ use url::Url;
 use super::attr::{Attributes, byte_range, decimal_integer, decimal_seconds};
 use super::error::{ParseError, clip};
 use super::model::{ByteRange, InitSection, Key, KeyMethod, Rendition, RenditionType, ServerControl};
-use super::uri::resolve;
+use super::uri::Base;
 
 /// Master playlist tags (RFC 8216 4.3.4, plus rfc8216bis `EXT-X-CONTENT-STEERING`).
 pub(crate) const MULTIVARIANT_TAGS: &[&str] = &[
@@ -83,12 +83,12 @@ pub(crate) fn extinf(line: usize, tag: &str, value: Option<&str>) -> Result<Dura
 }
 
 /// Resolves a URI against the playlist URL, naming the line on failure.
-pub(crate) fn resolve_at(base: &Url, line: usize, uri: &str) -> Result<Url, ParseError> {
-    resolve(base, uri).map_err(|reason| ParseError::InvalidUri { line, uri: clip(uri), reason })
+pub(crate) fn resolve_at(base: &Base<'_>, line: usize, uri: &str) -> Result<Url, ParseError> {
+    base.resolve(uri).map_err(|reason| ParseError::InvalidUri { line, uri: clip(uri), reason })
 }
 
 /// `EXT-X-KEY` (4.3.2.4). `METHOD=NONE` gives `None`: later segments are not encrypted.
-pub(crate) fn key(line: usize, value: Option<&str>, base: &Url) -> Result<Option<Key>, ParseError> {
+pub(crate) fn key(line: usize, value: Option<&str>, base: &Base<'_>) -> Result<Option<Key>, ParseError> {
     const TAG: &str = "#EXT-X-KEY";
     let attrs = Attributes::parse(value.unwrap_or_default(), line, TAG)?;
     let method = match attrs.required("METHOD", attrs.enumerated("METHOD")?)? {
@@ -107,7 +107,7 @@ pub(crate) fn key(line: usize, value: Option<&str>, base: &Url) -> Result<Option
 }
 
 /// `EXT-X-MAP` (4.3.2.5). A BYTERANGE without an offset starts at byte 0.
-pub(crate) fn map(line: usize, value: Option<&str>, base: &Url) -> Result<InitSection, ParseError> {
+pub(crate) fn map(line: usize, value: Option<&str>, base: &Base<'_>) -> Result<InitSection, ParseError> {
     const TAG: &str = "#EXT-X-MAP";
     let attrs = Attributes::parse(value.unwrap_or_default(), line, TAG)?;
     let uri = attrs.required("URI", attrs.quoted("URI")?)?;
@@ -171,7 +171,7 @@ pub(crate) fn stream_inf(line: usize, value: Option<&str>) -> Result<StreamInf, 
 }
 
 /// `EXT-X-MEDIA` (4.3.4.1).
-pub(crate) fn rendition(line: usize, value: Option<&str>, base: &Url) -> Result<Rendition, ParseError> {
+pub(crate) fn rendition(line: usize, value: Option<&str>, base: &Base<'_>) -> Result<Rendition, ParseError> {
     const TAG: &str = "#EXT-X-MEDIA";
     let attrs = Attributes::parse(value.unwrap_or_default(), line, TAG)?;
     let kind = match attrs.required("TYPE", attrs.enumerated("TYPE")?)? {

@@ -75,11 +75,21 @@ pub(super) fn parse<T>(
     fetch: &Fetch,
     check: impl FnOnce(Playlist) -> Result<T, String>,
 ) -> Result<T, (ErrorClass, String)> {
+    parse_reload(asker, fetch, None, check)
+}
+
+/// [`parse`] for a reload of the media playlist `held` was the last load of (its URLs are reused).
+pub(super) fn parse_reload<T>(
+    asker: Asker<'_>,
+    fetch: &Fetch,
+    held: Option<&hls::MediaPlaylist>,
+    check: impl FnOnce(Playlist) -> Result<T, String>,
+) -> Result<T, (ErrorClass, String)> {
     if let Some(failure) = failure_of(fetch) {
         return Err(failure);
     }
     let body = fetch.body.as_deref().unwrap_or_default();
-    hls::parse_playlist_with(body, &fetch.url, asker.imports)
+    hls::parse_reload(body, &fetch.url, asker.imports, held)
         .map_err(|e| e.to_string())
         .inspect(|playlist| count_warnings(asker, &fetch.url, playlist))
         .and_then(check)

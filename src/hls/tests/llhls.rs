@@ -6,8 +6,8 @@ use std::time::Duration;
 use super::base;
 use crate::hls::{
     ByteRange, DeltaError, HintKind, MediaPlaylist, ParseError, PartPosition, Playlist, apply_delta,
-    fill_program_date_times, lists_part, next_part_after, parent_of, parse_playlist, part_as_segment, part_hint,
-    reported_part,
+    fill_program_date_times, lists_part, next_part_after, parent_of, parse_playlist, parse_reload, part_as_segment,
+    part_hint, reported_part,
 };
 
 fn media(body: &str) -> Result<MediaPlaylist, ParseError> {
@@ -267,4 +267,27 @@ fn a_rendition_report_names_the_part_a_switching_viewer_can_have_at_once() {
         Some(PartPosition { msn: 12, part: 4 }),
         "the last segment's last part"
     );
+}
+
+/// A reload parsed with the playlist held is the playlist parsed alone: the URLs the held one resolved
+/// are reused only where resolving gives them, whether the reload moved on, switched rendition (another
+/// directory) or wrote its URIs another way.
+#[test]
+fn a_reload_parsed_with_the_playlist_held_is_the_same_playlist() {
+    let held = media(&live(10..16)).unwrap();
+    let other_dir = url::Url::parse("https://cdn.example/live/480p/stream.m3u8?_HLS_msn=17").unwrap();
+    let reloads = [
+        live(10..16),
+        live(11..17),
+        live(30..33),
+        live(11..17).replace("URI=\"p", "URI=\"./p").replace("\ns1", "\n../720p/s1"),
+        live(11..17).replace("m4s\n", "m4s?t=2\n").replace(".m4s\"", ".m4s?t=1\""),
+    ];
+    for body in &reloads {
+        for base in [base(), other_dir.clone()] {
+            let alone = parse_playlist(body.as_bytes(), &base).unwrap();
+            let reusing = parse_reload(body.as_bytes(), &base, None, Some(&held)).unwrap();
+            assert_eq!(reusing, alone, "{base}\n{body}");
+        }
+    }
 }

@@ -27,12 +27,12 @@ use url::Url;
 use super::{EMERGENCY_EVERY, InFlight, Track, abandoned, landed, rearm, send, send_plan};
 use crate::engine::SessionEnd;
 use crate::hls::{
-    self, LowLatencyFetch, MediaPlaylist, PartPosition, PartTracker, Segment, apply_delta, blocking_query, lists_part,
-    next_part_after, parent_of, part_as_segment, part_hint, reported_part, skip_directive,
+    self, LowLatencyFetch, MediaPlaylist, PartPosition, PartTracker, Segment, apply_delta, blocking_query, check_delta,
+    lists_part, next_part_after, parent_of, part_as_segment, part_hint, reported_part, skip_directive,
 };
 use crate::net::{BodyMode, Fetch, Loader, Progress};
 use crate::stats::{ErrorClass, Hold, Kind, PlaybackEvent};
-use crate::viewer::request::{Asker, Halt, SessionError, media_only, parse, record_with};
+use crate::viewer::request::{Asker, Halt, SessionError, media_only, parse, parse_reload, record_with};
 
 /// What a low-latency track knows between steps.
 struct LowLatency {
@@ -409,14 +409,15 @@ impl Track<'_> {
         // Before the join, the viewer needs no more than what the playlist it joins on lists.
         let needed = ll.tracker.next_position().or(ll.join_at).map(|p| p.msn);
         let mut unapplied = false;
-        let parsed = parse(self.asker, fetch, |p| {
+        let parsed = parse_reload(self.asker, fetch, Some(held), |p| {
             let media = media_only(p)?;
             if media.skipped_segments == 0 {
                 return Ok(media);
             }
             let listed_from = media.media_sequence + media.skipped_segments;
-            match apply_delta(Some(held), media.clone()) {
-                Ok(mut whole) => {
+            match check_delta(Some(held), &media) {
+                Ok(()) => {
+                    let mut whole = apply_delta(Some(held), media).map_err(|e| e.to_string())?;
                     hls::fill_program_date_times(&mut whole);
                     Ok(whole)
                 }
