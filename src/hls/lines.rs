@@ -49,6 +49,11 @@ pub(crate) fn decode(body: &[u8]) -> Result<&str, ParseError> {
 /// check but holds NULs is binary data behind a plausible first line.
 fn check_control_characters(text: &str) -> Result<(), ParseError> {
     let forbidden = |b: &u8| (*b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t')) || *b == 0x7F;
+    // Whole chunks first, without stopping early (the compiler vectorizes that); the first forbidden byte
+    // is looked for only in a playlist that has one.
+    if !text.as_bytes().chunks(64).any(|chunk| chunk.iter().fold(false, |bad, b| bad | forbidden(b))) {
+        return Ok(());
+    }
     match text.as_bytes().iter().position(forbidden) {
         None => Ok(()),
         Some(pos) => {
@@ -92,6 +97,21 @@ mod tests {
 
     fn kinds(text: &str) -> Vec<(usize, LineKind<'_>)> {
         lines(text).map(|l| (l.number, l.kind)).collect()
+    }
+
+    /// A control character is found wherever it is, whichever 64-byte chunk holds it, with its line.
+    #[test]
+    fn a_control_character_anywhere_is_found() {
+        let clean = format!("#EXTM3U\n{}", "#EXTINF:2.0,\nseg.ts\n".repeat(12));
+        assert!(decode(clean.as_bytes()).is_ok());
+        for pos in "#EXTM3U\n".len()..clean.len() {
+            for bad in [0u8, 0x1F, 0x7F] {
+                let mut body = clean.clone().into_bytes();
+                body[pos] = bad;
+                let line = line_number_at(&clean, pos);
+                assert_eq!(decode(&body), Err(ParseError::ControlCharacter { line, code: u32::from(bad) }), "at {pos}");
+            }
+        }
     }
 
     #[test]
