@@ -2,7 +2,9 @@
 # Whole-process benchmark of the native swarm: N live viewers of a 256 kbps variant with 2 s segments,
 # the origin in a separate process on loopback. Prints RSS per viewer above a 1-viewer base, CPU per
 # request, CPU per GB and per 1,000 requests, and the same for wrk fetching the same segment over
-# keep-alive (the floor).
+# keep-alive (the floor). The swarm's and the origin's CPU per request are printed for the whole run and
+# for its steady state (from 5 s after the ramp to 3 s before the end, when that is at least 10 s), since
+# the ramp's connects and first fetches cost more per request than the viewers' steady reloads and segments.
 # With `tls` or `h2`, Debian's nginx terminates TLS (and HTTP/2) in front of the origin and the swarm
 # goes through it (`h2`: with --http2); wrk then fetches over TLS too.
 # With `fmp4`, the same run is then repeated against a second origin serving CMAF fMP4 with audio as its
@@ -127,10 +129,31 @@ tree_cpu() {
 origin_cpu() { tree_cpu "$origin"; }
 # origin_served BASE_URL: requests the origin has answered, from its /metrics
 origin_served() { curl -s "${1}metrics" | awk '/^hls_origin_requests_total\{/{n += $2} END {print n}'; }
+# steady NAME ORIGIN_BASE_URL: while the run NAME is on, the CPU per request of its swarm processes and of
+# the origin from 5 s after the ramp's end to 3 s before the run's, so without the ramp's connects and
+# first fetches and without the shutdown; printed when that window is at least 10 s long
+steady() {
+  local from=$(( (viewers + ramp - 1) / ramp + 5 )) to=$((secs - 3)) lead=0 p pids s0=0 s1=0 o0 o1 r0 r1
+  [ $((to - from)) -ge 10 ] || return 0
+  [ "$procs" -gt 1 ] && lead=3  # the shards' --start-at
+  sleep $((from + lead))
+  pids=$(pgrep -f "^$bin run .*--report $work/$1[.-]")
+  for p in $pids; do s0=$(echo "$s0 + $(tree_cpu "$p")" | bc -l); done
+  o0=$(origin_cpu); r0=$(origin_served "$2")
+  sleep $((to - from))
+  for p in $pids; do s1=$(echo "$s1 + $(tree_cpu "$p")" | bc -l); done
+  o1=$(origin_cpu); r1=$(origin_served "$2")
+  echo "swarm ($1): steady state, s $from to $to of the run: $((r1 - r0)) requests;" \
+    "swarm $(echo "($s1 - $s0) * 1000000 / ($r1 - $r0)" | bc -l | cut -c1-5) us per request," \
+    "origin $(echo "($o1 - $o0) * 1000000 / ($r1 - $r0)" | bc -l | cut -c1-5) us per request"
+}
 measure() { # NAME ORIGIN_BASE_URL: the 1-viewer base run, the load run, and their figures
   swarm 1 10 "$1-base"
   ocpu0=$(origin_cpu); oreq0=$(origin_served "$2")
+  steady "$1" "$2" >"$work/$1.steady" &
+  local sampler=$!
   swarm "$viewers" "$secs" "$1" "$procs"
+  wait "$sampler"
   ocpu1=$(origin_cpu); oreq1=$(origin_served "$2")
   base_kb=$(field 'Maximum resident set size' "$work/$1-base.err")
   if [ "$procs" -eq 1 ]; then
@@ -149,6 +172,7 @@ measure() { # NAME ORIGIN_BASE_URL: the 1-viewer base run, the load run, and the
   [ "$mode" = plain ] && echo "origin ($1): CPU $(echo "$ocpu1 - $ocpu0" | bc -l | cut -c1-6) s for $((oreq1 - oreq0)) requests ->" \
     "$(echo "($ocpu1 - $ocpu0) * 1000000 / ($oreq1 - $oreq0)" | bc -l | cut -c1-5) us per request"
   echo "swarm ($1): max RSS $load_kb KiB, base (1 viewer) $base_kb KiB -> $(( (load_kb - base_kb) * 1024 / viewers )) bytes per viewer"
+  cat "$work/$1.steady"
   python3 -c "import json; t=json.load(open('$work/$1.json'))['requests']['segment']['ttfb_ms']; print(f\"swarm ($1): segment TTFB p50 {t['p50']:.2f} p99 {t['p99']:.2f} max {t['max']:.1f} ms\")"
   python3 -c "import json; g=json.load(open('$work/$1.json'))['generator']; l=g['lateness_ms'] or {}; print(f\"swarm ($1): generator timer lateness p50 {l.get('p50', 0):.1f} p99 {l.get('p99', 0):.1f} max {l.get('max', 0):.1f} ms, saturated {g['saturated_seconds']:.0f} s in {g['saturated_episodes']} episode(s), {g['threads']} thread(s)\")"
   echo "swarm ($1): CPU $c s -> $(echo "$c * 1000000 / $reqs" | bc -l | cut -c1-6) us per request," \
