@@ -126,6 +126,8 @@ tree_cpu() {
   for p in "$1" $(pgrep -P "$1"); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
   echo "$t / $(getconf CLK_TCK)" | bc -l
 }
+# pids_cpu PID...: tree_cpu added up over processes
+pids_cpu() { local p t=0; for p in "$@"; do t=$(echo "$t + $(tree_cpu "$p")" | bc -l); done; echo "$t"; }
 origin_cpu() { tree_cpu "$origin"; }
 # origin_served BASE_URL: requests the origin has answered, from its /metrics
 origin_served() { curl -s "${1}metrics" | awk '/^hls_origin_requests_total\{/{n += $2} END {print n}'; }
@@ -133,16 +135,15 @@ origin_served() { curl -s "${1}metrics" | awk '/^hls_origin_requests_total\{/{n 
 # the origin from 5 s after the ramp's end to 3 s before the run's, so without the ramp's connects and
 # first fetches and without the shutdown; printed when that window is at least 10 s long
 steady() {
-  local from=$(( (viewers + ramp - 1) / ramp + 5 )) to=$((secs - 3)) lead=0 p pids s0=0 s1=0 o0 o1 r0 r1
+  local from=$(( (viewers + ramp - 1) / ramp + 5 )) to=$((secs - 3)) lead=0 pids s0 s1 o0 o1 r0 r1
   [ $((to - from)) -ge 10 ] || return 0
   [ "$procs" -gt 1 ] && lead=3  # the shards' --start-at
   sleep $((from + lead))
-  pids=$(pgrep -f "^$bin run .*--report $work/$1[.-]")
-  for p in $pids; do s0=$(echo "$s0 + $(tree_cpu "$p")" | bc -l); done
-  o0=$(origin_cpu); r0=$(origin_served "$2")
+  # no swarm process found (the run ended early): no steady-state line, and the benchmark goes on
+  pids=$(pgrep -f "^$bin run .*--report $work/$1[.-]") || return 0
+  s0=$(pids_cpu $pids); o0=$(origin_cpu); r0=$(origin_served "$2")
   sleep $((to - from))
-  for p in $pids; do s1=$(echo "$s1 + $(tree_cpu "$p")" | bc -l); done
-  o1=$(origin_cpu); r1=$(origin_served "$2")
+  s1=$(pids_cpu $pids); o1=$(origin_cpu); r1=$(origin_served "$2")
   echo "swarm ($1): steady state, s $from to $to of the run: $((r1 - r0)) requests;" \
     "swarm $(echo "($s1 - $s0) * 1000000 / ($r1 - $r0)" | bc -l | cut -c1-5) us per request," \
     "origin $(echo "($o1 - $o0) * 1000000 / ($r1 - $r0)" | bc -l | cut -c1-5) us per request"
